@@ -1,0 +1,35 @@
+/**
+ * Retry delays as small pure strategies (the BullMQ habit): given the attempt
+ * number (1 = the first retry) they return a delay in ms. Randomness is passed
+ * in so tests are deterministic. Nothing is ever given up: the delay only
+ * grows to `maxMs` and stays there.
+ */
+export interface BackoffOptions {
+  /** The first retry's delay. */
+  initialMs: number;
+  /** The cap: retries never wait longer than this. */
+  maxMs: number;
+  /** 0..1: share of the delay that is randomised ("full jitter" at 1). */
+  jitter: number;
+}
+
+export type Random = () => number;
+
+/** Exponential growth (x2 per attempt) capped at `maxMs`, with jitter subtracted so the cap is never exceeded. */
+export function exponentialBackoff(attempt: number, o: BackoffOptions, random: Random = Math.random): number {
+  const n = Math.max(1, Math.floor(attempt));
+  // 2 ** 40 ms is already years: avoid Infinity for absurd attempt counts.
+  const raw = o.initialMs * 2 ** Math.min(n - 1, 40);
+  const capped = Math.min(o.maxMs, raw);
+  const spread = capped * Math.min(1, Math.max(0, o.jitter));
+  return Math.round(capped - spread * random());
+}
+
+/**
+ * The delay before the next attempt after a failure: errors that need a person
+ * (wrong password, bad certificate) go straight to the cap, so they are
+ * retried slowly and never become a retry storm.
+ */
+export function retryDelay(attempt: number, needsOperator: boolean, o: BackoffOptions, random: Random = Math.random): number {
+  return needsOperator ? exponentialBackoff(Number.MAX_SAFE_INTEGER, o, random) : exponentialBackoff(attempt, o, random);
+}

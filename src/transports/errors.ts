@@ -1,0 +1,42 @@
+/**
+ * The transports' error contract. Every failure a transport reports is a
+ * TransportError; its `kind` decides how the exchange retries (see
+ * `src/exchange/backoff.ts`): nothing is ever given up, but errors that need a
+ * person (`auth`, `config`) are retried only at the slowest pace, so a wrong
+ * password never becomes a retry storm.
+ */
+export type TransportErrorKind =
+  | 'unreachable' // connection refused/reset, DNS, share not mounted, socket closed
+  | 'timeout' // no answer within the configured timeout (black hole)
+  | 'auth' // 401/403, FTP 530: needs a person
+  | 'tls' // certificate rejected
+  | 'config' // the remote side says our configuration is wrong (no such folder, ...)
+  | 'protocol' // the server answered something we cannot read (HTML instead of JSON, bad base64)
+  | 'server' // the server answered with an error (HTTP 5xx, errcode > 1, FTP 4xx/5xx)
+  | 'full'; // the server's disk is full (FTP 452/552, ENOSPC on a share)
+
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  constructor(
+    readonly kind: TransportErrorKind,
+    message: string,
+    readonly details: {
+      /** What the server said, verbatim but trimmed (never a secret). */
+      serverAnswer?: string;
+      /** HTTP status or FTP reply code. */
+      code?: number | string;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+  }
+
+  /** Errors a person must fix; retried at the slowest pace only. */
+  get needsOperator(): boolean {
+    return this.kind === 'auth' || this.kind === 'tls' || this.kind === 'config';
+  }
+}
+
+export function isTransportError(e: unknown): e is TransportError {
+  return e instanceof TransportError;
+}

@@ -1,0 +1,100 @@
+/**
+ * The one interface every transport (folder, ftp, kkmtransfer) implements.
+ * Constructors only store dependencies; `open()` connects. The exchange calls
+ * `pull` and `push` one at a time (never concurrently on one transport).
+ *
+ * Durability contract: a transport never acknowledges anything to the remote
+ * side (deletes a part, advances a package counter) before the local store has
+ * made the corresponding data durable; it does so by calling `ctx.stage(...)`
+ * and awaiting it. A transport may keep a small JSON "cursor" (e.g. the next
+ * ReceiveData package number, or the parts pending deletion on a share) which
+ * the store persists atomically together with the staged parts.
+ */
+import type { Logger } from '../util/logger.js';
+
+export type IncomingKind = 'spr' | 'flr';
+
+export interface IncomingPart {
+  /** A file the transport downloaded into `ctx.tmpDir`; the store moves it. */
+  localPath: string;
+  /** The remote name, for logs and error messages (e.g. `Files/POS1.spr.$3`, `package 17`). */
+  remoteName: string;
+  kind: IncomingKind;
+  /** KKMTransfer flr requests carry a UID that the answering report must quote. */
+  uid?: string;
+}
+
+export type TransportCursor = Record<string, unknown>;
+
+export interface PullContext {
+  /** Download here (same filesystem as the store, so staging is a rename). */
+  tmpDir: string;
+  /** The cursor last persisted for this transport ({} the first time). */
+  cursor: TransportCursor;
+  /**
+   * Durably stage `parts` (in order) and persist `cursor` in one atomic step.
+   * Resolves only once both are on disk. Call with `parts = []` to persist a
+   * cursor change alone.
+   */
+  stage(parts: IncomingPart[], cursor: TransportCursor): Promise<void>;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+export interface PullResult {
+  /** Parts staged during this call. */
+  parts: number;
+  bytes: number;
+}
+
+/** A sealed package as the transport sees it: immutable bytes with a number. */
+export interface OutgoingPackage {
+  /** The package number assigned at sealing (KKMTransfer package number; `.$n` is chosen by the transport). */
+  number: number;
+  /** The report file (a valid Kassir report: `#` block header, service lines, transactions). */
+  path: string;
+  bytes: number;
+  transactions: number;
+  /** Set when the package answers a KKMTransfer flr request. */
+  uid?: string;
+}
+
+/** Per-package durable notes a transport keeps across attempts and crashes. */
+export type RemoteNotes = Record<string, unknown>;
+
+export interface PushContext {
+  /** What the transport saved for this package in earlier attempts ({} on the first). */
+  notes: RemoteNotes;
+  /** Persist `notes` durably (await it) before a step that a crash must not repeat blindly. */
+  saveNotes(notes: RemoteNotes): Promise<void>;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+export interface PushResult {
+  /** `delivered`: accepted now; `duplicate`: the server already had it (KKMTransfer errcode 1, or found at its final name). */
+  outcome: 'delivered' | 'duplicate';
+  /** Where it landed, for logs and history: `Files/POS1.rep.$7`, `SendData/1/17`. */
+  remoteName: string;
+  /** The server's answer, verbatim and trimmed, for the history journal. */
+  serverAnswer?: string;
+}
+
+export interface Transport {
+  /** `folder`, `ftp` or `kkmtransfer`, for logs. */
+  readonly type: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /** Fetch every new incoming part, in order, staging each through `ctx.stage`. Throws TransportError. */
+  pull(ctx: PullContext): Promise<PullResult>;
+  /**
+   * Deliver one sealed package exactly once. Safe to call again with the same
+   * package and the notes saved by an earlier (maybe crashed) attempt.
+   * Throws TransportError; the caller retries with backoff.
+   */
+  push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult>;
+  /**
+   * Called after a package was delivered and the store has recorded it.
+   * Optional: e.g. the no-suffix folder variant has nothing to do here.
+   */
+}
