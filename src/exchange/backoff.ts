@@ -28,8 +28,19 @@ export function exponentialBackoff(attempt: number, o: BackoffOptions, random: R
 /**
  * The delay before the next attempt after a failure: errors that need a person
  * (wrong password, bad certificate) go straight to the cap, so they are
- * retried slowly and never become a retry storm.
+ * retried slowly and never become a retry storm; waiting for the back office
+ * (a no-suffix file not yet taken) polls at the initial pace.
  */
-export function retryDelay(attempt: number, needsOperator: boolean, o: BackoffOptions, random: Random = Math.random): number {
-  return needsOperator ? exponentialBackoff(Number.MAX_SAFE_INTEGER, o, random) : exponentialBackoff(attempt, o, random);
+export type RetryClass = 'normal' | 'operator' | 'waiting';
+
+export function retryDelay(attempt: number, cls: RetryClass, o: BackoffOptions, random: Random = Math.random): number {
+  switch (cls) {
+    case 'operator':
+      return exponentialBackoff(Number.MAX_SAFE_INTEGER, o, random);
+    case 'waiting':
+      // Waiting for the back office to take a file is a normal state: poll steadily.
+      return exponentialBackoff(1, o, random);
+    case 'normal':
+      return exponentialBackoff(attempt, o, random);
+  }
 }

@@ -13,7 +13,8 @@ export type TransportErrorKind =
   | 'config' // the remote side says our configuration is wrong (no such folder, ...)
   | 'protocol' // the server answered something we cannot read (HTML instead of JSON, bad base64)
   | 'server' // the server answered with an error (HTTP 5xx, errcode > 1, FTP 4xx/5xx)
-  | 'full'; // the server's disk is full (FTP 452/552, ENOSPC on a share)
+  | 'full' // the server's disk is full (FTP 452/552, ENOSPC on a share)
+  | 'busy'; // not an error: the remote side is not ready yet (the previous no-suffix file not taken); polled at a steady pace
 
 export class TransportError extends Error {
   override readonly name = 'TransportError';

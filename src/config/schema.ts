@@ -1,0 +1,188 @@
+/**
+ * The configuration schema: the ONLY place where keys, their defaults and their
+ * descriptions live. `config/agent.schema.json` is generated from it
+ * (`npm run schema`) so editors complete and check the YAML; the README's key
+ * tables are written from the same descriptions.
+ *
+ * Every object is strict: an unknown key is an error, because a typo
+ * (`reportFile` for `reportFiles`) is the commonest support call.
+ * Relative paths are resolved against the config file's folder by `load.ts`
+ * (the keys that hold paths are listed in `PATH_KEYS`).
+ */
+import cron from 'node-cron';
+import { z } from 'zod';
+
+const path = (what: string) => z.string().min(1, 'must not be empty').describe(`${what} (relative to the config file's folder)`);
+
+const fileName = (what: string) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .refine((s) => !/[\\/]/.test(s), 'must be a bare file name, without a folder')
+    .describe(what);
+
+/** A name on the remote side: a file name, optionally under a folder (`Files/POS1.spr`). */
+const remoteName = (what: string) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .refine((s) => !s.endsWith('/') && !s.split('/').includes('..'), 'must name a file (no trailing "/", no "..")')
+    .describe(what);
+
+const backoff = z
+  .strictObject({
+    initialMs: z.number().int().min(10).default(2_000).describe('Delay before the first retry, in ms.'),
+    maxMs: z.number().int().min(10).default(300_000).describe('Retries never wait longer than this, in ms. Nothing is ever given up.'),
+    jitter: z.number().min(0).max(1).default(0.3).describe('Share of each delay that is randomised (0..1), so many tills do not retry in step.'),
+  })
+  .describe('Retry with exponential backoff and jitter, capped, never giving up.');
+
+const tls = z
+  .strictObject({
+    caFile: path('PEM file with the CA certificate(s) to trust, for a self-signed back office').optional(),
+    rejectUnauthorized: z.boolean().default(true).describe('Check the server certificate. Turn off only for a test bench.'),
+    servername: z.string().optional().describe('Server name for SNI and certificate checks, when it differs from the host.'),
+  })
+  .describe('TLS options.');
+
+const secretFields = {
+  password: z.string().optional().describe('Password. Prefer `${ENV_VAR}` or `passwordFile` over a literal.'),
+  passwordFile: path('File whose first line is the password').optional(),
+};
+
+const sequencedFiles = {
+  referenceName: remoteName('Reference file name on the remote side; parts are NAME.$1 .. NAME.$n (e.g. Files/POS1.spr).'),
+  reportName: remoteName('Report file name on the remote side; packages are uploaded as NAME.$1 .. NAME.$n (e.g. Files/POS1.rep).'),
+  sequenced: z
+    .boolean()
+    .default(true)
+    .describe('false: the "FTP by 1C means" variant: files without the .$n suffix; a report is written only when the back office has taken the previous one.'),
+};
+
+export const folderTransportSchema = z
+  .strictObject({
+    type: z.literal('folder'),
+    dir: path('The exchange folder (network share) the back office reads and writes'),
+    ...sequencedFiles,
+  })
+  .describe('Files in a local or network folder.');
+
+export const ftpTransportSchema = z
+  .strictObject({
+    type: z.literal('ftp'),
+    host: z.string().min(1).describe('FTP server host name or address.'),
+    port: z.number().int().min(1).max(65535).default(21).describe('FTP control port.'),
+    user: z.string().default('anonymous').describe('FTP user.'),
+    ...secretFields,
+    secure: z
+      .union([z.boolean(), z.literal('implicit')])
+      .default(false)
+      .describe('false: plain FTP; true: explicit FTPS (AUTH TLS); "implicit": implicit FTPS (usually port 990).'),
+    tls: tls.prefault({}),
+    encoding: z.enum(['utf8', 'cp1251']).default('utf8').describe('File-name encoding on the server: utf8, or cp1251 for servers with Russian Windows names.'),
+    timeoutMs: z.number().int().min(100).default(30_000).describe('No answer for this long (ms) means the connection is dead; it is reopened.'),
+    ...sequencedFiles,
+  })
+  .describe('An FTP or FTPS server.');
+
+export const kkmTransferTransportSchema = z
+  .strictObject({
+    type: z.literal('kkmtransfer'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .describe('The KKMTransfer service root, e.g. https://bo.example/trade/hs/KKMTransfer.'),
+    user: z.string().optional().describe('HTTP basic authentication user (none when absent).'),
+    ...secretFields,
+    tls: tls.prefault({}),
+    timeoutMs: z.number().int().min(100).default(60_000).describe('Connect, headers and body timeout for one request, in ms.'),
+    zipReports: z
+      .boolean()
+      .default(true)
+      .describe('SendData body: a ZIP with the report file inside (true, like incoming packages) or the plain report file (false). Ask your back office.'),
+    maxPackageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 ** 3)
+      .describe('Largest incoming package accepted after unzipping, in bytes (zip-bomb guard).'),
+  })
+  .describe('The KKMTransfer HTTP service of the back office (Shtrih-M Trade Enterprise 7, 1C).');
+
+export const transportSchema = z.discriminatedUnion('type', [folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema]);
+
+export const configSchema = z
+  .strictObject({
+    pos: z.number().int().min(1).describe('Workplace number (НомерПОС) of this till.'),
+    dataDir: path('Folder for the durable state: counters, inbox, outbox, archive, history, quarantine'),
+    till: z
+      .strictObject({
+        dir: path("Kassir's local exchange folder"),
+        referenceFile: fileName('File Kassir loads reference data from, in till.dir (e.g. POS1.spr).'),
+        reportFiles: z.string().min(1).default('*.rep').describe('Pattern (* and ?) of the report files Kassir writes in till.dir.'),
+        requestFile: fileName(
+          'File a KKMTransfer flr request (request for transactions) is delivered to, in till.dir. Default: referenceFile with the extension .flr.',
+        ).optional(),
+        settleMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(2_000)
+          .describe('A report file is taken over only after it has not changed for this long (ms): Kassir has finished writing it.'),
+        rescanMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(5_000)
+          .describe('Rescan the till folder this often (ms); file events are only hints (they are lost on network folders).'),
+        referenceEncoding: z
+          .enum(['auto', 'utf8bom', 'cp1251'])
+          .default('auto')
+          .describe('Encoding of the merged reference file: auto (the parts\' own; UTF-8 with BOM when they differ), utf8bom or cp1251.'),
+      })
+      .describe('The Kassir side.'),
+    transport: transportSchema.describe('How the agent reaches the back office: folder, ftp or kkmtransfer.'),
+    batch: z
+      .strictObject({
+        maxTransactions: z.number().int().min(1).default(1000).describe('Most transactions in one package ("number of transactions to unload"); a receipt is never split.'),
+        flushMs: z.number().int().min(0).default(60_000).describe('A package is sealed at the latest this long (ms) after its first transaction.'),
+      })
+      .prefault({})
+      .describe('Packaging of outgoing transactions.'),
+    schedule: z
+      .strictObject({
+        pull: z
+          .string()
+          .default('*/30 * * * * *')
+          .refine((e) => cron.validate(e), 'not a valid cron expression (e.g. "*/30 * * * * *" for every 30 s, "*/5 * * * *" for every 5 min)')
+          .describe('When to fetch reference data: a cron expression (node-cron, seconds field optional). Default every 30 s.'),
+        retry: backoff.prefault({}),
+      })
+      .prefault({})
+      .describe('Scheduling.'),
+    archive: z
+      .strictObject({
+        retentionDays: z.number().int().min(1).default(30).describe('Delivered packages and the attempt history are kept this many days.'),
+      })
+      .prefault({})
+      .describe('Archive and history retention.'),
+    log: z
+      .strictObject({
+        level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('Least important level written.'),
+        dir: path('Folder for the daily JSON-lines log files').optional(),
+        console: z.boolean().default(true).describe('Also write readable lines to the console (stdout).'),
+        maxFiles: z.string().default('30d').describe('How long daily log files are kept (winston-daily-rotate-file, e.g. 30d or 10 files).'),
+      })
+      .prefault({})
+      .describe('Logging.'),
+  })
+  .describe('kassir-agent configuration.');
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type TransportConfig = Config['transport'];
+export type FolderTransportConfig = z.output<typeof folderTransportSchema>;
+export type FtpTransportConfig = z.output<typeof ftpTransportSchema>;
+export type KkmTransferTransportConfig = z.output<typeof kkmTransferTransportSchema>;
+
+/** Keys (dotted) that hold paths and are resolved against the config file's folder. */
+export const PATH_KEYS = ['dataDir', 'till.dir', 'log.dir', 'transport.dir', 'transport.tls.caFile', 'transport.passwordFile'] as const;

@@ -1,0 +1,372 @@
+/**
+ * One exchange: one POS, one till folder, one transport, one data folder.
+ * It runs four flows, each never overlapping itself:
+ *
+ * - collect: take Kassir's finished report files into packages
+ *   (chokidar events as hints, plus a rescan every `till.rescanMs`);
+ * - pull: fetch reference parts and requests (on the `schedule.pull` cron and on demand);
+ * - deliver: hand staged parts to Kassir when it has taken the previous file;
+ * - push: send sealed packages strictly in order, one at a time; on failure the
+ *   head package is retried with capped exponential backoff and jitter, never
+ *   skipped, never given up. Meanwhile new transactions keep filling the open
+ *   package (up to `batch.maxTransactions`), so an outage does not turn into a
+ *   pile of tiny packages.
+ *
+ * Sealing: the open package is sealed when it is full (collect), and otherwise
+ * `batch.flushMs` after its first transaction, once nothing older is queued,
+ * right before its first send attempt. A sealed package never changes.
+ * Pull and push share the transport and never run at the same time.
+ */
+import { watch, type FSWatcher } from 'chokidar';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Config } from '../config/schema.js';
+import { FormatError } from '../formats/errors.js';
+import { inspectSprPart } from '../formats/spr.js';
+import type { Store } from '../store/store.js';
+import { TillDeliverer } from '../till/deliver.js';
+import { ReportCollector, TAKEN_DIR } from '../till/collect.js';
+import { isTransportError, TransportError } from '../transports/errors.js';
+import type { IncomingPart, Transport } from '../transports/transport.js';
+import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
+import { SingleFlight } from '../util/single-flight.js';
+import { retryDelay, type RetryClass } from './backoff.js';
+
+export interface OnceResult {
+  /** Sealed packages still waiting for delivery. */
+  queued: number;
+  /** Transactions still in the open package. */
+  openTransactions: number;
+  /** Incoming parts not yet delivered to the till (Kassir has not taken the previous file). */
+  inbox: number;
+  /** Report files still in the till folder (not finished). */
+  tillWaiting: number;
+  pullError?: string;
+  pushError?: string;
+}
+
+interface FlowHealth {
+  failing: boolean;
+  lastError?: string;
+}
+
+export class Exchange {
+  private readonly collector: ReportCollector;
+  private readonly deliverer: TillDeliverer;
+  private readonly transportLock = new Mutex();
+  private readonly collectFlight = new SingleFlight(() => this.collectNow());
+  private readonly pullFlight = new SingleFlight(() => this.pullNow());
+  private readonly deliverFlight = new SingleFlight(() => this.deliverNow());
+  private readonly pushFlight = new SingleFlight(() => this.pushNow());
+  private readonly abort = new AbortController();
+  private watcher?: FSWatcher;
+  private cronTask?: ScheduledTask;
+  private timers = new Set<NodeJS.Timeout>();
+  private retryTimer?: NodeJS.Timeout;
+  private transportOpen = false;
+  private stopping = false;
+  /** Push backoff: the head package's next attempt time and consecutive failures. */
+  private retryAt = 0;
+  private failures = 0;
+  private readonly health = { pull: { failing: false } as FlowHealth, push: { failing: false } as FlowHealth };
+  private lastTillWaiting = 0;
+
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    private readonly transport: Transport,
+    private readonly log: Logger,
+  ) {
+    this.collector = new ReportCollector(
+      { tillDir: config.till.dir, reportFiles: config.till.reportFiles, settleMs: config.till.settleMs, maxTransactions: config.batch.maxTransactions },
+      store,
+      log,
+    );
+    this.deliverer = new TillDeliverer(
+      { tillDir: config.till.dir, referenceFile: config.till.referenceFile, requestFile: config.till.requestFile!, encoding: config.till.referenceEncoding },
+      store,
+      log,
+    );
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Opens the store (with recovery) and finishes interrupted deliveries. Does not start timers. */
+  async prepare(): Promise<void> {
+    await this.store.open();
+    await this.deliverer.recover();
+  }
+
+  /** Starts the daemon flows: watcher, rescan, cron, and a first full cycle. */
+  async start(): Promise<void> {
+    this.watcher = watch(this.config.till.dir, {
+      depth: 0,
+      ignoreInitial: true,
+      ignored: (p: string) => p.includes(TAKEN_DIR.split(/[\\/]/)[0]!),
+      awaitWriteFinish: false,
+    });
+    this.watcher.on('all', () => this.later(this.config.till.settleMs + 50, () => this.collectFlight.trigger()));
+    this.watcher.on('error', (e) => this.log.warn('till.watch.error', { error: (e as Error).message, note: 'the periodic rescan still runs' }));
+    this.every(this.config.till.rescanMs, () => {
+      void this.collectFlight.trigger();
+      void this.deliverFlight.trigger();
+    });
+    this.every(6 * 3_600_000, () => void this.store.cleanup().catch((e) => this.log.error('store.cleanup.failed', { error: (e as Error).message })));
+    this.cronTask = cron.schedule(this.config.schedule.pull, () => void this.pullFlight.trigger(), { noOverlap: true, name: 'pull' });
+    void this.store.cleanup().catch((e) => this.log.error('store.cleanup.failed', { error: (e as Error).message }));
+    void this.collectFlight.trigger();
+    void this.pullFlight.trigger();
+    void this.pushFlight.trigger();
+  }
+
+  /** Stops all flows, waits for the ones running (up to `deadlineMs`), closes the transport and the store. */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.cronTask?.stop();
+    await this.watcher?.close();
+    for (const t of this.timers) clearTimeout(t);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const settle = Promise.all([this.collectFlight.idle(), this.pullFlight.idle(), this.deliverFlight.idle(), this.pushFlight.idle()]);
+    const timedOut = await Promise.race([settle.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs).unref())]);
+    if (timedOut) {
+      this.log.warn('exchange.stop.deadline', { deadlineMs, note: 'aborting work in progress; it is resumed at the next start' });
+      this.abort.abort();
+      await Promise.race([settle, new Promise((r) => setTimeout(r, 2_000).unref())]);
+    }
+    if (this.transportOpen) await this.transport.close().catch(() => undefined);
+    this.transportOpen = false;
+    await this.store.close();
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const tick = () => {
+      if (this.stopping) return;
+      fn();
+      this.later(ms, tick);
+    };
+    this.later(ms, tick);
+  }
+
+  private later(ms: number, fn: () => unknown): void {
+    if (this.stopping) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopping) void fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  // -------------------------------------------------------------- on demand
+
+  triggerPull(): Promise<void> {
+    return this.pullFlight.trigger();
+  }
+
+  /** Forgets the backoff and sends everything queued now. */
+  retryNow(): Promise<void> {
+    this.retryAt = 0;
+    return this.pushFlight.trigger();
+  }
+
+  /** One full cycle: collect, pull, deliver, seal, push everything pending. */
+  async runOnce(): Promise<OnceResult> {
+    const result: OnceResult = { queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0 };
+    // Wait for report files Kassir is still writing, but not forever.
+    const deadline = Date.now() + this.config.till.settleMs + 1_000;
+    for (;;) {
+      await this.collectFlight.trigger();
+      if (this.lastTillWaiting === 0 || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, Math.min(200, this.config.till.settleMs)));
+    }
+    await this.pullNow();
+    if (this.health.pull.failing) result.pullError = this.health.pull.lastError;
+    await this.deliverFlight.trigger();
+    await this.pushNow({ force: true });
+    if (this.health.push.failing) result.pushError = this.health.push.lastError;
+    result.queued = this.store.queued().length;
+    result.openTransactions = this.store.state.open.pkg.transactions;
+    result.inbox = this.store.state.inbox.length;
+    result.tillWaiting = this.lastTillWaiting;
+    return result;
+  }
+
+  // ------------------------------------------------------------------ flows
+
+  private async collectNow(): Promise<void> {
+    try {
+      const r = await this.collector.collect();
+      this.lastTillWaiting = r.waiting;
+      if (r.transactions > 0 || r.sealed.length > 0) {
+        // Give the open package its flush interval, then push.
+        void this.pushFlight.trigger();
+        this.later(this.config.batch.flushMs + 10, () => this.pushFlight.trigger());
+      }
+    } catch (e) {
+      this.log.error('till.collect.failed', { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, note: 'the report files stay in the till folder; retried at the next scan' });
+    }
+  }
+
+  private async ensureOpen(): Promise<void> {
+    if (this.transportOpen) return;
+    await this.transport.open();
+    this.transportOpen = true;
+  }
+
+  private async pullNow(): Promise<void> {
+    await this.transportLock.run(async () => {
+      const started = Date.now();
+      try {
+        await this.ensureOpen();
+        const r = await this.transport.pull({
+          tmpDir: this.store.tmpDir,
+          cursor: structuredClone(this.store.state.cursor),
+          stage: async (parts, cursor) => {
+            await this.store.stage(parts, cursor, (path, part) => this.checkPart(path, part));
+          },
+          log: this.log,
+          signal: this.abort.signal,
+        });
+        await this.store.commit((d) => {
+          d.lastPull = { at: new Date().toISOString(), ok: true };
+          d.lastPullOk = d.lastPull.at;
+        });
+        this.recovered('pull');
+        if (r.parts > 0) this.log.info('pull.staged', { parts: r.parts, bytes: r.bytes, durationMs: Date.now() - started, outcome: 'ok' });
+      } catch (e) {
+        await this.failed('pull', e, { durationMs: Date.now() - started });
+        await this.store
+          .commit((d) => {
+            d.lastPull = { at: new Date().toISOString(), ok: false, error: (e as Error).message };
+          })
+          .catch(() => undefined);
+      }
+    });
+    await this.deliverFlight.trigger();
+  }
+
+  /** A staged part that cannot be read is quarantined (the store does that when this throws). */
+  private async checkPart(path: string, part: IncomingPart): Promise<void> {
+    if (part.kind !== 'spr') return;
+    try {
+      await inspectSprPart(path, part.remoteName);
+    } catch (e) {
+      if (e instanceof FormatError) throw e;
+      throw new FormatError(part.remoteName, undefined, (e as Error).message);
+    }
+  }
+
+  private async deliverNow(): Promise<void> {
+    try {
+      await this.deliverer.deliver();
+    } catch (e) {
+      this.log.error('till.deliver.failed', { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, note: 'the parts stay staged; retried at the next scan' });
+    }
+  }
+
+  private async pushNow(opts: { force?: boolean } = {}): Promise<void> {
+    if (!opts.force && Date.now() < this.retryAt) return;
+    await this.transportLock.run(async () => {
+      for (;;) {
+        if (this.stopping && !opts.force) return;
+        let head = this.store.queued()[0]?.number;
+        if (head === undefined) {
+          const open = this.store.state.open;
+          const age = open.startedAt ? Date.now() - Date.parse(open.startedAt) : 0;
+          if (open.length === 0) return;
+          if (!opts.force && age < this.config.batch.flushMs) return; // collect schedules the flush
+          const sealed = await this.store.seal();
+          if (!sealed) return;
+          this.log.info('package.sealed', { package: sealed.number, transactions: sealed.transactions, bytes: sealed.bytes });
+          head = sealed.number;
+        }
+        if (!(await this.pushOne(head))) return;
+      }
+    });
+  }
+
+  /** One attempt at the head package. Returns true when it was delivered. */
+  private async pushOne(number: number): Promise<boolean> {
+    const meta = await this.store.beginAttempt(number);
+    const started = Date.now();
+    const pkg = { number, path: this.store.packagePath(number), bytes: meta.bytes, transactions: meta.transactions, ...(meta.uid !== undefined ? { uid: meta.uid } : {}) };
+    try {
+      await this.ensureOpen();
+      const r = await this.transport.push(pkg, {
+        notes: structuredClone(meta.notes),
+        saveNotes: (notes) => this.store.saveNotes(number, notes),
+        log: this.log,
+        signal: this.abort.signal,
+      });
+      const durationMs = Date.now() - started;
+      await this.store.delivered(number, r, { attempt: meta.attempts, transactions: meta.transactions, bytes: meta.bytes, durationMs });
+      this.failures = 0;
+      this.retryAt = 0;
+      this.recovered('push');
+      this.log.info('push.delivered', {
+        package: number,
+        transactions: meta.transactions,
+        bytes: meta.bytes,
+        attempt: meta.attempts,
+        remoteName: r.remoteName,
+        durationMs,
+        outcome: r.outcome,
+      });
+      return true;
+    } catch (e) {
+      const durationMs = Date.now() - started;
+      const kind = isTransportError(e) ? e.kind : 'local';
+      const cls: RetryClass = isTransportError(e) ? (e.kind === 'busy' ? 'waiting' : e.needsOperator ? 'operator' : 'normal') : 'normal';
+      this.failures++;
+      const delay = retryDelay(this.failures, cls, this.config.schedule.retry);
+      this.retryAt = Date.now() + delay;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      if (!this.stopping) this.retryTimer = setTimeout(() => void this.pushFlight.trigger(), delay);
+      const message = (e as Error).message;
+      await this.store
+        .failAttempt(number, message, {
+          attempt: meta.attempts,
+          outcome: kind === 'busy' ? 'waiting' : 'failed',
+          error: message,
+          errorKind: kind,
+          ...(isTransportError(e) && e.details.serverAnswer ? { serverAnswer: e.details.serverAnswer } : {}),
+          transactions: meta.transactions,
+          bytes: meta.bytes,
+          durationMs,
+        })
+        .catch((err) => this.log.error('store.history.failed', { error: (err as Error).message }));
+      await this.failed('push', e, { package: number, attempt: meta.attempts, retryInMs: delay, durationMs });
+      if (e instanceof TransportError && (e.kind === 'unreachable' || e.kind === 'timeout')) {
+        // A dead connection is reopened on the next attempt.
+        await this.transport.close().catch(() => undefined);
+        this.transportOpen = false;
+      }
+      return false;
+    }
+  }
+
+  /** Logs a failure: a full line when a flow starts failing or the error changes, a debug line while it keeps failing alike. */
+  private async failed(flow: 'pull' | 'push', e: unknown, fields: Record<string, unknown>): Promise<void> {
+    const h = this.health[flow];
+    const message = (e as Error).message;
+    const kind = isTransportError(e) ? e.kind : 'local';
+    const line = { ...fields, errorKind: kind, error: message, outcome: kind === 'busy' ? 'waiting' : 'failed' };
+    if (!h.failing || h.lastError !== message) {
+      if (kind === 'busy') this.log.info(`${flow}.waiting`, line);
+      else if (isTransportError(e) && e.needsOperator) this.log.error(`${flow}.failed`, { ...line, note: 'needs a person: retried slowly' });
+      else this.log.warn(`${flow}.failed`, line);
+    } else {
+      this.log.debug(`${flow}.failed`, line);
+    }
+    if (!isTransportError(e)) this.log.error(`${flow}.error`, { error: message, stack: (e as Error).stack?.split('\n').slice(0, 4).join(' | ') });
+    h.failing = true;
+    h.lastError = message;
+  }
+
+  private recovered(flow: 'pull' | 'push'): void {
+    const h = this.health[flow];
+    if (h.failing) this.log.info(`${flow}.recovered`, { after: h.lastError, outcome: 'ok' });
+    h.failing = false;
+    h.lastError = undefined;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Outgoing packages: report units appended to the open package until the next
+ * unit would exceed `maxTransactions` ("the number of transactions to unload",
+ * seed 002). A unit is never split (a receipt split across packages makes the
+ * back-office import fail on its stornos/discounts); a unit larger than the
+ * limit alone forms its own package.
+ *
+ * Pure: the caller owns the open package's bytes on disk and persists the
+ * tiny state below with them. Every package is a valid report file: it starts
+ * with a block header (`#` and the two service lines of the units' source
+ * block), and repeats a header whenever the source block changes, so units
+ * from several source files (Kassir writes more while a package is open) can
+ * share one package.
+ */
+import { createHash } from 'node:crypto';
+import { bomOf, type TextEncoding } from './encoding.js';
+import { parseReport, type BlockHeader, type ReportUnit } from './report.js';
+
+export interface OpenPackageState {
+  transactions: number;
+  bytes: number;
+  /** Identity of the block header last written (its service lines), to know when to write another. */
+  lastHeaderKey?: string;
+  /** Encoding of the package's bytes; a unit in another encoding starts a new package. */
+  encoding?: TextEncoding;
+}
+
+export const emptyPackage: OpenPackageState = Object.freeze({ transactions: 0, bytes: 0 });
+
+export interface AppendPlan {
+  /** Seal the open package first; `chunk`/`state` are then for a fresh, empty package. */
+  sealFirst: boolean;
+  /** Bytes to append: block header lines if needed + the unit's lines, all CRLF. */
+  chunk: Buffer;
+  /** State after appending. The caller seals right away when `state.transactions >= maxTransactions`. */
+  state: OpenPackageState;
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+const BLOCK_START = Buffer.from('#\r\n', 'latin1');
+
+/** A short stable identity for a block header (hash of its service lines; 22 characters). */
+export function headerKey(h: BlockHeader): string {
+  const hash = createHash('sha256');
+  hash.update(h.service[0]);
+  hash.update('\n');
+  hash.update(h.service[1]);
+  return hash.digest('base64url').slice(0, 22);
+}
+
+export function planAppend(state: OpenPackageState, unit: ReportUnit, maxTransactions: number): AppendPlan {
+  if (!Number.isInteger(maxTransactions) || maxTransactions < 1) throw new RangeError(`maxTransactions must be a positive integer, got ${maxTransactions}`);
+  const encoding = unit.header.encoding ?? 'cp1251';
+  const open = state.bytes > 0;
+  const sealFirst = open && (state.transactions + unit.transactions > maxTransactions || (state.encoding ?? 'cp1251') !== encoding);
+  const base = sealFirst ? emptyPackage : state;
+  const key = headerKey(unit.header);
+  const parts: Buffer[] = [];
+  if (base.bytes === 0) parts.push(bomOf(encoding));
+  if (base.bytes === 0 || base.lastHeaderKey !== key) {
+    // Always '#': a package is by definition not yet loaded by the back office.
+    parts.push(BLOCK_START, unit.header.service[0], CRLF, unit.header.service[1], CRLF);
+  }
+  for (const line of unit.lines) parts.push(line, CRLF);
+  const chunk = Buffer.concat(parts);
+  return {
+    sealFirst,
+    chunk,
+    state: { transactions: base.transactions + unit.transactions, bytes: base.bytes + chunk.length, lastHeaderKey: key, encoding },
+  };
+}
+
+/** Transactions in a report file's not-yet-loaded ('#') blocks: a helper for tests and verification. */
+export function countTransactions(reportFile: Buffer): number {
+  let n = 0;
+  for (const u of parseReport(reportFile, 'package').units) n += u.transactions;
+  return n;
+}

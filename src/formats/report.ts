@@ -1,0 +1,214 @@
+/**
+ * Report (transactions) files, parsed into the units that must travel
+ * together in one package.
+ *
+ * Layout *(inferred)*: a block starts with a line `#` (not yet loaded) or `@`
+ * (already loaded by the back office) followed by two service lines; then one
+ * transaction per line, fields separated by `;`: 1 number, 2 date, 3 time,
+ * 4 type, 5 POS, 6 receipt number, ... A file may hold several blocks.
+ *
+ * How a line is read:
+ * - A *transaction* is a line with at least 6 fields whose field 4 (type) is
+ *   an unsigned integer (spaces around it allowed). Fields 5/6 (POS, receipt)
+ *   are compared as written (digits compared as numbers, so `07` = `7`).
+ * - A line the parser does not understand (empty, fewer than 6 fields, a
+ *   type that is not a number) is not a transaction: it stays in the unit
+ *   where it stands (the open receipt), or, between units, forms an 'other'
+ *   unit of 0 transactions together with its non-understood neighbours. It is
+ *   never dropped. (Empty lines before the first block header carry nothing
+ *   and are the one exception.)
+ *
+ * Units:
+ * - 'receipt': a run of transactions with the same (POS, receipt), ended by
+ *   its 55 (closed) or 56 (cancelled) line, by a line of another (POS,
+ *   receipt), by a block header or by end of file (`complete` is false then:
+ *   the rest may still be coming). Any type with the same key stays in the run.
+ * - 'standalone': one line of type 50/51 (cash in/out) or 60-63 (X/Z report)
+ *   outside an open run.
+ * - 'other': non-understood lines between units, or a run started by a type
+ *   we do not know (grouped by key exactly like a receipt, so it is never split).
+ *
+ * Works on bytes: only `#`, `@`, `;`, digits, CR and LF are looked at, which
+ * both encodings write the same. `lines` are views into `data` (no copies).
+ */
+import { detectEncoding, type TextEncoding } from './encoding.js';
+import { FormatError } from './errors.js';
+import { isCloseType, isReceiptType, isStandaloneType } from './transaction-types.js';
+
+export interface BlockHeader {
+  flag: '#' | '@';
+  /** The two service lines, without EOL. */
+  service: [Buffer, Buffer];
+  /** Encoding of the file the block came from (a package never mixes two). Default 'cp1251'. */
+  encoding?: TextEncoding;
+}
+
+export type UnitKind = 'receipt' | 'standalone' | 'other';
+
+export interface ReportUnit {
+  kind: UnitKind;
+  transactions: number;
+  /** Lines without EOL, as written. */
+  lines: Buffer[];
+  header: BlockHeader;
+  /** False for a receipt not (yet) ended by its 55/56 line; true otherwise. */
+  complete: boolean;
+}
+
+export interface ParsedReport {
+  units: ReportUnit[];
+  /** Transactions in '@' blocks: already loaded by the back office; not returned as units. */
+  skippedLoadedTransactions: number;
+  /** The block header in effect at end of file: pass it as `opts.header` to continue in the next file. */
+  lastHeader?: BlockHeader;
+  /** Lines in the file. */
+  lines: number;
+  encoding: TextEncoding;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SEMI = 0x3b;
+const SPACE = 0x20;
+const HASH = 0x23;
+const AT = 0x40;
+
+/** Unsigned integer in data[s, e) (spaces around allowed), or -1. */
+function parseUint(data: Buffer, s: number, e: number): number {
+  while (s < e && data[s] === SPACE) s++;
+  while (e > s && data[e - 1] === SPACE) e--;
+  if (s === e || e - s > 15) return -1;
+  let v = 0;
+  for (let i = s; i < e; i++) {
+    const d = data[i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** A field as a comparable key: its number when it is one, else its text. */
+function keyField(data: Buffer, s: number, e: number): number | string {
+  const v = parseUint(data, s, e);
+  return v >= 0 ? v : `s:${data.toString('latin1', s, e)}`;
+}
+
+const NO_KEY = Symbol('no key');
+
+function showLine(line: Buffer): string {
+  const t = line.toString('latin1', 0, Math.min(line.length, 60));
+  return JSON.stringify(line.length > 60 ? `${t}...` : t);
+}
+
+export function parseReport(data: Buffer, name: string, opts: { header?: BlockHeader } = {}): ParsedReport {
+  const encoding = detectEncoding(data);
+  const n = data.length;
+  let p = encoding === 'utf8bom' ? 3 : 0;
+  let header = opts.header;
+  const units: ReportUnit[] = [];
+  let skippedLoaded = 0;
+  let lineNo = 0;
+
+  // Block header being read: 0 = none, 1/2 = expecting service line 1/2.
+  let pendingService = 0;
+  let pendingFlag: '#' | '@' = '#';
+  let pendingFirst: Buffer | undefined;
+  let headerLine = 0;
+
+  let cur: ReportUnit | undefined;
+  let curPos: number | string | symbol = NO_KEY;
+  let curRcpt: number | string | symbol = NO_KEY;
+  const sc = [0, 0, 0, 0, 0];
+
+  // A run is complete unless it is a receipt that has not seen its 55/56 line.
+  const close = (ended = false) => {
+    if (cur) {
+      cur.complete = ended || cur.kind !== 'receipt';
+      if (cur.header.flag === '#') units.push(cur);
+      cur = undefined;
+      curPos = curRcpt = NO_KEY;
+    }
+  };
+
+  while (p < n) {
+    let end = data.indexOf(LF, p);
+    const next = end === -1 ? n : end + 1;
+    if (end === -1) end = n;
+    const e = end > p && data[end - 1] === CR ? end - 1 : end;
+    lineNo++;
+    const ls = p;
+    const line = data.subarray(ls, e);
+    p = next;
+
+    if (pendingService !== 0) {
+      if (pendingService === 1) {
+        pendingFirst = line;
+        pendingService = 2;
+      } else {
+        header = { flag: pendingFlag, service: [pendingFirst!, line], encoding };
+        pendingService = 0;
+      }
+      continue;
+    }
+    const len = e - ls;
+    if (len === 1 && (line[0] === HASH || line[0] === AT)) {
+      close();
+      pendingFlag = line[0] === HASH ? '#' : '@';
+      pendingService = 1;
+      headerLine = lineNo;
+      continue;
+    }
+
+    // Fields 1-6: find the first five semicolons by hand (the start of a
+    // line is short), then the type and key fields between them.
+    let f = 0;
+    for (let i = ls; i < e && f < 5; i++) if (data[i] === SEMI) sc[f++] = i;
+    let type = -1;
+    let sixthEnd = e;
+    if (f === 5) {
+      type = parseUint(data, sc[2]! + 1, sc[3]!);
+      const s6 = data.indexOf(SEMI, sc[4]! + 1);
+      if (s6 !== -1 && s6 < e) sixthEnd = s6;
+    }
+
+    if (!header) {
+      if (len === 0) continue;
+      throw new FormatError(name, lineNo, `not a report file: expected a block header line "#" or "@" before the first transaction, found ${showLine(line)}`);
+    }
+    if (header.flag === '@') {
+      if (type >= 0) skippedLoaded++;
+      continue;
+    }
+    if (type < 0) {
+      // Not understood: stays where it stands.
+      if (cur) cur.lines.push(line);
+      else cur = { kind: 'other', transactions: 0, lines: [line], header, complete: false };
+      continue;
+    }
+    const pos = keyField(data, sc[3]! + 1, sc[4]!);
+    const rcpt = keyField(data, sc[4]! + 1, sixthEnd);
+    if (cur && pos === curPos && rcpt === curRcpt) {
+      cur.lines.push(line);
+      cur.transactions++;
+      if (isReceiptType(type)) cur.kind = 'receipt';
+      if (isCloseType(type)) close(true);
+      continue;
+    }
+    close();
+    if (isStandaloneType(type)) {
+      units.push({ kind: 'standalone', transactions: 1, lines: [line], header, complete: true });
+      continue;
+    }
+    cur = { kind: isReceiptType(type) ? 'receipt' : 'other', transactions: 1, lines: [line], header, complete: false };
+    curPos = pos;
+    curRcpt = rcpt;
+    if (isCloseType(type)) close(true);
+  }
+  if (pendingService !== 0) {
+    throw new FormatError(name, headerLine, `block header "${pendingFlag}" is followed by ${pendingService - 1} of its 2 service lines before end of file`);
+  }
+  close();
+  const r: ParsedReport = { units, skippedLoadedTransactions: skippedLoaded, lines: lineNo, encoding };
+  if (header) r.lastHeader = header;
+  return r;
+}

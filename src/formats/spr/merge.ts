@@ -1,0 +1,60 @@
+/**
+ * Merge an ordered list of SPR parts into the fewest files whose loading one
+ * after another gives the same final state as loading every part in order.
+ * Two streaming passes: scan every part (commands, counts), plan (plan.ts),
+ * then copy the kept lines. Memory stays bounded whatever the sizes.
+ *
+ * Output: one header (`##@@&&`, `#`), the merged commands, data lines in part
+ * order, CRLF. Encoding: the parts' own when they agree, UTF-8 with BOM when
+ * they differ (loses nothing), or what the caller forces.
+ * Nothing is deleted: inputs are only read; an output that fails half-way is
+ * left in outDir for the caller to discard with its staging folder.
+ */
+import { join } from 'node:path';
+import type { TextEncoding } from '../encoding.js';
+import { planSprMerge, remainingLines, type GroupPlan } from './plan.js';
+import { scanSprPart } from './scan.js';
+import { writeGroup } from './write.js';
+
+export type SprOutputEncoding = 'auto' | 'utf8bom' | 'cp1251';
+
+export interface SprMergeOutput {
+  path: string;
+  /** Names of ALL input parts this output accounts for, including skipped/empty ones in its range. */
+  parts: string[];
+  bytes: number;
+  encoding: TextEncoding;
+  dataLines: number;
+}
+
+export interface SprMergeResult {
+  /** Delivery order. */
+  outputs: SprMergeOutput[];
+  skipped: { name: string; reason: string }[];
+}
+
+export interface SprMergeOptions {
+  encoding?: SprOutputEncoding;
+  filePrefix?: string;
+}
+
+function outputEncoding(g: GroupPlan, wanted: SprOutputEncoding): TextEncoding {
+  if (wanted !== 'auto') return wanted;
+  const contributing = g.parts.filter((p) => g.isolated || remainingLines(p) > 0);
+  const encs = new Set((contributing.length > 0 ? contributing : g.parts).map((p) => p.scan.encoding));
+  return encs.size === 1 ? [...encs][0]! : 'utf8bom';
+}
+
+export async function mergeSprParts(parts: { path: string; name: string }[], outDir: string, opts: SprMergeOptions = {}): Promise<SprMergeResult> {
+  const scans = [];
+  for (const p of parts) scans.push(await scanSprPart(p.path, p.name));
+  const plan = planSprMerge(scans);
+  const outputs: SprMergeOutput[] = [];
+  for (const [i, g] of plan.groups.entries()) {
+    const encoding = outputEncoding(g, opts.encoding ?? 'auto');
+    const path = join(outDir, `${opts.filePrefix ?? ''}merged-${i + 1}.spr`);
+    const { bytes, dataLines } = await writeGroup(g, path, encoding);
+    outputs.push({ path, parts: g.names, bytes, encoding, dataLines });
+  }
+  return { outputs, skipped: plan.skipped };
+}

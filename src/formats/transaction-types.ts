@@ -1,0 +1,23 @@
+/**
+ * Kassir 5 transaction types that decide how report lines travel together
+ * *(inferred; PROTOCOLS.md "Report (transactions) file")*. Types not listed
+ * here are still transactions: they are grouped by (POS, receipt) like
+ * receipt lines, so an unknown line type can never split a receipt.
+ */
+
+/** Lines that make up a receipt: sales, stornos, returns, discounts, payments, close/cancel. */
+const RECEIPT_TYPES = new Set([1, 2, 3, 4, 11, 12, 13, 14, 15, 16, 17, 18, 35, 36, 37, 38, 40, 55, 56]);
+/** Lines that end a receipt: 55 closed, 56 cancelled. */
+const CLOSE_TYPES = new Set([55, 56]);
+/** Lines that stand alone: 50 cash in, 51 cash out, 60-63 X/Z reports. */
+const STANDALONE_TYPES = new Set([50, 51, 60, 61, 62, 63]);
+
+export function isReceiptType(t: number): boolean {
+  return RECEIPT_TYPES.has(t);
+}
+export function isCloseType(t: number): boolean {
+  return CLOSE_TYPES.has(t);
+}
+export function isStandaloneType(t: number): boolean {
+  return STANDALONE_TYPES.has(t);
+}

@@ -1,0 +1,80 @@
+/**
+ * `kassir-agent status`: what is queued, for how long, after how many attempts
+ * and why; counters; the last successful pull and push. Reads the data folder
+ * without taking the lock, so it works beside a running agent.
+ */
+import type { Config } from './config/schema.js';
+import { Store } from './store/store.js';
+import { nullLogger } from './util/logger.js';
+
+export interface StatusReport {
+  pos: number;
+  transport: string;
+  dataDir: string;
+  queued: { package: number; transactions: number; bytes: number; ageMs: number; attempts: number; lastError?: string; uid?: string }[];
+  open: { transactions: number; bytes: number; ageMs?: number };
+  inbox: { part: string; kind: string; bytes: number; ageMs: number }[];
+  requestsAwaitingAnswer: string[];
+  counters: Record<string, number>;
+  nextPackage: number;
+  lastPull?: { at: string; ok: boolean; error?: string };
+  lastPullOk?: string;
+  lastPush?: { at: string; ok: boolean; error?: string };
+  lastPushOk?: string;
+}
+
+export async function readStatus(config: Config, now = Date.now()): Promise<StatusReport> {
+  const store = new Store(config.dataDir, { retentionDays: config.archive.retentionDays, readOnly: true }, nullLogger);
+  await store.open();
+  const s = store.state;
+  return {
+    pos: config.pos,
+    transport: config.transport.type,
+    dataDir: config.dataDir,
+    queued: store.queued().map((m) => ({
+      package: m.number,
+      transactions: m.transactions,
+      bytes: m.bytes,
+      ageMs: now - Date.parse(m.sealedAt),
+      attempts: m.attempts,
+      ...(m.lastError !== undefined ? { lastError: m.lastError } : {}),
+      ...(m.uid !== undefined ? { uid: m.uid } : {}),
+    })),
+    open: { transactions: s.open.pkg.transactions, bytes: s.open.length, ...(s.open.startedAt ? { ageMs: now - Date.parse(s.open.startedAt) } : {}) },
+    inbox: s.inbox.map((i) => ({ part: i.remoteName, kind: i.kind, bytes: i.bytes, ageMs: now - Date.parse(i.stagedAt) })),
+    requestsAwaitingAnswer: s.requests.map((r) => r.uid),
+    counters: { ...s.counters },
+    nextPackage: s.nextPackage,
+    ...(s.lastPull ? { lastPull: s.lastPull } : {}),
+    ...(s.lastPullOk ? { lastPullOk: s.lastPullOk } : {}),
+    ...(s.lastPush ? { lastPush: s.lastPush } : {}),
+    ...(s.lastPushOk ? { lastPushOk: s.lastPushOk } : {}),
+  };
+}
+
+export function formatAge(ms: number): string {
+  if (ms < 60_000) return `${Math.max(0, Math.round(ms / 1000))}s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)}m`;
+  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1)}h`;
+  return `${(ms / 86_400_000).toFixed(1)}d`;
+}
+
+export function formatStatus(r: StatusReport, now = Date.now()): string {
+  const lines: string[] = [];
+  lines.push(`POS ${r.pos} · transport ${r.transport} · data ${r.dataDir}`);
+  const since = (iso?: string) => (iso ? `${iso} (${formatAge(now - Date.parse(iso))} ago)` : 'never');
+  lines.push(`last successful pull: ${since(r.lastPullOk)}${r.lastPull && !r.lastPull.ok ? ` · last attempt failed: ${r.lastPull.error}` : ''}`);
+  lines.push(`last successful push: ${since(r.lastPushOk)}${r.lastPush && !r.lastPush.ok ? ` · last attempt failed: ${r.lastPush.error}` : ''}`);
+  lines.push(`queued packages: ${r.queued.length}`);
+  for (const q of r.queued) {
+    lines.push(
+      `  #${q.package}  ${q.transactions} tx  ${q.bytes} B  age ${formatAge(q.ageMs)}  attempts ${q.attempts}${q.uid ? `  uid ${q.uid}` : ''}${q.lastError ? `  last error: ${q.lastError}` : ''}`,
+    );
+  }
+  lines.push(`open package: ${r.open.transactions} transactions, ${r.open.bytes} B${r.open.ageMs !== undefined ? `, since ${formatAge(r.open.ageMs)}` : ''}`);
+  lines.push(`incoming waiting for Kassir: ${r.inbox.length}${r.inbox.length ? ` (${r.inbox.map((i) => i.part).join(', ')})` : ''}`);
+  if (r.requestsAwaitingAnswer.length) lines.push(`flr requests awaiting an answer: ${r.requestsAwaitingAnswer.join(', ')}`);
+  lines.push(`next package number: ${r.nextPackage}`);
+  lines.push(`counters: ${Object.entries(r.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  return lines.join('\n');
+}

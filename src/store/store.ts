@@ -1,0 +1,567 @@
+/**
+ * The durable data folder of one exchange:
+ *
+ *   state.a.json / state.b.json  counters, open package, inbox index, transport cursor (state-file.ts)
+ *   inbox/<id>.<kind>            incoming parts staged in order, until delivered to the till
+ *   outbox/open.rep              the open package (append-only; its committed length is in the state)
+ *   outbox/<n>.rep + <n>.json    sealed packages, immutable, with their attempt notes
+ *   archive/<n>.rep + <n>.json   delivered packages, kept `retentionDays`
+ *   history/<YYYY-MM-DD>.jsonl   every attempt, kept `retentionDays`
+ *   quarantine/                  bad input and damaged files, each with a .why.txt; never deleted by the agent
+ *   tmp/                         downloads and merges in progress (emptied at start-up)
+ *
+ * Every change is crash-safe (fsutil.ts) and serialised through `commit`.
+ * `open()` performs the start-up recovery and logs every repair it makes.
+ */
+import * as fs from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Logger } from '../util/logger.js';
+import { Mutex } from '../util/mutex.js';
+import type { IncomingPart, TransportCursor } from '../transports/transport.js';
+import {
+  DIR_MODE,
+  FILE_MODE,
+  ensureDir,
+  fsyncDir,
+  fsyncFile,
+  isAtomicTemp,
+  moveFile,
+  statOrUndefined,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from './fsutil.js';
+import { lockDataDir, type DataDirLock } from './lock.js';
+import { StateFile } from './state-file.js';
+import {
+  agentStateSchema,
+  emptyOpenPackage,
+  newAgentState,
+  packageMetaSchema,
+  type AgentState,
+  type InboxItem,
+  type PackageMeta,
+} from './state.js';
+
+export interface HistoryEntry {
+  at: string;
+  /** `push`, `pull`, `deliver`, `resend`... */
+  op: string;
+  package?: number;
+  attempt?: number;
+  outcome: string;
+  remoteName?: string;
+  serverAnswer?: string;
+  error?: string;
+  errorKind?: string;
+  transactions?: number;
+  bytes?: number;
+  durationMs?: number;
+}
+
+export interface StoreOptions {
+  retentionDays: number;
+  /** Set false for read-only inspection (`status`): no lock, no recovery writes. */
+  readOnly?: boolean;
+}
+
+const DAY_MS = 86_400_000;
+
+export class Store {
+  readonly inboxDir: string;
+  readonly outboxDir: string;
+  readonly archiveDir: string;
+  readonly historyDir: string;
+  readonly quarantineDir: string;
+  readonly tmpDir: string;
+  readonly openPath: string;
+
+  private current: AgentState = newAgentState();
+  private readonly stateFile: StateFile<AgentState>;
+  private readonly mutex = new Mutex();
+  private lock?: DataDirLock;
+  private sealed = new Map<number, PackageMeta>();
+
+  constructor(
+    readonly dataDir: string,
+    private readonly opts: StoreOptions,
+    private readonly log: Logger,
+  ) {
+    this.inboxDir = join(dataDir, 'inbox');
+    this.outboxDir = join(dataDir, 'outbox');
+    this.archiveDir = join(dataDir, 'archive');
+    this.historyDir = join(dataDir, 'history');
+    this.quarantineDir = join(dataDir, 'quarantine');
+    this.tmpDir = join(dataDir, 'tmp');
+    this.openPath = join(this.outboxDir, 'open.rep');
+    this.stateFile = new StateFile(dataDir, (raw) => agentStateSchema.parse(raw), log);
+  }
+
+  /** The committed state. Treat as read-only; change it through `commit`. */
+  get state(): Readonly<AgentState> {
+    return this.current;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async open(): Promise<void> {
+    if (this.opts.readOnly) {
+      await this.loadReadOnly();
+      return;
+    }
+    await ensureDir(this.dataDir);
+    this.lock = await lockDataDir(this.dataDir, this.log);
+    try {
+      for (const d of [this.inboxDir, this.outboxDir, this.archiveDir, this.historyDir, this.quarantineDir, this.tmpDir]) await ensureDir(d);
+      await this.recover();
+    } catch (e) {
+      await this.lock.release();
+      this.lock = undefined;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(async () => {
+      await this.lock?.release();
+      this.lock = undefined;
+    });
+  }
+
+  private async loadReadOnly(): Promise<void> {
+    const loaded = await this.stateFile.load(async () => {});
+    this.current = loaded.state ?? newAgentState();
+    this.sealed = await this.readMetas(this.outboxDir, false);
+  }
+
+  /** Start-up recovery: every repair is explicit and logged; nothing is dropped silently. */
+  private async recover(): Promise<void> {
+    const loaded = await this.stateFile.load(async (file, reason) => {
+      await this.quarantineCopy(file, `state slot ${basename(file)}: ${reason}`);
+    });
+    const fresh = loaded.state === undefined;
+    this.current = loaded.state ?? newAgentState();
+    if (fresh && loaded.damaged.length > 0) {
+      this.log.error('store.state.lost', {
+        dataDir: this.dataDir,
+        note: 'no readable state slot: counters are rebuilt from the outbox and archive; the open package and inbox index start empty (their files are quarantined)',
+      });
+    }
+
+    // tmp/ holds only work in progress: downloads that were never staged.
+    for (const name of await fs.readdir(this.tmpDir)) await fs.rm(join(this.tmpDir, name), { recursive: true, force: true });
+
+    const draft = structuredClone(this.current);
+    let changed = false;
+
+    // Sealed packages and the archive: the counter must never reuse a number.
+    this.sealed = await this.readMetas(this.outboxDir, true);
+    const archived = await this.readMetas(this.archiveDir, false);
+    for (const meta of [...this.sealed.values()]) {
+      if (meta.deliveredAt !== undefined) {
+        // Delivered, but the move to the archive was interrupted.
+        await this.moveToArchive(meta);
+        this.sealed.delete(meta.number);
+        this.log.info('store.recover.archived', { package: meta.number, note: 'delivered before the crash; archived now, not resent' });
+      }
+    }
+    const highest = Math.max(0, ...this.sealed.keys(), ...archived.keys());
+
+    // The open package: cut an interrupted append, or finish an interrupted seal.
+    const open = await statOrUndefined(this.openPath);
+    if (open === undefined && draft.open.length > 0) {
+      if (this.sealed.has(draft.nextPackage)) {
+        this.log.info('store.recover.sealed', { package: draft.nextPackage, note: 'seal was interrupted after the rename; completed' });
+        draft.nextPackage += 1;
+        draft.open = emptyOpenPackage();
+        changed = true;
+      } else {
+        this.log.error('store.recover.open-missing', { expectedBytes: draft.open.length, note: 'the open package file is gone; its transactions cannot be recovered from the store' });
+        draft.open = emptyOpenPackage();
+        changed = true;
+      }
+    } else if (open !== undefined && open.size > draft.open.length) {
+      this.log.warn('store.recover.truncate-open', { bytes: open.size - draft.open.length, note: 'an append was interrupted before it was committed; its source is still in the till folder and is taken again' });
+      await fs.truncate(this.openPath, draft.open.length);
+      await fsyncFile(this.openPath);
+    } else if (open !== undefined && open.size < draft.open.length) {
+      const q = await this.quarantineCopy(this.openPath, `open package shorter (${open.size} bytes) than committed (${draft.open.length}): damaged by a power cut`);
+      this.log.error('store.recover.open-damaged', { quarantined: q });
+      await fs.rm(this.openPath, { force: true });
+      draft.open = emptyOpenPackage();
+      changed = true;
+    }
+    // A meta written by an interrupted seal whose rename never happened.
+    const strayMeta = join(this.outboxDir, `${draft.nextPackage}.json`);
+    if (!this.sealed.has(draft.nextPackage) && (await statOrUndefined(strayMeta)) !== undefined) {
+      await fs.rm(strayMeta, { force: true });
+      this.log.info('store.recover.unsealed', { package: draft.nextPackage, note: 'seal was interrupted before the rename; the package stays open' });
+    }
+    if (draft.nextPackage <= highest) {
+      this.log.warn('store.recover.counter', { from: draft.nextPackage, to: highest + 1, note: 'package counter behind the outbox/archive; moved forward so no number is reused' });
+      draft.nextPackage = highest + 1;
+      changed = true;
+    }
+
+    // The inbox: files staged but never committed are dropped (the remote still has them and they are fetched again).
+    const indexed = new Set(draft.inbox.map((i) => i.file));
+    for (const name of await fs.readdir(this.inboxDir)) {
+      if (indexed.has(name)) continue;
+      if (fresh && loaded.damaged.length > 0) {
+        await this.quarantineMove(join(this.inboxDir, name), name, 'staged part found without a readable state; order unknown');
+      } else {
+        await fs.rm(join(this.inboxDir, name), { force: true });
+        this.log.info('store.recover.unstaged', { file: name, note: 'staging was interrupted before it was committed; the part is fetched again' });
+      }
+    }
+    const present = new Set(await fs.readdir(this.inboxDir));
+    const missing = draft.inbox.filter((i) => !present.has(i.file));
+    if (missing.length > 0) {
+      this.log.error('store.recover.inbox-missing', { parts: missing.map((m) => m.remoteName), note: 'indexed parts whose files are gone; skipped' });
+      draft.inbox = draft.inbox.filter((i) => present.has(i.file));
+      changed = true;
+    }
+
+    for (const dir of [this.dataDir, this.outboxDir, this.archiveDir]) {
+      for (const name of await fs.readdir(dir)) if (isAtomicTemp(name)) await fs.rm(join(dir, name), { force: true });
+    }
+
+    if (changed || fresh) await this.saveState(draft);
+    this.log.info('store.opened', {
+      dataDir: this.dataDir,
+      nextPackage: this.current.nextPackage,
+      queued: this.sealed.size,
+      openTransactions: this.current.open.pkg.transactions,
+      inbox: this.current.inbox.length,
+      fresh,
+    });
+  }
+
+  private async readMetas(dir: string, repair: boolean): Promise<Map<number, PackageMeta>> {
+    const out = new Map<number, PackageMeta>();
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      throw e;
+    }
+    const reps = new Set(names.filter((n) => /^\d+\.rep$/.test(n)));
+    for (const name of names) {
+      const m = /^(\d+)\.json$/.exec(name);
+      if (!m) continue;
+      const n = Number(m[1]);
+      const file = join(dir, name);
+      let meta: PackageMeta;
+      try {
+        meta = packageMetaSchema.parse(JSON.parse(await fs.readFile(file, 'utf8')));
+        if (meta.number !== n) throw new Error(`names package ${meta.number}`);
+      } catch (e) {
+        if (!repair) continue;
+        // The package bytes are what matters; rebuild the meta from them.
+        const rep = join(dir, `${n}.rep`);
+        await this.quarantineCopy(file, `package ${n} meta unreadable: ${(e as Error).message}`);
+        const st = await statOrUndefined(rep);
+        if (st === undefined) {
+          await fs.rm(file, { force: true });
+          continue;
+        }
+        meta = packageMetaSchema.parse({ number: n, transactions: -1, bytes: st.size, sealedAt: st.mtime.toISOString(), lastError: 'meta rebuilt after damage' });
+        await writeJsonAtomic(file, meta);
+        this.log.warn('store.recover.meta-rebuilt', { package: n });
+      }
+      if (!reps.has(`${n}.rep`)) {
+        if (repair && meta.deliveredAt === undefined) {
+          // Meta without bytes: an interrupted seal (handled by the caller) or a damaged outbox.
+          continue;
+        }
+        if (meta.deliveredAt === undefined) continue;
+      }
+      reps.delete(`${n}.rep`);
+      out.set(n, meta);
+    }
+    if (repair) {
+      for (const rep of reps) {
+        // Bytes without meta: the meta write of a seal was lost; rebuild it.
+        const n = Number(rep.slice(0, -4));
+        const st = await fs.stat(join(dir, rep));
+        const meta = packageMetaSchema.parse({ number: n, transactions: -1, bytes: st.size, sealedAt: st.mtime.toISOString() });
+        await writeJsonAtomic(join(dir, `${n}.json`), meta);
+        out.set(n, meta);
+        this.log.warn('store.recover.meta-rebuilt', { package: n, note: 'package without its meta file' });
+      }
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ commits
+
+  /** Serialises a change of the state: `fn` edits a draft, which is saved before it becomes the state. */
+  commit<T>(fn: (draft: AgentState) => T | Promise<T>): Promise<T> {
+    return this.mutex.run(async () => {
+      const draft = structuredClone(this.current);
+      const result = await fn(draft);
+      await this.saveState(draft);
+      return result;
+    });
+  }
+
+  /** Runs `fn` under the store's lock without a state change (e.g. reading files that a commit could move). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.mutex.run(fn);
+  }
+
+  private async saveState(draft: AgentState): Promise<void> {
+    await this.stateFile.save(draft);
+    this.current = draft;
+  }
+
+  // ------------------------------------------------------------ open package
+
+  /**
+   * Appends `chunk` to the open package and commits `edit` with it. The bytes
+   * are fsynced first; the committed length moves only afterwards, so an
+   * interrupted append is cut off at start-up instead of being sent twice.
+   */
+  appendOpen(chunk: Buffer, edit: (draft: AgentState) => void): Promise<void> {
+    return this.mutex.run(async () => {
+      const before = this.current.open.length;
+      const fh = await fs.open(this.openPath, 'a', FILE_MODE);
+      try {
+        await fh.write(chunk);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (before === 0) await fsyncDir(this.outboxDir);
+      const draft = structuredClone(this.current);
+      draft.open.length = before + chunk.length;
+      edit(draft);
+      try {
+        await this.saveState(draft);
+      } catch (e) {
+        await fs.truncate(this.openPath, before).catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Seals the open package: it gets the next number and never changes again.
+   * `edit` is committed together with the seal (e.g. source progress).
+   * Returns the package's meta, or undefined when the open package is empty.
+   */
+  seal(edit?: (draft: AgentState) => void): Promise<PackageMeta | undefined> {
+    return this.mutex.run(async () => {
+      const open = this.current.open;
+      if (open.length === 0) return undefined;
+      const number = this.current.nextPackage;
+      const meta = packageMetaSchema.parse({
+        number,
+        transactions: open.pkg.transactions,
+        bytes: open.length,
+        sealedAt: new Date().toISOString(),
+        uid: open.uid,
+      });
+      await writeJsonAtomic(join(this.outboxDir, `${number}.json`), meta);
+      await fs.rename(this.openPath, join(this.outboxDir, `${number}.rep`));
+      await fsyncDir(this.outboxDir);
+      const draft = structuredClone(this.current);
+      draft.nextPackage = number + 1;
+      draft.open = emptyOpenPackage();
+      draft.counters.packagesSealed += 1;
+      edit?.(draft);
+      await this.saveState(draft);
+      this.sealed.set(number, meta);
+      return meta;
+    });
+  }
+
+  // ------------------------------------------------------------------ outbox
+
+  /** Sealed packages waiting for delivery, oldest first. */
+  queued(): PackageMeta[] {
+    return [...this.sealed.values()].sort((a, b) => a.number - b.number);
+  }
+
+  packagePath(number: number): string {
+    return join(this.outboxDir, `${number}.rep`);
+  }
+
+  private async writeMeta(meta: PackageMeta): Promise<void> {
+    await writeJsonAtomic(join(this.outboxDir, `${meta.number}.json`), meta);
+    this.sealed.set(meta.number, meta);
+  }
+
+  /** Persists transport notes for a package (before a step a crash must not repeat blindly). */
+  saveNotes(number: number, notes: Record<string, unknown>): Promise<void> {
+    return this.mutex.run(async () => {
+      const meta = this.mustGet(number);
+      await this.writeMeta({ ...meta, notes });
+    });
+  }
+
+  /** Counts an attempt before it is made (so a crash mid-attempt still shows in `status`). */
+  beginAttempt(number: number): Promise<PackageMeta> {
+    return this.mutex.run(async () => {
+      const meta = this.mustGet(number);
+      const at = new Date().toISOString();
+      const next = { ...meta, attempts: meta.attempts + 1, lastAttemptAt: at, firstAttemptAt: meta.firstAttemptAt ?? at };
+      await this.writeMeta(next);
+      return next;
+    });
+  }
+
+  failAttempt(number: number, error: string, entry: Omit<HistoryEntry, 'at' | 'op' | 'package'>): Promise<void> {
+    return this.mutex.run(async () => {
+      const meta = this.mustGet(number);
+      await this.writeMeta({ ...meta, lastError: error });
+      await this.appendHistory({ at: new Date().toISOString(), op: 'push', package: number, ...entry });
+    });
+  }
+
+  /** Records delivery and moves the package to the archive. */
+  delivered(number: number, result: { outcome: 'delivered' | 'duplicate'; remoteName: string; serverAnswer?: string }, entry: Omit<HistoryEntry, 'at' | 'op' | 'package' | 'outcome'>): Promise<void> {
+    return this.mutex.run(async () => {
+      const meta = this.mustGet(number);
+      const done: PackageMeta = { ...meta, deliveredAt: new Date().toISOString(), remoteName: result.remoteName, outcome: result.outcome, lastError: undefined };
+      await this.writeMeta(done);
+      await this.appendHistory({ at: done.deliveredAt!, op: 'push', package: number, outcome: result.outcome, remoteName: result.remoteName, serverAnswer: result.serverAnswer, ...entry });
+      await this.moveToArchive(done);
+      this.sealed.delete(number);
+      const draft = structuredClone(this.current);
+      draft.counters.packagesDelivered += 1;
+      draft.lastPushOk = done.deliveredAt;
+      draft.lastPush = { at: done.deliveredAt!, ok: true };
+      await this.saveState(draft);
+    });
+  }
+
+  private async moveToArchive(meta: PackageMeta): Promise<void> {
+    const n = meta.number;
+    // Bytes first, meta last: a package is in the outbox as long as its meta is.
+    if ((await statOrUndefined(this.packagePath(n))) !== undefined) await fs.rename(this.packagePath(n), join(this.archiveDir, `${n}.rep`));
+    await fsyncDir(this.archiveDir);
+    await writeJsonAtomic(join(this.archiveDir, `${n}.json`), meta);
+    await fs.rm(join(this.outboxDir, `${n}.json`), { force: true });
+    await fsyncDir(this.outboxDir);
+  }
+
+  private mustGet(number: number): PackageMeta {
+    const meta = this.sealed.get(number);
+    if (!meta) throw new Error(`package ${number} is not in the outbox`);
+    return meta;
+  }
+
+  // ------------------------------------------------------------------- inbox
+
+  /**
+   * Stages incoming parts in order and persists the transport cursor with them,
+   * atomically: after a crash either both are there or neither. `check` may
+   * throw to reject a part (it is then quarantined instead of staged; the rest
+   * keeps flowing).
+   */
+  stage(parts: IncomingPart[], cursor: TransportCursor, check?: (path: string, part: IncomingPart) => Promise<void>): Promise<InboxItem[]> {
+    return this.mutex.run(async () => {
+      const draft = structuredClone(this.current);
+      const staged: InboxItem[] = [];
+      for (const part of parts) {
+        await fsyncFile(part.localPath);
+        try {
+          await check?.(part.localPath, part);
+        } catch (e) {
+          await this.quarantineMove(part.localPath, part.remoteName, (e as Error).message, draft);
+          continue;
+        }
+        const id = draft.nextInboxId++;
+        const file = `${String(id).padStart(8, '0')}.${part.kind}`;
+        const st = await fs.stat(part.localPath);
+        await fs.rename(part.localPath, join(this.inboxDir, file));
+        const item: InboxItem = { id, file, remoteName: part.remoteName, kind: part.kind, uid: part.uid, bytes: st.size, stagedAt: new Date().toISOString() };
+        draft.inbox.push(item);
+        staged.push(item);
+      }
+      if (parts.length > 0) await fsyncDir(this.inboxDir);
+      draft.cursor = cursor;
+      draft.counters.partsStaged += staged.length;
+      await this.saveState(draft);
+      return staged;
+    });
+  }
+
+  inboxPath(item: InboxItem): string {
+    return join(this.inboxDir, item.file);
+  }
+
+  // -------------------------------------------------------------- quarantine
+
+  /** Moves a bad item into quarantine with a `.why.txt` beside it. Returns the quarantined path. */
+  async quarantineMove(path: string, label: string, reason: string, draft?: AgentState): Promise<string> {
+    const target = await this.quarantineTarget(label);
+    await moveFile(path, target);
+    await this.writeWhy(target, label, reason);
+    if (draft) draft.counters.quarantined += 1;
+    else if (this.lock) this.current.counters.quarantined += 1; // counted with the next commit
+    this.log.error('quarantine.added', { item: label, quarantined: target, reason });
+    return target;
+  }
+
+  /** Copies a damaged file into quarantine (the original is then repaired or replaced by the caller). */
+  async quarantineCopy(path: string, reason: string): Promise<string> {
+    const target = await this.quarantineTarget(basename(path));
+    await fs.copyFile(path, target);
+    await this.writeWhy(target, path, reason);
+    this.log.error('quarantine.added', { item: path, quarantined: target, reason });
+    return target;
+  }
+
+  private async quarantineTarget(label: string): Promise<string> {
+    await fs.mkdir(this.quarantineDir, { recursive: true, mode: DIR_MODE });
+    const safe = label.replace(/[\\/:*?"<>|]/g, '_');
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    let target = join(this.quarantineDir, `${stamp}-${safe}`);
+    for (let i = 1; (await statOrUndefined(target)) !== undefined; i++) target = join(this.quarantineDir, `${stamp}-${i}-${safe}`);
+    return target;
+  }
+
+  private async writeWhy(target: string, item: string, reason: string): Promise<void> {
+    await writeFileAtomic(`${target}.why.txt`, `item: ${item}\nat: ${new Date().toISOString()}\nreason: ${reason}\n`);
+  }
+
+  // ----------------------------------------------------------------- history
+
+  async appendHistory(entry: HistoryEntry): Promise<void> {
+    const file = join(this.historyDir, `${entry.at.slice(0, 10)}.jsonl`);
+    const fh = await fs.open(file, 'a', FILE_MODE);
+    try {
+      await fh.write(JSON.stringify(entry) + '\n');
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Deletes archived packages and history days older than the retention period. */
+  cleanup(now = Date.now()): Promise<{ packages: number; historyFiles: number }> {
+    return this.mutex.run(async () => {
+      const limit = now - this.opts.retentionDays * DAY_MS;
+      let packages = 0;
+      let historyFiles = 0;
+      for (const [n, meta] of await this.readMetas(this.archiveDir, false)) {
+        if (Date.parse(meta.deliveredAt ?? meta.sealedAt) < limit) {
+          await fs.rm(join(this.archiveDir, `${n}.rep`), { force: true });
+          await fs.rm(join(this.archiveDir, `${n}.json`), { force: true });
+          packages++;
+        }
+      }
+      for (const name of await fs.readdir(this.historyDir)) {
+        const day = /^(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(name)?.[1];
+        if (day && Date.parse(day) + DAY_MS < limit) {
+          await fs.rm(join(this.historyDir, name), { force: true });
+          historyFiles++;
+        }
+      }
+      if (packages + historyFiles > 0) this.log.info('store.cleanup', { packages, historyFiles, retentionDays: this.opts.retentionDays });
+      return { packages, historyFiles };
+    });
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Takes Kassir's report files over and puts their transactions into packages,
+ * losing nothing Kassir writes and taking nothing twice.
+ *
+ * How a file is taken over (the hard part):
+ * 1. Finished: a matching file is taken only when it has not changed for
+ *    `settleMs` (size and mtime stable, or an mtime already that old). Kassir
+ *    opens, appends and closes the file per receipt.
+ * 2. Taken: it is renamed into `<till>/.kassir-agent/taken/` (same folder tree,
+ *    so the rename is atomic). On Windows the rename fails while Kassir holds
+ *    the file: we simply try again on the next pass. If Kassir writes again
+ *    afterwards it creates a fresh file under the old name, which is taken later.
+ * 3. Ingested: the taken file is parsed into units (receipts never split) that
+ *    are appended to the open package. The number of units already in packages
+ *    is committed with every append, so a crash resumes exactly where it
+ *    stopped: nothing is appended twice, nothing skipped.
+ * 4. Released: the taken file is deleted only when it still has the size we
+ *    read and has been quiet for `settleMs`; on Linux a writer that still held
+ *    the file open when it was renamed keeps writing into it, and those lines
+ *    are picked up by the next pass instead of being deleted.
+ *
+ * Requests (KKMTransfer flr): the first report file taken over after Kassir
+ * took a request file is its answer; it travels in packages of its own that
+ * carry the request's UID (see deliver.ts for the request side).
+ */
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { FormatError } from '../formats/errors.js';
+import { planAppend } from '../formats/batcher.js';
+import { parseReport, type ReportUnit } from '../formats/report.js';
+import type { Store } from '../store/store.js';
+import type { AgentState } from '../store/state.js';
+import { ensureDir, fsyncDir, statOrUndefined } from '../store/fsutil.js';
+import { globToRegExp } from '../util/glob.js';
+import type { Logger } from '../util/logger.js';
+
+export interface CollectorOptions {
+  tillDir: string;
+  reportFiles: string;
+  settleMs: number;
+  maxTransactions: number;
+}
+
+export interface CollectResult {
+  /** Files fully ingested and released in this pass. */
+  files: number;
+  transactions: number;
+  /** Packages sealed because they were full (or closed an flr answer). */
+  sealed: number[];
+  /** Matching files still in the till folder (not yet finished, or locked by Kassir). */
+  waiting: number;
+}
+
+/** Folder inside the till folder where taken files wait until they are ingested. */
+export const TAKEN_DIR = join('.kassir-agent', 'taken');
+
+interface Observation {
+  size: number;
+  mtimeMs: number;
+  since: number;
+}
+
+export class ReportCollector {
+  readonly takenDir: string;
+  private readonly pattern: RegExp;
+  private readonly observed = new Map<string, Observation>();
+  private takeSeq = 0;
+
+  constructor(
+    private readonly opts: CollectorOptions,
+    private readonly store: Store,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.takenDir = join(opts.tillDir, TAKEN_DIR);
+    this.pattern = globToRegExp(opts.reportFiles);
+  }
+
+  /** One pass: take over finished report files, then ingest every taken file in the order it was taken. */
+  async collect(): Promise<CollectResult> {
+    await ensureDir(this.takenDir);
+    const waiting = await this.takeFinished();
+    const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting };
+    const taken = (await fs.readdir(this.takenDir)).filter((n) => /^\d{15}-\d+-/.test(n)).sort();
+    for (const name of taken) {
+      const r = await this.ingest(name);
+      result.transactions += r.transactions;
+      result.sealed.push(...r.sealed);
+      if (r.released) result.files++;
+    }
+    // Records of taken files that are gone (released before a crash) are dropped.
+    const stale = Object.keys(this.store.state.sources).filter((n) => !taken.includes(n));
+    if (stale.length > 0)
+      await this.store.commit((d) => {
+        for (const n of stale) delete d.sources[n];
+      });
+    return result;
+  }
+
+  private async takeFinished(): Promise<number> {
+    let waiting = 0;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(this.opts.tillDir, { withFileTypes: true });
+    } catch (e) {
+      this.log.error('till.scan.failed', { dir: this.opts.tillDir, error: (e as Error).message });
+      return 0;
+    }
+    const now = this.now();
+    const candidates: { name: string; mtimeMs: number }[] = [];
+    const present = new Set<string>();
+    for (const ent of entries) {
+      if (!ent.isFile() || !this.pattern.test(ent.name)) continue;
+      present.add(ent.name);
+      const st = await statOrUndefined(join(this.opts.tillDir, ent.name));
+      if (!st) continue;
+      const prev = this.observed.get(ent.name);
+      if (!prev || prev.size !== st.size || prev.mtimeMs !== st.mtimeMs) {
+        // A file already quiet for settleMs (e.g. present at start-up) counts as settled from its mtime.
+        this.observed.set(ent.name, { size: st.size, mtimeMs: st.mtimeMs, since: Math.min(now, st.mtimeMs) });
+      }
+      const obs = this.observed.get(ent.name)!;
+      if (now - obs.since >= this.opts.settleMs) candidates.push({ name: ent.name, mtimeMs: st.mtimeMs });
+      else waiting++;
+    }
+    for (const name of this.observed.keys()) if (!present.has(name)) this.observed.delete(name);
+    candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+    for (const c of candidates) {
+      const takenName = `${String(this.now()).padStart(15, '0')}-${++this.takeSeq}-${c.name}`;
+      try {
+        await fs.rename(join(this.opts.tillDir, c.name), join(this.takenDir, takenName));
+        await fsyncDir(this.takenDir);
+        await fsyncDir(this.opts.tillDir);
+        this.observed.delete(c.name);
+        this.log.debug('till.report.taken', { file: c.name, as: takenName });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue; // gone meanwhile (someone else took it)
+        // EBUSY/EPERM/EACCES: Kassir holds the file (Windows). Try again next pass.
+        this.log.debug('till.report.busy', { file: c.name, code });
+        waiting++;
+      }
+    }
+    return waiting;
+  }
+
+  private async ingest(takenName: string): Promise<{ transactions: number; sealed: number[]; released: boolean }> {
+    const path = join(this.takenDir, takenName);
+    const original = takenName.replace(/^\d{15}-\d+-/, '');
+    const before = await fs.stat(path);
+    const data = await fs.readFile(path);
+    let units: ReportUnit[];
+    let skippedLoaded = 0;
+    try {
+      const parsed = parseReport(data, original);
+      units = parsed.units;
+      skippedLoaded = parsed.skippedLoadedTransactions;
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      await this.store.quarantineMove(path, original, e.message);
+      await this.store.commit((d) => {
+        delete d.sources[takenName];
+        d.counters.quarantined += 1;
+      });
+      return { transactions: 0, sealed: [], released: false };
+    }
+    const done = this.store.state.sources[takenName]?.units ?? 0;
+    const uid = await this.answerUid(takenName, done);
+    const sealed: number[] = [];
+    let transactions = 0;
+    let i = done;
+    if (done === 0 && uid !== undefined && this.store.state.open.length > 0 && this.store.state.open.uid !== uid) {
+      // An flr answer travels alone: close what is open first.
+      const meta = await this.store.seal();
+      if (meta) sealed.push(meta.number);
+    }
+    while (i < units.length) {
+      // Gather units into one append until the open package is full.
+      const chunks: Buffer[] = [];
+      let pkg = this.store.state.open.pkg;
+      let count = 0;
+      let sealFirst = false;
+      while (i < units.length) {
+        const plan = planAppend(pkg, units[i]!, this.opts.maxTransactions);
+        if (plan.sealFirst) {
+          if (chunks.length > 0) break; // seal after this group, then continue
+          sealFirst = true;
+        }
+        chunks.push(plan.chunk);
+        pkg = plan.state;
+        count += units[i]!.transactions;
+        i++;
+        if (pkg.transactions >= this.opts.maxTransactions) break;
+      }
+      if (sealFirst) {
+        const meta = await this.store.seal();
+        if (meta) sealed.push(meta.number);
+      }
+      const upTo = i;
+      const startedAt = new Date(this.now()).toISOString();
+      await this.store.appendOpen(Buffer.concat(chunks), (d: AgentState) => {
+        d.open.pkg = pkg;
+        d.open.startedAt ??= startedAt;
+        if (uid !== undefined) d.open.uid = uid;
+        d.sources[takenName] = { units: upTo, ...(uid !== undefined ? { uid } : {}) };
+        d.counters.transactionsCollected += count;
+      });
+      transactions += count;
+      if (pkg.transactions >= this.opts.maxTransactions) {
+        const meta = await this.store.seal();
+        if (meta) sealed.push(meta.number);
+      }
+    }
+    if (uid !== undefined && this.store.state.open.uid === uid && this.store.state.open.length > 0) {
+      const meta = await this.store.seal();
+      if (meta) sealed.push(meta.number);
+    }
+    if (units.length > done || skippedLoaded > 0) {
+      this.log.info('till.report.collected', {
+        file: original,
+        transactions,
+        units: units.length - done,
+        skippedAlreadyLoaded: skippedLoaded,
+        ...(uid !== undefined ? { uid } : {}),
+        openTransactions: this.store.state.open.pkg.transactions,
+        sealed,
+      });
+    }
+    // Release the file only if nothing was written to it since we read it.
+    const after = await statOrUndefined(path);
+    const quiet = after !== undefined && after.size === before.size && after.mtimeMs === before.mtimeMs && this.now() - after.mtimeMs >= this.opts.settleMs;
+    if (after !== undefined && !quiet) return { transactions, sealed, released: false };
+    await fs.rm(path, { force: true });
+    await fsyncDir(this.takenDir);
+    await this.store.commit((d) => {
+      delete d.sources[takenName];
+    });
+    return { transactions, sealed, released: true };
+  }
+
+  /** The UID of the flr request this taken file answers, if any (see the module comment). */
+  private async answerUid(takenName: string, done: number): Promise<string | undefined> {
+    const known = this.store.state.sources[takenName];
+    if (known) return known.uid;
+    if (done > 0) return undefined;
+    const request = this.store.state.requests.find((r) => r.takenAt !== undefined);
+    if (!request) return undefined;
+    await this.store.commit((d) => {
+      d.requests = d.requests.filter((r) => r.uid !== request.uid);
+      d.sources[takenName] = { units: 0, uid: request.uid };
+    });
+    this.log.info('till.request.answered', { uid: request.uid, file: takenName.replace(/^\d{15}-\d+-/, '') });
+    return request.uid;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Delivers staged incoming parts to Kassir's folder.
+ *
+ * Reference parts (spr): merged in order (formats/spr) and written to
+ * `till.referenceFile` atomically (a temporary file in the same folder, fsync,
+ * rename), and only when Kassir has taken the previous file: it is gone, or its
+ * line 2 is `@`. Until then newer parts simply wait in the inbox, and are merged
+ * into the same delivery when it happens. A merge that yields several files
+ * (commands that cannot be expressed as one) delivers them one after another.
+ *
+ * Request files (flr, KKMTransfer): written to `till.requestFile` the same way;
+ * when Kassir has taken one (the file is gone) the request is marked taken and
+ * the next report file Kassir writes answers it (collect.ts).
+ *
+ * Exactly once: before the rename, the state records what is being delivered
+ * (`delivering`); after a crash, a temporary file still present means the
+ * rename did not happen (it is redone from the inbox), a missing one means it
+ * did (the parts are retired). So a part with `$$$ADD` is never loaded twice.
+ */
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { mergeSprParts, type SprOutputEncoding } from '../formats/spr.js';
+import type { Store } from '../store/store.js';
+import type { InboxItem } from '../store/state.js';
+import { fsyncDir, fsyncFile, statOrUndefined } from '../store/fsutil.js';
+import type { Logger } from '../util/logger.js';
+
+export interface DelivererOptions {
+  tillDir: string;
+  referenceFile: string;
+  requestFile: string;
+  encoding: SprOutputEncoding;
+}
+
+export interface DeliverResult {
+  /** Files written into the till folder in this pass. */
+  delivered: number;
+  /** True when something waits for Kassir to take the previous file. */
+  waiting: boolean;
+}
+
+export class TillDeliverer {
+  constructor(
+    private readonly opts: DelivererOptions,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {}
+
+  /** Finishes a delivery interrupted by a crash (see the module comment). */
+  async recover(): Promise<void> {
+    const d = this.store.state.delivering;
+    if (!d) return;
+    if ((await statOrUndefined(d.tmp)) !== undefined) {
+      await fs.rm(d.tmp, { force: true });
+      await this.store.commit((s) => {
+        s.delivering = undefined;
+      });
+      this.log.info('till.recover.redeliver', { file: d.target, note: 'delivery interrupted before the rename; it is made again' });
+    } else {
+      await this.retire(d.inboxIds, d.kind, d.uid);
+      this.log.info('till.recover.delivered', { file: d.target, note: 'delivery completed before the crash; parts retired' });
+    }
+  }
+
+  /** Delivers what can be delivered now, in inbox order. */
+  async deliver(): Promise<DeliverResult> {
+    await this.recover();
+    await this.noticeTakenRequests();
+    let delivered = 0;
+    for (;;) {
+      const head = this.store.state.inbox[0];
+      if (!head) return { delivered, waiting: false };
+      const ok = head.kind === 'flr' ? await this.deliverRequest(head) : await this.deliverReference();
+      if (!ok) return { delivered, waiting: true };
+      delivered++;
+    }
+  }
+
+  private async deliverReference(): Promise<boolean> {
+    if (!(await this.tillHasTaken(join(this.opts.tillDir, this.opts.referenceFile)))) return false;
+    const run: InboxItem[] = [];
+    for (const item of this.store.state.inbox) {
+      if (item.kind !== 'spr') break;
+      run.push(item);
+    }
+    const mergeDir = await fs.mkdtemp(join(this.store.tmpDir, 'merge-'));
+    try {
+      const started = Date.now();
+      const result = await mergeSprParts(
+        run.map((i) => ({ path: this.store.inboxPath(i), name: i.file })),
+        mergeDir,
+        { encoding: this.opts.encoding },
+      );
+      const byFile = new Map(run.map((i) => [i.file, i]));
+      for (const s of result.skipped) this.log.info('till.reference.skipped', { part: byFile.get(s.name)?.remoteName ?? s.name, reason: s.reason });
+      const first = result.outputs[0];
+      if (!first) {
+        await this.retire(result.skipped.map((s) => byFile.get(s.name)!.id), 'spr');
+        return true;
+      }
+      const ids = first.parts.map((name) => byFile.get(name)!.id);
+      await this.place(first.path, this.opts.referenceFile, ids, 'spr');
+      this.log.info('till.reference.delivered', {
+        file: this.opts.referenceFile,
+        parts: first.parts.map((n) => byFile.get(n)?.remoteName ?? n),
+        dataLines: first.dataLines,
+        bytes: first.bytes,
+        encoding: first.encoding,
+        more: result.outputs.length - 1,
+        durationMs: Date.now() - started,
+      });
+      return true;
+    } finally {
+      await fs.rm(mergeDir, { recursive: true, force: true });
+    }
+  }
+
+  private async deliverRequest(item: InboxItem): Promise<boolean> {
+    if ((await statOrUndefined(join(this.opts.tillDir, this.opts.requestFile))) !== undefined) return false; // Kassir has not taken the previous request
+    await this.place(this.store.inboxPath(item), this.opts.requestFile, [item.id], 'flr', item.uid);
+    this.log.info('till.request.delivered', { file: this.opts.requestFile, uid: item.uid, part: item.remoteName });
+    return true;
+  }
+
+  /** Copies `source` to a temporary file beside the till file `name`, records the intent, renames, retires the parts. */
+  private async place(source: string, name: string, inboxIds: number[], kind: 'spr' | 'flr', uid?: string): Promise<void> {
+    const target = join(this.opts.tillDir, name);
+    const tmp = join(this.opts.tillDir, `.${name}.kassir-agent.tmp`);
+    await fs.copyFile(source, tmp);
+    await fsyncFile(tmp);
+    await this.store.commit((s) => {
+      s.delivering = { tmp, target, inboxIds, kind, ...(uid !== undefined ? { uid } : {}) };
+    });
+    await fs.rename(tmp, target);
+    await fsyncDir(this.opts.tillDir);
+    await this.retire(inboxIds, kind, uid);
+  }
+
+  private async retire(ids: number[], kind: 'spr' | 'flr', uid?: string): Promise<void> {
+    const retired = this.store.state.inbox.filter((i) => ids.includes(i.id));
+    await this.store.commit((s) => {
+      s.inbox = s.inbox.filter((i) => !ids.includes(i.id));
+      s.delivering = undefined;
+      if (kind === 'spr') s.counters.referenceFilesDelivered += 1;
+      if (kind === 'flr' && uid !== undefined) s.requests.push({ uid, deliveredAt: new Date().toISOString() });
+    });
+    for (const item of retired) await fs.rm(this.store.inboxPath(item), { force: true });
+  }
+
+  /** Kassir has taken a reference file when it is gone or its line 2 is `@`. */
+  private async tillHasTaken(target: string): Promise<boolean> {
+    let head: Buffer;
+    try {
+      const fh = await fs.open(target, 'r');
+      try {
+        const buf = Buffer.alloc(4096);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+        head = buf.subarray(0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw e;
+    }
+    const nl = head.indexOf(0x0a);
+    const flag = nl < 0 ? undefined : head[nl + 1];
+    if (flag === 0x40 /* @ */) return true;
+    if (flag === 0x23 /* # */) return false;
+    this.log.warn('till.reference.unknown-flag', { file: target, note: 'line 2 is neither # nor @; treated as taken' });
+    return true;
+  }
+
+  /** Marks delivered requests whose file Kassir has taken (it is gone). */
+  private async noticeTakenRequests(): Promise<void> {
+    const pending = this.store.state.requests.filter((r) => r.takenAt === undefined);
+    if (pending.length === 0) return;
+    if ((await statOrUndefined(join(this.opts.tillDir, this.opts.requestFile))) !== undefined) return;
+    const at = new Date().toISOString();
+    await this.store.commit((s) => {
+      for (const r of s.requests) r.takenAt ??= at;
+    });
+    for (const r of pending) this.log.info('till.request.taken', { uid: r.uid });
+  }
+}

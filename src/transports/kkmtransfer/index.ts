@@ -1,0 +1,1 @@
+export { KkmTransferTransport, type KkmTransferOptions, type KkmTransferDeps, type KkmCursor } from './transport.js';

@@ -1,0 +1,293 @@
+/**
+ * The KKMTransfer HTTP service (seed 001 "HTTP-сервис"; seed 002 back office):
+ * ReceiveData `GET {url}/{pos}/{n}` pulls numbered packages, SendData
+ * `POST {url}/SendData/{pos}/{n}[/{uid}]` pushes reports.
+ *
+ * Decisions (see also the report in the PR):
+ * - ReceiveData `data` is normally a ZIP (the seed's sample); if the decoded
+ *   bytes are not a ZIP they are taken as the file itself. A ZIP with several
+ *   entries is staged as several parts, in entry order, in one `stage` call.
+ * - `errcode` 0 with empty `data`: an empty package. It holds nothing to
+ *   deliver, so the counter moves past it (with a warning) and pulling goes on.
+ * - SendData body: `text/plain; charset=utf-8`, the base64 text without line
+ *   breaks (1C reads the body as a string). With `zipReports` it is a ZIP with
+ *   one entry `POS{pos}_{number}.rep`, built deterministically (fixed
+ *   timestamp), and the first attempt's choices and hashes are saved in the
+ *   push notes before anything is sent, so every attempt sends the same bytes
+ *   even if the configuration changes in between.
+ * - An abort through `ctx.signal` rejects with the signal's reason, not a TransportError.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent, type Dispatcher } from 'undici';
+import type { Logger } from '../../util/logger.js';
+import { TransportError } from '../errors.js';
+import type {
+  IncomingKind,
+  IncomingPart,
+  OutgoingPackage,
+  PullContext,
+  PullResult,
+  PushContext,
+  PushResult,
+  Transport,
+  TransportCursor,
+} from '../transport.js';
+import { decodeBase64, encodeBase64 } from '../../formats/base64.js';
+import { extractZipTo, isZip, makeZip } from '../../formats/zip.js';
+import { FormatError } from '../../formats/errors.js';
+import { ERRCODE_DUPLICATE, ERRCODE_NOTHING, ERRCODE_OK, parseReceiveAnswer, parseSendAnswer, snippet } from './answers.js';
+import { httpCall } from './http.js';
+import { joinUrl, parseServiceRoot, type ServiceRoot } from './urls.js';
+
+export interface KkmTransferOptions {
+  /** Service root, e.g. https://bo.example/trade/hs/KKMTransfer (no trailing slash needed). */
+  url: string;
+  /** Workplace number (НомерПОС). */
+  pos: number;
+  /** HTTP basic auth when `user` is set. */
+  user?: string;
+  password?: string;
+  tls: { caFile?: string; rejectUnauthorized: boolean };
+  /** Connect, headers and body (idle) timeouts, each. */
+  timeoutMs: number;
+  /** SendData body: a ZIP with one entry (true) or the plain report file. */
+  zipReports: boolean;
+  /** Cap for one incoming package after unzip (zip-bomb guard). */
+  maxPackageBytes: number;
+}
+
+export interface KkmTransferDeps {
+  log: Logger;
+  /** Tests inject their own; otherwise `open()` builds an undici Agent and `close()` closes it. */
+  dispatcher?: Dispatcher;
+}
+
+/** The transport's cursor: the next ReceiveData package number. */
+export interface KkmCursor extends TransportCursor {
+  nextReceive: number;
+}
+
+/** What push saves before the first attempt of a package, so later attempts send the same bytes. */
+interface KkmPushNotes {
+  zipped?: boolean;
+  entryName?: string;
+  reportSha256?: string;
+  bodySha256?: string;
+  bodyBytes?: number;
+}
+
+const ALLOWED_KINDS: readonly IncomingKind[] = ['spr', 'flr'];
+
+export class KkmTransferTransport implements Transport {
+  readonly type = 'kkmtransfer';
+  private root?: ServiceRoot;
+  private dispatcher?: Dispatcher;
+  private ownAgent?: Agent;
+
+  constructor(
+    private readonly opts: KkmTransferOptions,
+    private readonly deps: KkmTransferDeps,
+  ) {}
+
+  async open(): Promise<void> {
+    if (this.dispatcher) return;
+    this.root = parseServiceRoot(this.opts.url);
+    if (this.deps.dispatcher) {
+      this.dispatcher = this.deps.dispatcher;
+    } else {
+      let ca: Buffer | undefined;
+      if (this.opts.tls.caFile) {
+        try {
+          ca = await readFile(this.opts.tls.caFile);
+        } catch (e) {
+          throw new TransportError('config', `transport.tls.caFile ${this.opts.tls.caFile}: ${(e as Error).message}`, { cause: e });
+        }
+      }
+      this.ownAgent = new Agent({
+        connect: { ca, rejectUnauthorized: this.opts.tls.rejectUnauthorized, timeout: this.opts.timeoutMs },
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+      });
+      this.dispatcher = this.ownAgent;
+    }
+    this.deps.log.debug('transport.open', { transport: this.type, url: this.root.url.href, pos: this.opts.pos, auth: this.credentials() ? 'basic' : 'none' });
+  }
+
+  async close(): Promise<void> {
+    const agent = this.ownAgent;
+    this.ownAgent = undefined;
+    this.dispatcher = undefined;
+    if (agent) await agent.close();
+  }
+
+  async pull(ctx: PullContext): Promise<PullResult> {
+    await this.open();
+    let cursor = this.readCursor(ctx.cursor);
+    let parts = 0;
+    let bytes = 0;
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      const n = cursor.nextReceive;
+      const what = `ReceiveData ${this.opts.pos}/${n}`;
+      const started = Date.now();
+      const { text } = await this.call(ctx.signal, 'GET', [String(this.opts.pos), String(n)], what, this.maxAnswerBytes());
+      const answer = parseReceiveAnswer(text, what, this.secrets());
+      if (answer.errcode === ERRCODE_NOTHING) {
+        ctx.log.debug('pull.nothing', { package: n, durationMs: Date.now() - started });
+        break;
+      }
+      if (answer.errcode !== ERRCODE_OK) {
+        const msg = snippet(answer.errmessage, this.secrets());
+        throw new TransportError('server', `${what}: back office answered errcode ${answer.errcode}${msg ? `: ${msg}` : ''}`, {
+          code: answer.errcode,
+          serverAnswer: msg,
+        });
+      }
+      const kind = answer.packagetype.trim().toLowerCase() as IncomingKind;
+      if (!ALLOWED_KINDS.includes(kind)) {
+        throw new TransportError('protocol', `${what}: packagetype "${snippet(answer.packagetype, this.secrets(), 40)}" is neither spr nor flr`, {
+          serverAnswer: snippet(text, this.secrets()),
+        });
+      }
+      const next: KkmCursor = { ...cursor, nextReceive: n + 1 };
+      if (answer.data.trim() === '') {
+        // errcode 0 but nothing in it: there is nothing to deliver and asking again would get the same; move on.
+        ctx.log.warn('pull.empty_package', { package: n, kind });
+        await ctx.stage([], next);
+        cursor = next;
+        continue;
+      }
+      const staged = await this.unpack(answer.data, n, kind, kind === 'flr' ? answer.uid : undefined, ctx.tmpDir);
+      // The counter moves only together with the staged data (one atomic step in the store).
+      await ctx.stage(staged.parts, next);
+      cursor = next;
+      parts += staged.parts.length;
+      bytes += staged.bytes;
+      ctx.log.info('pull.staged', { package: n, kind, parts: staged.parts.length, bytes: staged.bytes, uid: answer.uid, durationMs: Date.now() - started });
+      if (kind === 'flr' && answer.uid === undefined) ctx.log.warn('pull.flr_without_uid', { package: n });
+    }
+    return { parts, bytes };
+  }
+
+  async push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult> {
+    await this.open();
+    const segments = ['SendData', String(this.opts.pos), String(pkg.number), ...(pkg.uid ? [pkg.uid] : [])];
+    const remoteName = segments.join('/');
+    const what = `SendData ${this.opts.pos}/${pkg.number}`;
+    const report = await readFile(pkg.path);
+    const reportSha256 = sha256(report);
+    const notes = ctx.notes as KkmPushNotes;
+    if (notes.reportSha256 !== undefined && notes.reportSha256 !== reportSha256) {
+      // A sealed package never changes; sending other content under the same number would lose it (errcode 1).
+      throw new Error(`${what}: ${pkg.path} changed after its first attempt (sha256 ${notes.reportSha256} then, ${reportSha256} now); refusing to send`);
+    }
+    const zipped = notes.zipped ?? this.opts.zipReports;
+    const entryName = notes.entryName ?? `POS${this.opts.pos}_${pkg.number}.rep`;
+    const body = encodeBase64(zipped ? await makeZip([{ name: entryName, data: report }]) : report);
+    const bodySha256 = sha256(Buffer.from(body, 'latin1'));
+    if (notes.bodySha256 === undefined) {
+      await ctx.saveNotes({ ...ctx.notes, zipped, entryName, reportSha256, bodySha256, bodyBytes: body.length } satisfies KkmPushNotes);
+    } else if (notes.bodySha256 !== bodySha256) {
+      // Same report (checked above), other ZIP bytes: only a zlib change can do this. The content the server unpacks is identical.
+      ctx.log.warn('push.body_changed', { package: pkg.number, was: notes.bodySha256, now: bodySha256 });
+    }
+    const started = Date.now();
+    const { text } = await this.call(ctx.signal, 'POST', segments, what, 64 * 1024, body);
+    const answer = parseSendAnswer(text, what, this.secrets());
+    const serverAnswer = snippet(text, this.secrets());
+    const fields = { package: pkg.number, uid: pkg.uid, bytes: body.length, transactions: pkg.transactions, durationMs: Date.now() - started };
+    if (answer.errcode === ERRCODE_OK) {
+      ctx.log.info('push.delivered', fields);
+      return { outcome: 'delivered', remoteName, serverAnswer };
+    }
+    if (answer.errcode === ERRCODE_DUPLICATE) {
+      ctx.log.info('push.duplicate', { ...fields, errmessage: snippet(answer.errmessage, this.secrets()) });
+      return { outcome: 'duplicate', remoteName, serverAnswer };
+    }
+    const msg = snippet(answer.errmessage, this.secrets());
+    throw new TransportError('server', `${what}: back office answered errcode ${answer.errcode}${msg ? `: ${msg}` : ''}`, {
+      code: answer.errcode,
+      serverAnswer,
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  private readCursor(c: TransportCursor): KkmCursor {
+    const n = c.nextReceive ?? 1;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
+      throw new Error(`kkmtransfer cursor: nextReceive must be a whole number >= 1, got ${JSON.stringify(n)}`);
+    }
+    return { ...c, nextReceive: n };
+  }
+
+  /** Decode, unzip into `tmpDir` under names we choose (never the archive's), and describe the parts. */
+  private async unpack(data: string, n: number, kind: IncomingKind, uid: string | undefined, tmpDir: string): Promise<{ parts: IncomingPart[]; bytes: number }> {
+    const name = `package ${n}`;
+    try {
+      const raw = decodeBase64(data, name);
+      const localName = (i: number) => join(tmpDir, `kkm-pos${this.opts.pos}-${n}-${i}.${kind}`);
+      if (!isZip(raw)) {
+        if (raw.length > this.opts.maxPackageBytes) throw new FormatError(name, undefined, `${raw.length} bytes, more than transport.maxPackageBytes (${this.opts.maxPackageBytes})`);
+        const localPath = localName(0);
+        await writeFile(localPath, raw);
+        return { parts: [{ localPath, remoteName: name, kind, ...(uid ? { uid } : {}) }], bytes: raw.length };
+      }
+      const entries = await extractZipTo(raw, name, tmpDir, { maxTotalBytes: this.opts.maxPackageBytes }, (_e, i) => localName(i));
+      if (entries.length === 0) throw new FormatError(name, undefined, 'the ZIP archive holds no file');
+      const parts = entries.map((e) => ({
+        localPath: e.path,
+        remoteName: entries.length === 1 ? name : `${name} ${e.name}`,
+        kind,
+        ...(uid ? { uid } : {}),
+      }));
+      return { parts, bytes: entries.reduce((s, e) => s + e.bytes, 0) };
+    } catch (e) {
+      if (e instanceof FormatError) throw new TransportError('protocol', `ReceiveData ${this.opts.pos}/${n}: ${e.message}`, { cause: e });
+      throw e;
+    }
+  }
+
+  private async call(signal: AbortSignal, method: 'GET' | 'POST', segments: string[], what: string, maxAnswerBytes: number, body?: string) {
+    const root = this.root!;
+    const url = joinUrl(root.url, ...segments);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const cred = this.credentials();
+    if (cred) headers.authorization = `Basic ${Buffer.from(`${cred.user}:${cred.password}`, 'utf8').toString('base64')}`;
+    if (body !== undefined) headers['content-type'] = 'text/plain; charset=utf-8';
+    return httpCall({
+      method,
+      url,
+      headers,
+      body,
+      dispatcher: this.dispatcher!,
+      signal,
+      timeoutMs: this.opts.timeoutMs,
+      maxAnswerBytes,
+      what,
+      secrets: this.secrets(),
+    });
+  }
+
+  private credentials(): { user: string; password: string } | undefined {
+    const user = this.opts.user ?? this.root?.user;
+    if (user === undefined || user === '') return undefined;
+    return { user, password: (this.opts.user !== undefined ? this.opts.password : this.root?.password) ?? '' };
+  }
+
+  private secrets(): string[] {
+    const cred = this.credentials();
+    return cred && cred.password ? [cred.password, Buffer.from(`${cred.user}:${cred.password}`).toString('base64')] : [];
+  }
+
+  /** base64 (4/3), line breaks and JSON escapes (~+10%), a ZIP a little larger than its content for incompressible data. */
+  private maxAnswerBytes(): number {
+    return Math.ceil(this.opts.maxPackageBytes * 1.6) + 64 * 1024;
+  }
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}

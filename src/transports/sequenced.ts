@@ -1,0 +1,258 @@
+/**
+ * The sequenced-files protocol shared by the folder and FTP transports, over the
+ * small RemoteDir interface (only listing/reading/writing/renaming differ).
+ *
+ * Pull (back office -> till): the reference file `NAME` and its parts
+ * `NAME.$1 .. NAME.$n`. Every part present is downloaded, then the listing is
+ * read again and parts that appeared meanwhile (higher numbers) are fetched too;
+ * all of them are staged durably, and only then deleted on the remote side,
+ * highest number first, each only if it is still the file we fetched (same size
+ * and mtime). Deleting from the top never opens a free low number while an
+ * older part still waits above it, so a back office that reuses the first free
+ * number cannot slip a newer part in front of an older one. Should a listing
+ * still show a gap (e.g. `$1` and `$5` after parts were taken by someone else),
+ * the parts above the gap are the older ones and are applied first.
+ * Names pending deletion are kept in the cursor, so a crash between staging and
+ * deleting neither loses nor re-applies a part.
+ *
+ * Push (till -> back office): each sealed package is uploaded under a temporary
+ * name in the target folder (`NAME.kassir-agent-<package>.tmp`, which never
+ * matches `NAME.$n`), its size verified, then renamed to the first free number
+ * above every existing one (`NAME.$k`), never replacing a file. Progress is
+ * noted durably before each risky step, so a crash, a dropped connection or a
+ * lost rename reply is reconciled by looking: the temporary file still there
+ * means the rename did not happen; gone means it did (only this agent removes
+ * it). With `sequenced: false` the package is renamed to `NAME` itself, and only
+ * once the back office has taken the previous one (the name is free).
+ */
+import { join } from 'node:path';
+import { compareSprPartNames, sprPartNumber } from '../formats/spr-names.js';
+import type { Logger } from '../util/logger.js';
+import { TransportError } from './errors.js';
+import type { RemoteDir, RemoteEntry } from './remote-dir.js';
+import type { OutgoingPackage, PullContext, PullResult, PushContext, PushResult, RemoteNotes, Transport } from './transport.js';
+
+export interface SequencedOptions {
+  /** Remote reference name, e.g. `Files/POS1.spr`. */
+  referenceName: string;
+  /** Remote report name, e.g. `Files/POS1.rep`. */
+  reportName: string;
+  sequenced: boolean;
+}
+
+interface PendingDelete {
+  name: string;
+  size: number;
+  mtimeMs?: number;
+}
+
+type PushStage = 'uploading' | 'uploaded' | 'renamed';
+interface PushNotes extends RemoteNotes {
+  stage?: PushStage;
+  temp?: string;
+  final?: string;
+}
+
+/** Splits `Files/POS1.rep` into the folder (`Files`) and the bare name (`POS1.rep`). */
+export function splitRemote(path: string): { dir: string; name: string } {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? { dir: '', name: path } : { dir: path.slice(0, i), name: path.slice(i + 1) };
+}
+
+const joinRemote = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
+
+/** Report suffix numbers present in a listing (`POS1.rep.$7` -> 7). */
+export function reportNumbers(entries: RemoteEntry[], base: string): number[] {
+  const out: number[] = [];
+  for (const e of entries) {
+    if (!e.name.startsWith(`${base}.$`)) continue;
+    const n = e.name.slice(base.length + 2);
+    if (/^[1-9]\d*$/.test(n)) out.push(Number(n));
+  }
+  return out;
+}
+
+/**
+ * Orders reference parts for loading: numeric suffix order (`$10` after `$9`,
+ * the plain name first), except that when the numbers have a gap, the parts
+ * above the first gap were written before the parts below it (the back office
+ * refilled freed low numbers) and are loaded first.
+ */
+export function orderParts(names: string[], base: string): string[] {
+  const sorted = [...names].sort(compareSprPartNames);
+  const numbered = sorted.filter((n) => (sprPartNumber(n, base) ?? 0) > 0);
+  const plain = sorted.filter((n) => sprPartNumber(n, base) === 0);
+  let gapAt = -1;
+  for (let i = 0; i < numbered.length; i++) {
+    const expected = i === 0 ? 1 : sprPartNumber(numbered[i - 1]!, base)! + 1;
+    if (sprPartNumber(numbered[i]!, base)! !== expected) {
+      gapAt = i;
+      break;
+    }
+  }
+  // A gap at index 0 means the lowest number is above 1: nothing was refilled.
+  if (gapAt <= 0) return [...plain, ...numbered];
+  return [...plain, ...numbered.slice(gapAt), ...numbered.slice(0, gapAt)];
+}
+
+export class SequencedFilesTransport implements Transport {
+  constructor(
+    readonly type: string,
+    private readonly remote: RemoteDir,
+    private readonly opts: SequencedOptions,
+  ) {}
+
+  async open(): Promise<void> {
+    await this.remote.open();
+  }
+
+  async close(): Promise<void> {
+    await this.remote.close();
+  }
+
+  // ------------------------------------------------------------------- pull
+
+  async pull(ctx: PullContext): Promise<PullResult> {
+    const { dir, name: base } = splitRemote(this.opts.referenceName);
+    await this.finishDeletes(ctx, dir);
+    const fetched = new Map<string, PendingDelete & { localPath: string }>();
+    let seq = 0;
+    // Fetch until a listing shows nothing new (bounded: a back office publishing
+    // without pause must not keep one cycle running forever).
+    for (let round = 0; round < 5; round++) {
+      const entries = await this.remote.list(dir);
+      const fresh = entries.filter((e) => this.isPart(e.name, base) && !fetched.has(e.name));
+      if (fresh.length === 0) break;
+      for (const e of fresh) {
+        if (ctx.signal.aborted) throw new TransportError('unreachable', 'pull aborted: the agent is stopping');
+        const remoteName = joinRemote(dir, e.name);
+        const localPath = join(ctx.tmpDir, `pull-${Date.now()}-${++seq}`);
+        const started = Date.now();
+        let lastLogged = 0;
+        const bytes = await this.remote.download(remoteName, localPath, (b) => {
+          // Progress for large first loads of a catalogue: one line per 10 MB.
+          if (b - lastLogged >= 10 * 1024 * 1024) {
+            lastLogged = b;
+            ctx.log.info('pull.progress', { part: remoteName, bytes: b, of: e.size });
+          }
+        });
+        if (bytes !== e.size && e.size > 0) {
+          // The back office is still writing it (no temp-then-rename on its side): try next cycle.
+          ctx.log.warn('pull.part.changing', { part: remoteName, listed: e.size, downloaded: bytes });
+          continue;
+        }
+        ctx.log.debug('pull.downloaded', { part: remoteName, bytes, durationMs: Date.now() - started });
+        fetched.set(e.name, { name: e.name, size: bytes, mtimeMs: e.mtimeMs, localPath });
+      }
+      if (!this.opts.sequenced) break;
+    }
+    if (fetched.size === 0) return { parts: 0, bytes: 0 };
+    const order = orderParts([...fetched.keys()], base);
+    const pending: PendingDelete[] = order.map((n) => {
+      const f = fetched.get(n)!;
+      return { name: f.name, size: f.size, ...(f.mtimeMs !== undefined ? { mtimeMs: f.mtimeMs } : {}) };
+    });
+    const cursor = { ...ctx.cursor, pendingDelete: pending };
+    await ctx.stage(
+      order.map((n) => ({ localPath: fetched.get(n)!.localPath, remoteName: joinRemote(dir, n), kind: 'spr' as const })),
+      cursor,
+    );
+    ctx.cursor = cursor;
+    await this.finishDeletes(ctx, dir);
+    return { parts: order.length, bytes: pending.reduce((s, p) => s + p.size, 0) };
+  }
+
+  private isPart(name: string, base: string): boolean {
+    const n = sprPartNumber(name, base);
+    return this.opts.sequenced ? n !== undefined : n === 0;
+  }
+
+  /** Deletes staged parts on the remote side, highest number first, each only if unchanged. */
+  private async finishDeletes(ctx: PullContext, dir: string): Promise<void> {
+    const pending = (ctx.cursor.pendingDelete as PendingDelete[] | undefined) ?? [];
+    if (pending.length === 0) return;
+    const { name: base } = splitRemote(this.opts.referenceName);
+    const listing = new Map((await this.remote.list(dir)).map((e) => [e.name, e]));
+    const byNumberDesc = [...pending].sort((a, b) => (sprPartNumber(b.name, base) ?? 0) - (sprPartNumber(a.name, base) ?? 0));
+    for (const p of byNumberDesc) {
+      const now = listing.get(p.name);
+      if (!now) continue;
+      const same = now.size === p.size && (p.mtimeMs === undefined || now.mtimeMs === undefined || now.mtimeMs === p.mtimeMs);
+      if (!same) {
+        ctx.log.warn('pull.part.replaced', { part: joinRemote(dir, p.name), note: 'a new part under a name already fetched; it is kept for the next cycle' });
+        continue;
+      }
+      await this.remote.remove(joinRemote(dir, p.name));
+    }
+    const cursor = { ...ctx.cursor, pendingDelete: [] };
+    await ctx.stage([], cursor);
+    ctx.cursor = cursor;
+  }
+
+  // ------------------------------------------------------------------- push
+
+  async push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult> {
+    const { dir, name: base } = splitRemote(this.opts.reportName);
+    let notes = ctx.notes as PushNotes;
+    const temp = notes.temp ?? joinRemote(dir, `${base}.kassir-agent-${pkg.number}.tmp`);
+    const save = async (n: PushNotes) => {
+      notes = n;
+      await ctx.saveNotes(n);
+    };
+
+    if (notes.stage === 'renamed') return { outcome: 'delivered', remoteName: notes.final ?? '?' };
+    if (notes.stage === 'uploaded') {
+      const size = await this.remote.size(temp);
+      if (size === undefined) {
+        // Only this agent removes its temporary file, and only by renaming it: the rename happened.
+        await save({ ...notes, stage: 'renamed' });
+        ctx.log.info('push.reconciled', { package: pkg.number, remoteName: notes.final, note: 'the rename had happened before the connection or the agent was lost' });
+        return { outcome: 'delivered', remoteName: notes.final ?? joinRemote(dir, base) };
+      }
+      if (size !== pkg.bytes) await save({ stage: 'uploading', temp });
+    }
+    if (notes.stage !== 'uploaded') {
+      await this.cleanStaleTemps(dir, base, pkg.number, ctx.log);
+      await save({ stage: 'uploading', temp });
+      await this.remote.upload(pkg.path, temp);
+      const size = await this.remote.size(temp);
+      if (size !== pkg.bytes) throw new TransportError('protocol', `${temp}: uploaded ${pkg.bytes} bytes but the server has ${size ?? 'none'}`);
+      await save({ stage: 'uploaded', temp });
+    }
+
+    // Rename to the final name, never replacing a file.
+    for (let tries = 0; tries < 5; tries++) {
+      let final: string;
+      if (this.opts.sequenced) {
+        const numbers = reportNumbers(await this.remote.list(dir), base);
+        final = joinRemote(dir, `${base}.$${Math.max(0, ...numbers) + 1}`);
+      } else {
+        final = joinRemote(dir, base);
+        if ((await this.remote.size(final)) !== undefined) {
+          throw new TransportError('busy', `${final} has not been taken by the back office yet; package ${pkg.number} waits`);
+        }
+      }
+      await save({ stage: 'uploaded', temp, final });
+      const r = await this.remote.renameNoReplace(temp, final);
+      if (r === 'renamed') {
+        await save({ stage: 'renamed', temp, final });
+        return { outcome: 'delivered', remoteName: final };
+      }
+      if (!this.opts.sequenced) throw new TransportError('busy', `${final} appeared meanwhile; package ${pkg.number} waits`);
+      // Someone took the number between the listing and the rename: list again.
+    }
+    throw new TransportError('server', `${joinRemote(dir, base)}.$n: no free number after 5 tries (another writer keeps taking them)`);
+  }
+
+  /** Removes this POS's temporary files of earlier packages (left by a crash mid-upload of a package that was then re-uploaded). */
+  private async cleanStaleTemps(dir: string, base: string, current: number, log: Logger): Promise<void> {
+    const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.kassir-agent-(\\d+)\\.tmp$`);
+    for (const e of await this.remote.list(dir)) {
+      const m = re.exec(e.name);
+      if (m && Number(m[1]) < current) {
+        await this.remote.remove(joinRemote(dir, e.name));
+        log.info('push.stale-temp.removed', { file: joinRemote(dir, e.name) });
+      }
+    }
+  }
+}

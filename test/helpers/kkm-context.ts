@@ -1,0 +1,58 @@
+/**
+ * Stand-ins for what the store gives a transport: a PullContext whose `stage`
+ * records each call (with the staged files' bytes, read at staging time) and
+ * persists the cursor like the store would, and a PushContext whose notes
+ * survive between attempts. Plus a temp folder that cleans itself up.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { IncomingPart, PullContext, PushContext, RemoteNotes, TransportCursor } from '../../src/transports/transport.js';
+import { memoryLogger, type Logger } from '../../src/util/logger.js';
+
+export interface StageCall {
+  parts: (IncomingPart & { data: Buffer })[];
+  cursor: TransportCursor;
+}
+
+export type FakePullContext = PullContext & { calls: StageCall[] };
+
+export function fakePullContext(tmpDir: string, cursor: TransportCursor = {}, log: Logger = memoryLogger(), signal = new AbortController().signal): FakePullContext {
+  const ctx: FakePullContext = {
+    tmpDir,
+    cursor,
+    calls: [],
+    log,
+    signal,
+    async stage(parts, next) {
+      const withData = await Promise.all(parts.map(async (p) => ({ ...p, data: await readFile(p.localPath) })));
+      ctx.calls.push({ parts: withData, cursor: next });
+      ctx.cursor = next; // what the store persisted; the next pull starts from it
+    },
+  };
+  return ctx;
+}
+
+export type FakePushContext = PushContext & { saved: RemoteNotes[] };
+
+/** `notes` are shared by reference between attempts, as the store would reload them. */
+export function fakePushContext(state: { notes: RemoteNotes } = { notes: {} }, log: Logger = memoryLogger()): FakePushContext {
+  const ctx: FakePushContext = {
+    notes: state.notes,
+    saved: [],
+    log,
+    signal: new AbortController().signal,
+    async saveNotes(notes) {
+      state.notes = structuredClone(notes);
+      ctx.saved.push(state.notes);
+    },
+  };
+  return ctx;
+}
+
+export async function kkmTempDir(t: TestContext, label = 'kkm'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `${label}-`));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}

@@ -1,0 +1,168 @@
+/**
+ * A TCP proxy on 127.0.0.1 under test control, for injecting network faults
+ * between the agent and a real server.
+ *
+ * For FTP it carries the control connection only: basic-ftp connects data
+ * connections to the control host (127.0.0.1) at the port from the EPSV/PASV
+ * answer, i.e. straight to the server. That is enough for the faults we care
+ * about (they all hit the control connection: resets, black holes, lost
+ * replies, idle drops) and keeps the proxy protocol-agnostic. Command matching
+ * (`onClientCommand`) needs a plain-text control connection.
+ *
+ * Modes (apply to new and existing connections):
+ * - `pass`: forward both ways.
+ * - `reset`: send RST on every connection and on every new one.
+ * - `blackhole`: accept, never forward, never answer (existing ones go silent).
+ * - `slow`: forward each chunk after `delayMs`, keeping order.
+ */
+import net from 'node:net';
+
+export type ProxyMode = 'pass' | 'reset' | 'blackhole' | 'slow';
+
+/** `reset`: RST the connection instead of forwarding the command. `drop-replies`: forward it, then discard all the server sends on that connection. */
+export type CommandFault = 'reset' | 'drop-replies';
+
+export interface TcpProxy {
+  port: number;
+  setMode(mode: ProxyMode, opts?: { delayMs?: number }): void;
+  /** One-shot fault on the next client line matching `pattern`; resolves when it fired. */
+  onClientCommand(pattern: RegExp, fault: CommandFault): Promise<void>;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Connections currently open on the client side. */
+  readonly active: number;
+  stop(): Promise<void>;
+}
+
+interface Pair {
+  client: net.Socket;
+  upstream: net.Socket | undefined;
+  dropReplies: boolean;
+  lineBuf: string;
+  /** Per-direction chains so `slow` keeps byte order. */
+  c2s: Promise<void>;
+  s2c: Promise<void>;
+}
+
+interface Trigger {
+  pattern: RegExp;
+  fault: CommandFault;
+  fired: () => void;
+}
+
+export async function startTcpProxy(target: { targetHost: string; targetPort: number }): Promise<TcpProxy> {
+  let mode: ProxyMode = 'pass';
+  let delayMs = 50;
+  let accepted = 0;
+  const pairs = new Set<Pair>();
+  const triggers: Trigger[] = [];
+
+  const kill = (p: Pair) => {
+    pairs.delete(p);
+    p.client.resetAndDestroy();
+    p.upstream?.resetAndDestroy();
+  };
+
+  const send = (p: Pair, dir: 'c2s' | 's2c', chunk: Buffer) => {
+    const to = dir === 'c2s' ? p.upstream : p.client;
+    const write = () => {
+      if (mode === 'blackhole' || (dir === 's2c' && p.dropReplies)) return;
+      if (to && !to.destroyed) to.write(chunk);
+    };
+    if (mode !== 'slow') {
+      // Keep order behind chunks still delayed from an earlier slow phase.
+      p[dir] = p[dir].then(write);
+      return;
+    }
+    p[dir] = p[dir].then(() => new Promise<void>((r) => setTimeout(r, delayMs)).then(write));
+  };
+
+  const fromClient = (p: Pair, chunk: Buffer) => {
+    if (mode === 'blackhole') return;
+    p.lineBuf += chunk.toString('latin1');
+    const lines = p.lineBuf.split('\r\n');
+    p.lineBuf = lines.pop() ?? '';
+    for (const line of lines) {
+      const i = triggers.findIndex((t) => t.pattern.test(line));
+      if (i < 0) continue;
+      const [t] = triggers.splice(i, 1);
+      if (t!.fault === 'reset') {
+        kill(p);
+        t!.fired();
+        return;
+      }
+      send(p, 'c2s', chunk);
+      p.dropReplies = true;
+      t!.fired();
+      return;
+    }
+    send(p, 'c2s', chunk);
+  };
+
+  const server = net.createServer((client) => {
+    accepted++;
+    client.on('error', () => {});
+    if (mode === 'reset') {
+      client.resetAndDestroy();
+      return;
+    }
+    const p: Pair = { client, upstream: undefined, dropReplies: false, lineBuf: '', c2s: Promise.resolve(), s2c: Promise.resolve() };
+    pairs.add(p);
+    client.on('close', () => {
+      pairs.delete(p);
+      p.upstream?.destroy();
+    });
+    client.on('data', (chunk: Buffer) => fromClient(p, chunk));
+    if (mode === 'blackhole') return; // never reaches the server, never answers
+    const upstream = net.connect(target.targetPort, target.targetHost);
+    p.upstream = upstream;
+    upstream.on('error', () => {});
+    upstream.on('data', (chunk: Buffer) => {
+      if (mode !== 'blackhole') send(p, 's2c', chunk);
+    });
+    // The server closed: pass the close on (after pending delayed chunks).
+    upstream.on('close', () => {
+      p.s2c = p.s2c.then(() => {
+        pairs.delete(p);
+        client.end();
+      });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  return {
+    port,
+    setMode(m, opts) {
+      mode = m;
+      if (opts?.delayMs !== undefined) delayMs = opts.delayMs;
+      if (m === 'reset') for (const p of [...pairs]) kill(p);
+    },
+    onClientCommand(pattern, fault) {
+      return new Promise<void>((fired) => triggers.push({ pattern, fault, fired }));
+    },
+    get accepted() {
+      return accepted;
+    },
+    get active() {
+      return pairs.size;
+    },
+    async stop() {
+      for (const p of [...pairs]) kill(p);
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** Poll `cond` until it holds; fail naming `what` after `deadlineMs` (a hang guard, not a timing assertion). */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, deadlineMs = 15_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
