@@ -65,8 +65,9 @@ export class FaultBoard {
       if (f.kind !== 'delay' && fault) continue;
       if (f.probability !== undefined && this.random() >= f.probability) continue;
       f.left--;
+      const { left: _left, ...spec } = f;
       if (f.kind === 'delay') delayMs += f.ms ?? 0;
-      else fault = f;
+      else fault = spec;
     }
     this.faults = this.faults.filter((f) => f.left > 0);
     return fault ? { delayMs, fault } : { delayMs };

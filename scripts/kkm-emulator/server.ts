@@ -117,7 +117,16 @@ export async function startKkmEmulator(opts: KkmEmulatorOptions): Promise<KkmEmu
     const body = route.kind === 'send' ? await readBody(req) : '';
     const { delayMs, fault } = faults.take(route.kind);
     if (fault) rec.fault = fault.kind;
-    if (delayMs > 0) await sleep(delayMs);
+    if (delayMs > 0) {
+      // Stop waiting when the client gives up, so a stopped emulator leaves no timer behind.
+      const gone = new AbortController();
+      res.once('close', () => gone.abort());
+      try {
+        await sleep(delayMs, undefined, { signal: gone.signal });
+      } catch {
+        return done('dropped');
+      }
+    }
     switch (fault?.kind) {
       case 'drop':
         req.socket.destroy();

@@ -128,6 +128,14 @@ export const configSchema = z
           .min(0)
           .default(2_000)
           .describe('A report file is taken over only after it has not changed for this long (ms): Kassir has finished writing it.'),
+        openReceiptMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(600_000)
+          .describe(
+            'A report file whose last receipt has no close (55/56) line yet is left to Kassir for up to this long (ms), so the receipt is never split; after that it is taken as it is, with a warning.',
+          ),
         rescanMs: z
           .number()
           .int()

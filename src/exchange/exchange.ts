@@ -78,7 +78,7 @@ export class Exchange {
     private readonly log: Logger,
   ) {
     this.collector = new ReportCollector(
-      { tillDir: config.till.dir, reportFiles: config.till.reportFiles, settleMs: config.till.settleMs, maxTransactions: config.batch.maxTransactions },
+      { tillDir: config.till.dir, reportFiles: config.till.reportFiles, settleMs: config.till.settleMs, openReceiptMs: config.till.openReceiptMs, maxTransactions: config.batch.maxTransactions },
       store,
       log,
     );

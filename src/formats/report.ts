@@ -21,8 +21,10 @@
  * Units:
  * - 'receipt': a run of transactions with the same (POS, receipt), ended by
  *   its 55 (closed) or 56 (cancelled) line, by a line of another (POS,
- *   receipt), by a block header or by end of file (`complete` is false then:
- *   the rest may still be coming). Any type with the same key stays in the run.
+ *   receipt), by a block header or by end of file (`complete` is false then
+ *   only: the rest may still be coming in the next file). Any type with the same key stays in the run.
+ *   A run started by an unknown type is keyed the same way (kind 'other'
+ *   until a receipt line joins it) and is complete only when a 55/56 ends it.
  * - 'standalone': one line of type 50/51 (cash in/out) or 60-63 (X/Z report)
  *   outside an open run.
  * - 'other': non-understood lines between units, or a run started by a type
@@ -51,7 +53,12 @@ export interface ReportUnit {
   /** Lines without EOL, as written. */
   lines: Buffer[];
   header: BlockHeader;
-  /** False for a receipt not (yet) ended by its 55/56 line; true otherwise. */
+  /**
+   * False only for the last unit of a file when it is a run keyed by (POS,
+   * receipt) that no 55/56 line, other key or block header ended: it may
+   * continue in the next file, so the caller should hold it back and parse
+   * its lines again in front of the next file. True otherwise.
+   */
   complete: boolean;
 }
 
@@ -120,10 +127,11 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
   let curRcpt: number | string | symbol = NO_KEY;
   const sc = [0, 0, 0, 0, 0];
 
-  // A run is complete unless it is a receipt that has not seen its 55/56 line.
-  const close = (ended = false) => {
+  // A keyed run (a receipt, or a run of unknown types) still open at end of
+  // file may continue in the next file: the only incomplete unit.
+  const close = (atEndOfFile = false) => {
     if (cur) {
-      cur.complete = ended || cur.kind !== 'receipt';
+      cur.complete = !atEndOfFile || curPos === NO_KEY;
       if (cur.header.flag === '#') units.push(cur);
       cur = undefined;
       curPos = curRcpt = NO_KEY;
@@ -191,7 +199,7 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
       cur.lines.push(line);
       cur.transactions++;
       if (isReceiptType(type)) cur.kind = 'receipt';
-      if (isCloseType(type)) close(true);
+      if (isCloseType(type)) close();
       continue;
     }
     close();
@@ -202,12 +210,12 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
     cur = { kind: isReceiptType(type) ? 'receipt' : 'other', transactions: 1, lines: [line], header, complete: false };
     curPos = pos;
     curRcpt = rcpt;
-    if (isCloseType(type)) close(true);
+    if (isCloseType(type)) close();
   }
   if (pendingService !== 0) {
     throw new FormatError(name, headerLine, `block header "${pendingFlag}" is followed by ${pendingService - 1} of its 2 service lines before end of file`);
   }
-  close();
+  close(true);
   const r: ParsedReport = { units, skippedLoadedTransactions: skippedLoaded, lines: lineNo, encoding };
   if (header) r.lastHeader = header;
   return r;

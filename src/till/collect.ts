@@ -6,6 +6,9 @@
  * 1. Finished: a matching file is taken only when it has not changed for
  *    `settleMs` (size and mtime stable, or an mtime already that old). Kassir
  *    opens, appends and closes the file per receipt.
+ *    A file whose last receipt has no close line yet is left where it is (Kassir
+ *    appends the rest to it) for up to `openReceiptMs`, so a receipt is never
+ *    split between two files and so between two packages.
  * 2. Taken: it is renamed into `<till>/.kassir-agent/taken/` (same folder tree,
  *    so the rename is atomic). On Windows the rename fails while Kassir holds
  *    the file: we simply try again on the next pass. If Kassir writes again
@@ -38,6 +41,7 @@ export interface CollectorOptions {
   tillDir: string;
   reportFiles: string;
   settleMs: number;
+  openReceiptMs: number;
   maxTransactions: number;
 }
 
@@ -126,7 +130,12 @@ export class ReportCollector {
     for (const name of this.observed.keys()) if (!present.has(name)) this.observed.delete(name);
     candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
     for (const c of candidates) {
-      const takenName = `${String(this.now()).padStart(15, '0')}-${++this.takeSeq}-${c.name}`;
+      if (await this.endsInOpenReceipt(c.name, now - c.mtimeMs)) {
+        waiting++;
+        continue;
+      }
+      // Names sort in the order taken: a zero-padded clock, then a zero-padded sequence for the same millisecond.
+      const takenName = `${String(this.now()).padStart(15, '0')}-${String(++this.takeSeq).padStart(6, '0')}-${c.name}`;
       try {
         await fs.rename(join(this.opts.tillDir, c.name), join(this.takenDir, takenName));
         await fsyncDir(this.takenDir);
@@ -142,6 +151,26 @@ export class ReportCollector {
       }
     }
     return waiting;
+  }
+
+  /** True while the file's last receipt is still open and young enough that Kassir may append the rest. */
+  private async endsInOpenReceipt(name: string, quietMs: number): Promise<boolean> {
+    let data: Buffer;
+    try {
+      data = await fs.readFile(join(this.opts.tillDir, name));
+    } catch {
+      return false; // gone or locked: the rename decides
+    }
+    let last: ReportUnit | undefined;
+    try {
+      last = parseReport(data, name).units.at(-1);
+    } catch {
+      return false; // not a report: taken and quarantined by ingest
+    }
+    if (!last || last.complete) return false;
+    if (quietMs < this.opts.openReceiptMs) return true;
+    this.log.warn('till.report.open-receipt', { file: name, quietMs, note: 'last receipt has no close line; taken as it is after till.openReceiptMs' });
+    return false;
   }
 
   private async ingest(takenName: string): Promise<{ transactions: number; sealed: number[]; released: boolean }> {

@@ -220,19 +220,24 @@ export class SequencedFilesTransport implements Transport {
       await save({ stage: 'uploaded', temp });
     }
 
-    // Rename to the final name, never replacing a file.
+    // Rename to the final name, never replacing a file. A final name chosen by an
+    // interrupted attempt is tried first: on a share the rename is link-then-unlink,
+    // and a crash between the two leaves both names on one file, which
+    // renameNoReplace completes instead of linking the file under a second number.
+    let final = notes.stage === 'uploaded' ? notes.final : undefined;
     for (let tries = 0; tries < 5; tries++) {
-      let final: string;
-      if (this.opts.sequenced) {
-        const numbers = reportNumbers(await this.remote.list(dir), base);
-        final = joinRemote(dir, `${base}.$${Math.max(0, ...numbers) + 1}`);
-      } else {
-        final = joinRemote(dir, base);
-        if ((await this.remote.size(final)) !== undefined) {
-          throw new TransportError('busy', `${final} has not been taken by the back office yet; package ${pkg.number} waits`);
+      if (final === undefined) {
+        if (this.opts.sequenced) {
+          const numbers = reportNumbers(await this.remote.list(dir), base);
+          final = joinRemote(dir, `${base}.$${Math.max(0, ...numbers) + 1}`);
+        } else {
+          final = joinRemote(dir, base);
+          if ((await this.remote.size(final)) !== undefined) {
+            throw new TransportError('busy', `${final} has not been taken by the back office yet; package ${pkg.number} waits`);
+          }
         }
+        await save({ stage: 'uploaded', temp, final });
       }
-      await save({ stage: 'uploaded', temp, final });
       const r = await this.remote.renameNoReplace(temp, final);
       if (r === 'renamed') {
         await save({ stage: 'renamed', temp, final });
@@ -240,6 +245,7 @@ export class SequencedFilesTransport implements Transport {
       }
       if (!this.opts.sequenced) throw new TransportError('busy', `${final} appeared meanwhile; package ${pkg.number} waits`);
       // Someone took the number between the listing and the rename: list again.
+      final = undefined;
     }
     throw new TransportError('server', `${joinRemote(dir, base)}.$n: no free number after 5 tries (another writer keeps taking them)`);
   }

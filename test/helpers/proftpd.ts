@@ -52,10 +52,18 @@ const PROFTPD_CANDIDATES = ['/usr/sbin/proftpd', '/usr/local/sbin/proftpd'];
 const MODULE_DIR = '/usr/lib/proftpd';
 const running = new Set<ChildProcess>();
 
-// A test that dies (assertion, timeout) must not leave a server behind.
-process.once('exit', () => {
+// A test process that ends any way but SIGKILL must not leave a server behind
+// (the servers run in their own process groups, so nobody else would stop them).
+const killAll = () => {
   for (const child of running) killGroup(child, 'SIGKILL');
-});
+};
+process.once('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal); // our listener is gone now: the default action ends the process
+  });
+}
 
 export function proftpdBinary(): string {
   const found = PROFTPD_CANDIDATES.find((p) => existsSync(p));

@@ -55,7 +55,8 @@ export function isTimeoutError(e: unknown): boolean {
  */
 export function isConnectionLevel(e: unknown, clientClosed: boolean): boolean {
   if (isTransportError(e)) return false;
-  if (e instanceof FTPError) return e.code === 421 || clientClosed;
+  // A server answer is a deliberate reply, even if the session was dropped after it; only 421 means "gone".
+  if (e instanceof FTPError) return e.code === 421;
   return clientClosed || isTimeoutError(e) || UNREACHABLE_CODES.has(errCode(e) ?? '');
 }
 
@@ -71,8 +72,10 @@ export function toTransportError(e: unknown, ctx: FtpErrorContext): TransportErr
   const raw = e instanceof Error ? e.message : String(e);
   const code = errCode(e);
   let kind: TransportErrorKind;
-  if (ctx.phase === 'tls' || isTlsError(e)) kind = 'tls';
+  if (isTlsError(e)) kind = 'tls';
   else if (isTimeoutError(e)) kind = 'timeout';
+  // The server hung up during the handshake: it did not like our TLS (version, SNI, client certificate).
+  else if (ctx.phase === 'tls') kind = 'tls';
   else if (UNREACHABLE_CODES.has(code ?? '') || /closed|FIN packet|socket hang up/i.test(raw)) kind = 'unreachable';
   else kind = ctx.phase === 'connect' ? 'unreachable' : 'server';
   return new TransportError(kind, `${where} failed: ${raw}`, { code, cause: e });

@@ -97,7 +97,7 @@ export class FtpRemoteDir implements RemoteDir {
         }
       });
     } catch (e) {
-      throw await this.orMissingFolder(e as TransportError, path);
+      throw e instanceof TransportError ? await this.orMissingFolder(e, path) : e;
     }
   }
 
@@ -135,7 +135,8 @@ export class FtpRemoteDir implements RemoteDir {
     const c = await this.connected();
     try {
       return await fn(c);
-    } catch (e) {
+    } catch (caught) {
+      const e = await this.settleSession(c, caught);
       if (!isConnectionLevel(e, c.closed)) throw toTransportError(e, ctx);
       c.close(); // whatever happens next, the next call starts on a fresh session
       if (!retrySafe) throw toTransportError(e, ctx);
@@ -148,6 +149,29 @@ export class FtpRemoteDir implements RemoteDir {
       if (isConnectionLevel(e, again.closed)) again.close();
       throw toTransportError(e, ctx);
     }
+  }
+
+  /**
+   * basic-ftp rejects a transfer as soon as its data stream fails (the server
+   * closed the data connection: quota, disk full, abort) while the server's
+   * final reply (e.g. `552`) is still on its way; that late reply would be
+   * taken as the answer to our next command. So after such a failure: ask
+   * NOOP, which collects the late reply if there is one (and tells the real
+   * cause), then drop the session, whose replies can no longer be trusted to
+   * match our commands. Returns the error to report.
+   */
+  private async settleSession(c: Client, e: unknown): Promise<unknown> {
+    if (e instanceof FTPError || e instanceof TransportError || c.closed) return e;
+    let late: FTPError | undefined;
+    try {
+      const r = await c.sendIgnoringError('NOOP');
+      if (r.code >= 400) late = new FTPError(r);
+    } catch {
+      // The session is broken anyway.
+    }
+    c.close();
+    if (late) this.log.debug('ftp.late-reply', { code: late.code, after: e instanceof Error ? e.message : String(e) });
+    return late ?? e;
   }
 
   private async connected(): Promise<Client> {
@@ -255,7 +279,8 @@ export class FtpRemoteDir implements RemoteDir {
    * relied on: after a failed upload, look whether the folder is there.
    */
   private async orMissingFolder(e: TransportError, path: string): Promise<TransportError> {
-    if (e.needsOperator) return e;
+    // Only for failures a missing folder could explain (not a full disk, a timeout, a wrong password).
+    if (e.kind !== 'server' && e.kind !== 'unreachable') return e;
     const folder = path.slice(0, Math.max(0, path.lastIndexOf('/')));
     let exists = true;
     try {

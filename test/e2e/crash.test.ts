@@ -1,0 +1,95 @@
+/**
+ * The agent is killed with SIGKILL at random moments while reports flow and
+ * reference parts arrive (at least 50 kills); afterwards the share holds every
+ * transaction exactly once, in order, no receipt split, package numbers without
+ * gaps, and the till received every reference part exactly once, in order.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CLI, ROOT, dropReport, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+
+const KILLS = Number(process.env.CRASH_KILLS ?? 55);
+
+let ws: Workspace | undefined;
+after(async () => ws?.cleanup());
+
+function rand(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min));
+}
+
+describe('SIGKILL at random moments (folder transport)', () => {
+  it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async () => {
+    ws = await makeWorkspace({ batch: { maxTransactions: 7, flushMs: 0 } });
+    let tx = 1;
+    let receipt = 1;
+    const all: number[] = [];
+    let part = 0;
+    const partsApplied: number[] = [];
+    let kills = 0;
+    for (let round = 0; round < KILLS; round++) {
+      // Kassir writes 1-3 report files; the back office publishes a reference part now and then.
+      for (let f = 1, files = rand(1, 4); f <= files; f++) {
+        const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: receipt++, lines: rand(0, 6) }));
+        const r = reportFile(specs, tx);
+        tx = r.nextTx;
+        all.push(...r.txs);
+        await dropReport(ws.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
+      }
+      if (round % 5 === 0) {
+        const names = await fs.readdir(ws.share);
+        const next = Math.max(0, ...names.filter((n) => n.startsWith('POS1.spr.$')).map((n) => Number(n.slice(10)))) + 1;
+        await fs.writeFile(join(ws.share, `POS1.spr.$${next}`), `##@@&&\r\n#\r\nP${++part};;part;;1;\r\n`);
+      }
+      // Kassir loads the reference file when one is there.
+      const ref = await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1').catch(() => undefined);
+      if (ref !== undefined && ref.split('\r\n')[1] === '#') {
+        for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
+        await fs.writeFile(join(ws.till, 'POS1.spr'), ref.replace('\r\n#\r\n', '\r\n@\r\n'));
+      }
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      await new Promise((r) => setTimeout(r, rand(300, 1500)));
+      child.kill('SIGKILL');
+      await exited;
+      kills++;
+    }
+    // Let it finish: Kassir takes the reference files as they come; run --once until nothing is pending.
+    for (let i = 0; i < 40; i++) {
+      const ref = await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1').catch(() => undefined);
+      if (ref !== undefined && ref.split('\r\n')[1] === '#') {
+        for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
+        await fs.writeFile(join(ws.till, 'POS1.spr'), ref.replace('\r\n#\r\n', '\r\n@\r\n'));
+      }
+      const r = await runCli(['run', '--once', '--config', ws.configFile]);
+      if (r.code === 0) break;
+      assert.equal(r.code, 3, r.stderr);
+    }
+    const ref = await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1').catch(() => undefined);
+    if (ref !== undefined && ref.split('\r\n')[1] === '#') for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
+
+    assert.equal(kills, KILLS);
+    const pkgs = await sharePackages(ws.share);
+    assert.deepEqual(pkgs.map((p) => p.n), pkgs.map((_, i) => i + 1), 'package numbers $1..$n without gaps or reuse');
+    const sent = pkgs.flatMap((p) => transactionNumbers(p.data));
+    const dupes = sent.length - new Set(sent).size;
+    const lost = all.filter((t) => !sent.includes(t)).length;
+    assert.equal(dupes, 0, 'no transaction twice');
+    assert.equal(lost, 0, 'no transaction lost');
+    assert.deepEqual(sent, all, 'in order');
+    const owner = new Map<string, number>();
+    for (const p of pkgs) {
+      assert.ok(transactionNumbers(p.data).length <= 7 || receiptsOf(p.data).size === 1, `${p.name} within the limit (or one large receipt)`);
+      for (const rc of receiptsOf(p.data)) {
+        assert.ok(!owner.has(rc), `receipt ${rc} split between packages ${owner.get(rc)} and ${p.n}`);
+        owner.set(rc, p.n);
+      }
+    }
+    const leftovers = (await fs.readdir(ws.share)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
+    assert.deepEqual(leftovers, [], 'no temporary file left on the share, no part left unfetched');
+    assert.deepEqual(partsApplied, Array.from({ length: part }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
+    console.log(`# crash test: ${kills} kills, ${all.length} transactions in ${pkgs.length} packages, ${part} reference parts: 0 lost, 0 duplicated`);
+  });
+});

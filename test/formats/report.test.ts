@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { FormatError } from '../../src/formats/errors.js';
+import { parseReport } from '../../src/formats/report.js';
+
+const t = (n: number, type: number, pos: number | string, rcpt: number | string, rest = '1;100;1;10.00;1;10.00') =>
+  `${n};15.03.2024;12:00:${String(n % 60).padStart(2, '0')};${type};${pos};${rcpt};${rest}`;
+const file = (lines: string[], eol = '\r\n') => Buffer.from(lines.join(eol) + eol, 'latin1');
+const view = (units: ReturnType<typeof parseReport>['units']) => units.map((u) => ({ kind: u.kind, n: u.transactions, complete: u.complete, lines: u.lines.map((l) => l.toString('latin1')) }));
+
+test('parseReport: receipts up to 55/56, standalone lines, service lines per block', () => {
+  const lines = ['#', '1', 'POS1 report', t(1, 11, 1, 7), t(2, 15, 1, 7), t(3, 40, 1, 7), t(4, 55, 1, 7), t(5, 50, 1, 8), t(6, 11, 1, 9), t(7, 56, 1, 9), t(8, 61, 1, 10)];
+  const r = parseReport(file(lines), 'POS1.rep');
+  assert.deepEqual(view(r.units), [
+    { kind: 'receipt', n: 4, complete: true, lines: lines.slice(3, 7) },
+    { kind: 'standalone', n: 1, complete: true, lines: [lines[7]] },
+    { kind: 'receipt', n: 2, complete: true, lines: lines.slice(8, 10) },
+    { kind: 'standalone', n: 1, complete: true, lines: [lines[10]] },
+  ]);
+  assert.equal(r.lines, 11);
+  assert.equal(r.units[0]!.header.flag, '#');
+  assert.deepEqual(r.units[0]!.header.service.map(String), ['1', 'POS1 report']);
+  assert.equal(r.lastHeader, r.units[0]!.header);
+});
+
+test('parseReport: lines it does not understand stay where they stand, never dropped', () => {
+  const lines = ['#', 's1', 's2', '', 'junk;1', t(1, 11, 1, 7), 'not;a;transaction;X;1;7', '', t(2, 55, 1, 7), '; ;', t(3, 99, 1, 8), t(4, 11, 1, 8), t(5, 55, 1, 8)];
+  const r = parseReport(file(lines), 'POS1.rep');
+  assert.deepEqual(view(r.units), [
+    { kind: 'other', n: 0, complete: true, lines: ['', 'junk;1'] },
+    { kind: 'receipt', n: 2, complete: true, lines: [lines[5], lines[6], '', lines[8]] },
+    { kind: 'other', n: 0, complete: true, lines: ['; ;'] },
+    // Type 99 is unknown: grouped by (POS, receipt) like a receipt, upgraded by its sale line.
+    { kind: 'receipt', n: 3, complete: true, lines: lines.slice(10) },
+  ]);
+  const all = r.units.flatMap((u) => u.lines.map(String));
+  assert.deepEqual(all, lines.slice(3), 'every body line is in exactly one unit, in order');
+});
+
+test('parseReport: a receipt ends when (POS, receipt) changes; one open at end of file is not complete', () => {
+  const lines = ['#', 'a', 'b', t(1, 11, 1, 7), t(2, 11, 2, 7), t(3, 11, 2, '07'), t(4, 11, 2, 'A7'), t(5, 11, 2, 'A7')];
+  const r = parseReport(file(lines, '\n'), 'POS1.rep');
+  assert.deepEqual(view(r.units).map((u) => [u.kind, u.n, u.complete]), [
+    ['receipt', 1, true], // ended by another key: cannot continue
+    ['receipt', 2, true],
+    ['receipt', 2, false], // open at end of file: may continue in the next file
+  ]);
+});
+
+test('parseReport: several blocks; @ blocks are skipped and counted; CRLF and LF read alike', () => {
+  const lines = ['@', 'x', 'y', t(1, 11, 1, 1), t(2, 55, 1, 1), 'junk', '#', 'x2', 'y2', t(3, 11, 1, 2), t(4, 55, 1, 2), '#', 'x3', 'y3', t(5, 51, 1, 3)];
+  for (const eol of ['\r\n', '\n']) {
+    const r = parseReport(file(lines, eol), 'POS1.rep');
+    assert.equal(r.skippedLoadedTransactions, 2);
+    assert.deepEqual(view(r.units).map((u) => u.lines), [[lines[9], lines[10]], [lines[14]]]);
+    assert.deepEqual(r.units.map((u) => u.header.service.map(String)), [['x2', 'y2'], ['x3', 'y3']]);
+    assert.deepEqual(r.lastHeader?.service.map(String), ['x3', 'y3']);
+  }
+});
+
+test('parseReport: a file continuing an earlier block needs opts.header; without one it is not a report', () => {
+  const body = file([t(1, 11, 1, 1), t(2, 55, 1, 1)]);
+  assert.throws(() => parseReport(body, 'POS1.rep.$2'), (e: unknown) => {
+    assert.ok(e instanceof FormatError);
+    assert.equal(e.line, 1);
+    assert.match(e.message, /^POS1\.rep\.\$2 line 1: not a report file: expected a block header line "#" or "@" before the first transaction, found "1;15\.03\.2024/);
+    return true;
+  });
+  const header = parseReport(file(['#', 'a', 'b']), 'POS1.rep').lastHeader!;
+  const r = parseReport(body, 'POS1.rep.$2', { header });
+  assert.equal(r.units.length, 1);
+  assert.equal(r.units[0]!.header, header);
+  assert.throws(() => parseReport(Buffer.from('PK\x03\x04binary'), 'x.rep'), /x\.rep line 1: not a report file/);
+  assert.throws(() => parseReport(file(['#', 'only one']), 'y.rep'), /^FormatError: y\.rep line 1: block header "#" is followed by 1 of its 2 service lines/);
+  assert.deepEqual(parseReport(Buffer.alloc(0), 'empty.rep').units, []);
+});
+
+test('parseReport: UTF-8 BOM files are recognised and marked', () => {
+  const r = parseReport(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), file(['#', 'a', 'b', t(1, 50, 1, 1)])]), 'POS1.rep');
+  assert.equal(r.encoding, 'utf8bom');
+  assert.equal(r.units[0]!.header.encoding, 'utf8bom');
+  assert.equal(r.units[0]!.lines[0]!.toString(), t(1, 50, 1, 1));
+});

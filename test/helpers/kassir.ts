@@ -1,0 +1,177 @@
+/**
+ * Test helpers that play Kassir and the back office: write report files the
+ * way Kassir does, read back what reached the share, and build a workspace
+ * (till folder, share, data folder, config file) in a temp folder.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+export const CLI = join(ROOT, 'src/cli.ts');
+
+/** A transaction line: number;date;time;type;pos;receipt;cashier;item;section;price;qty;amount */
+export function txLine(n: number, type: number, pos: number, receipt: number): string {
+  return `${n};24.11.2026;10:00:00;${type};${pos};${receipt};5;${type === 11 ? 1000 + (n % 50) : ''};1;10.00;1;10.00`;
+}
+
+export interface ReceiptSpec {
+  receipt: number;
+  /** Sale lines before payment and close (default 2). */
+  lines?: number;
+}
+
+/**
+ * Writes the lines of receipts with consecutive transaction numbers starting
+ * at `firstTx`. Returns the text (without block header) and the next number.
+ */
+export function receiptsText(specs: ReceiptSpec[], firstTx: number, pos = 1): { text: string; nextTx: number; txs: number[] } {
+  let n = firstTx;
+  const lines: string[] = [];
+  const txs: number[] = [];
+  for (const r of specs) {
+    const sales = r.lines ?? 2;
+    for (let i = 0; i < sales; i++) {
+      txs.push(n);
+      lines.push(txLine(n++, 11, pos, r.receipt));
+    }
+    txs.push(n);
+    lines.push(txLine(n++, 40, pos, r.receipt));
+    txs.push(n);
+    lines.push(txLine(n++, 55, pos, r.receipt));
+  }
+  return { text: lines.map((l) => l + '\r\n').join(''), nextTx: n, txs };
+}
+
+export const BLOCK_HEADER = '#\r\n1\r\nPOS1\r\n';
+
+/** A complete Kassir report file (one block). */
+export function reportFile(specs: ReceiptSpec[], firstTx: number, pos = 1): { data: string; nextTx: number; txs: number[] } {
+  const r = receiptsText(specs, firstTx, pos);
+  return { data: BLOCK_HEADER + r.text, nextTx: r.nextTx, txs: r.txs };
+}
+
+/** Transaction numbers (field 1) of every transaction line in a report file, in file order. */
+export function transactionNumbers(data: string): number[] {
+  const out: number[] = [];
+  for (const line of data.split(/\r?\n/)) {
+    const f = line.split(';');
+    if (f.length >= 6 && /^\d+$/.test(f[3]!.trim())) out.push(Number(f[0]));
+  }
+  return out;
+}
+
+/** Receipt numbers (field 6) per package, to check no receipt spans two packages. */
+export function receiptsOf(data: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of data.split(/\r?\n/)) {
+    const f = line.split(';');
+    if (f.length >= 6 && /^\d+$/.test(f[3]!.trim())) out.add(`${f[4]}/${f[5]}`);
+  }
+  return out;
+}
+
+/** The report packages on the share (`POS1.rep.$n`), in number order. */
+export async function sharePackages(shareDir: string, reportName = 'POS1.rep'): Promise<{ n: number; name: string; data: string }[]> {
+  const out: { n: number; name: string; data: string }[] = [];
+  for (const name of await fs.readdir(shareDir)) {
+    const m = new RegExp(`^${reportName.replace(/\./g, '\\.')}\\.\\$(\\d+)$`).exec(name);
+    if (m) out.push({ n: Number(m[1]), name, data: await fs.readFile(join(shareDir, name), 'latin1') });
+  }
+  return out.sort((a, b) => a.n - b.n);
+}
+
+export interface Workspace {
+  root: string;
+  till: string;
+  share: string;
+  data: string;
+  logs: string;
+  configFile: string;
+  cleanup(): Promise<void>;
+}
+
+export async function makeWorkspace(overrides: Record<string, unknown> = {}, transport?: Record<string, unknown>): Promise<Workspace> {
+  const root = await fs.mkdtemp(join(tmpdir(), 'kassir-e2e-'));
+  const ws = { root, till: join(root, 'till'), share: join(root, 'share'), data: join(root, 'data'), logs: join(root, 'log'), configFile: join(root, 'agent.yaml') };
+  await fs.mkdir(ws.till);
+  await fs.mkdir(ws.share);
+  const config = {
+    pos: 1,
+    dataDir: 'data',
+    till: { dir: 'till', referenceFile: 'POS1.spr', reportFiles: '*.rep', settleMs: 0, rescanMs: 100, openReceiptMs: 0 },
+    transport: transport ?? { type: 'folder', dir: 'share', referenceName: 'POS1.spr', reportName: 'POS1.rep', sequenced: true },
+    batch: { maxTransactions: 10, flushMs: 0 },
+    schedule: { pull: '* * * * * *', retry: { initialMs: 50, maxMs: 400, jitter: 0.2 } },
+    log: { level: 'debug', dir: 'log', console: true },
+    ...overrides,
+  };
+  await fs.writeFile(ws.configFile, stringify(config));
+  return { ...ws, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+}
+
+/** Writes a report file into the till folder the way a careful writer does (temp, then rename), with an old mtime so it counts as finished. */
+export async function dropReport(till: string, name: string, data: string): Promise<void> {
+  const tmp = join(till, `.${name}.writing`);
+  await fs.writeFile(tmp, data, 'latin1');
+  const old = new Date(Date.now() - 60_000);
+  await fs.utimes(tmp, old, old);
+  await fs.rename(tmp, join(till, name));
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in a child process (through tsx, on the sources) and waits for it. */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Starts the daemon in a child process; resolves once it logged `agent.started`. */
+export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', configFile], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d;
+      if (out.includes('agent.started')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d) => (out += d));
+    child.on('exit', (code) => reject(new Error(`agent exited early (${code}): ${out}`)));
+  });
+  return { child, output: () => out, exited };
+}
+
+/** Polls `check` until it returns true or the deadline passes (then throws with `what`). */
+export async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
