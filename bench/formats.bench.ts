@@ -22,7 +22,7 @@ export default async function formatsBench(): Promise<void> {
     const sprBytes = Math.round(200 * MB * s);
     const repBytes = Math.round(100 * MB * s);
     const parts = await writeSprParts(await mkdirp(join(dir, 'spr')), 8, sprBytes / 8);
-    const clearParts = await writeSprParts(await mkdirp(join(dir, 'spr-clear')), 8, sprBytes / 8, { lastCommands: '$$$CLR{USR}' });
+    const clearParts = await writeSprParts(await mkdirp(join(dir, 'spr-clear')), 8, sprBytes / 8, { lastCommands: '$$$CLR{NO_TOV}{USR}' });
     const report = join(dir, 'POS1.rep');
     await writeReport(report, repBytes);
     const out = await mkdirp(join(dir, 'out'));

@@ -16,7 +16,7 @@ export interface Agent {
   stop(): Promise<void>;
 }
 
-export function buildAgent(loaded: LoadedConfig, overrides: { console?: boolean } = {}): { exchange: Exchange; log: ClosableLogger; store: Store } {
+export async function buildAgent(loaded: LoadedConfig, overrides: { console?: boolean } = {}): Promise<{ exchange: Exchange; log: ClosableLogger; store: Store }> {
   const { config } = loaded;
   const log = createLogger({
     level: config.log.level,
@@ -28,13 +28,13 @@ export function buildAgent(loaded: LoadedConfig, overrides: { console?: boolean 
   });
   for (const w of loaded.warnings) log.warn('config.warning', { message: w });
   const store = new Store(config.dataDir, { retentionDays: config.archive.retentionDays }, log);
-  const transport = createTransport(config, log);
+  const transport = await createTransport(config, log);
   return { exchange: new Exchange(config, store, transport, log), log, store };
 }
 
 /** Runs one full cycle and stops. */
 export async function runOnce(loaded: LoadedConfig): Promise<OnceResult> {
-  const { exchange, log } = buildAgent(loaded);
+  const { exchange, log } = await buildAgent(loaded);
   try {
     await exchange.prepare();
     const r = await exchange.runOnce();
@@ -48,7 +48,7 @@ export async function runOnce(loaded: LoadedConfig): Promise<OnceResult> {
 
 /** Runs the daemon until a stop signal; resolves with the exit code. */
 export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: number } = {}): Promise<number> {
-  const { exchange, log } = buildAgent(loaded);
+  const { exchange, log } = await buildAgent(loaded);
   const started = Date.now();
   await exchange.prepare();
   await exchange.start();

@@ -224,6 +224,9 @@ export class Exchange {
           stage: async (parts, cursor) => {
             await this.store.stage(parts, cursor, (path, part) => this.checkPart(path, part));
           },
+          quarantine: async (raw, remoteName, reason, cursor) => {
+            await this.store.quarantineIncoming(raw, remoteName, reason, cursor);
+          },
           log: this.log,
           signal: this.abort.signal,
         });

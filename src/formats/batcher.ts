@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { bomOf, type TextEncoding } from './encoding.js';
-import { parseReport, type BlockHeader, type ReportUnit } from './report.js';
+import { parseReport, unitLinesCrlf, type BlockHeader, type ReportUnit } from './report.js';
 
 export interface OpenPackageState {
   transactions: number;
@@ -61,7 +61,7 @@ export function planAppend(state: OpenPackageState, unit: ReportUnit, maxTransac
     // Always '#': a package is by definition not yet loaded by the back office.
     parts.push(BLOCK_START, unit.header.service[0], CRLF, unit.header.service[1], CRLF);
   }
-  for (const line of unit.lines) parts.push(line, CRLF);
+  parts.push(unitLinesCrlf(unit));
   const chunk = Buffer.concat(parts);
   return {
     sealFirst,

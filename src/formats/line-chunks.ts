@@ -14,6 +14,10 @@ export interface LineChunkOptions {
   chunkSize?: number;
   /** A line longer than this is not text this module understands (a binary file, most likely). */
   maxLineBytes?: number;
+  /** A buffer to read into (reused across files so memory does not depend on how many there are). */
+  buffer?: Buffer;
+  /** Hand over fixed-size chunks without looking for line ends (for byte-exact copies). */
+  raw?: boolean;
 }
 
 /**
@@ -33,7 +37,7 @@ export async function readLineChunks(
   const maxLine = opts.maxLineBytes ?? 64 << 20;
   const fh = await open(path, 'r');
   try {
-    let buf = Buffer.allocUnsafe(chunkSize);
+    let buf = opts.buffer && opts.buffer.length > 0 ? opts.buffer : Buffer.allocUnsafe(chunkSize);
     let filled = 0;
     let pos = start;
     for (;;) {
@@ -51,6 +55,11 @@ export async function readLineChunks(
       }
       pos += bytesRead;
       const total = filled + bytesRead;
+      if (opts.raw) {
+        await onChunk(buf.subarray(0, total));
+        filled = 0;
+        continue;
+      }
       const lastLf = buf.lastIndexOf(LF, total - 1);
       if (lastLf < filled) {
         filled = total;

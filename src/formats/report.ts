@@ -31,7 +31,9 @@
  *   we do not know (grouped by key exactly like a receipt, so it is never split).
  *
  * Works on bytes: only `#`, `@`, `;`, digits, CR and LF are looked at, which
- * both encodings write the same. `lines` are views into `data` (no copies).
+ * both encodings write the same. Units keep byte spans into `data`; their
+ * `lines` (views, no copies) are made only when read, because one Buffer
+ * object per line costs more than the whole parse (see BENCHMARKS.md).
  */
 import { detectEncoding, type TextEncoding } from './encoding.js';
 import { FormatError } from './errors.js';
@@ -60,6 +62,50 @@ export interface ReportUnit {
    * its lines again in front of the next file. True otherwise.
    */
   complete: boolean;
+}
+
+/** A unit as parseReport makes it: line spans into the source buffer, `lines` materialised on first read. */
+class ParsedUnit implements ReportUnit {
+  #lines: Buffer[] | undefined;
+  constructor(
+    public kind: UnitKind,
+    public transactions: number,
+    public header: BlockHeader,
+    public complete: boolean,
+    /** The parsed file's bytes. */
+    readonly src: Buffer,
+    /** [start, end) byte offsets of each line in `src`, without EOL, flattened. */
+    readonly spans: number[],
+  ) {}
+
+  get lines(): Buffer[] {
+    if (this.#lines === undefined) {
+      const out: Buffer[] = [];
+      for (let i = 0; i < this.spans.length; i += 2) out.push(this.src.subarray(this.spans[i], this.spans[i + 1]));
+      this.#lines = out;
+    }
+    return this.#lines;
+  }
+}
+
+const CRLF = Buffer.from('\r\n', 'latin1');
+
+/** The unit's lines, each followed by CRLF, as one buffer (copied straight from the source when parseReport made the unit). */
+export function unitLinesCrlf(unit: ReportUnit): Buffer {
+  if (unit instanceof ParsedUnit) {
+    const { src, spans } = unit;
+    let len = 0;
+    for (let i = 0; i < spans.length; i += 2) len += spans[i + 1]! - spans[i]! + 2;
+    const out = Buffer.allocUnsafe(len);
+    let o = 0;
+    for (let i = 0; i < spans.length; i += 2) {
+      o += src.copy(out, o, spans[i]!, spans[i + 1]!);
+      out[o++] = CR;
+      out[o++] = LF;
+    }
+    return out;
+  }
+  return Buffer.concat(unit.lines.flatMap((l) => [l, CRLF]));
 }
 
 export interface ParsedReport {
@@ -122,7 +168,7 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
   let pendingFirst: Buffer | undefined;
   let headerLine = 0;
 
-  let cur: ReportUnit | undefined;
+  let cur: ParsedUnit | undefined;
   let curPos: number | string | symbol = NO_KEY;
   let curRcpt: number | string | symbol = NO_KEY;
   const sc = [0, 0, 0, 0, 0];
@@ -145,23 +191,22 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
     const e = end > p && data[end - 1] === CR ? end - 1 : end;
     lineNo++;
     const ls = p;
-    const line = data.subarray(ls, e);
     p = next;
 
     if (pendingService !== 0) {
       if (pendingService === 1) {
-        pendingFirst = line;
+        pendingFirst = data.subarray(ls, e);
         pendingService = 2;
       } else {
-        header = { flag: pendingFlag, service: [pendingFirst!, line], encoding };
+        header = { flag: pendingFlag, service: [pendingFirst!, data.subarray(ls, e)], encoding };
         pendingService = 0;
       }
       continue;
     }
     const len = e - ls;
-    if (len === 1 && (line[0] === HASH || line[0] === AT)) {
+    if (len === 1 && (data[ls] === HASH || data[ls] === AT)) {
       close();
-      pendingFlag = line[0] === HASH ? '#' : '@';
+      pendingFlag = data[ls] === HASH ? '#' : '@';
       pendingService = 1;
       headerLine = lineNo;
       continue;
@@ -181,7 +226,7 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
 
     if (!header) {
       if (len === 0) continue;
-      throw new FormatError(name, lineNo, `not a report file: expected a block header line "#" or "@" before the first transaction, found ${showLine(line)}`);
+      throw new FormatError(name, lineNo, `not a report file: expected a block header line "#" or "@" before the first transaction, found ${showLine(data.subarray(ls, e))}`);
     }
     if (header.flag === '@') {
       if (type >= 0) skippedLoaded++;
@@ -189,14 +234,14 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
     }
     if (type < 0) {
       // Not understood: stays where it stands.
-      if (cur) cur.lines.push(line);
-      else cur = { kind: 'other', transactions: 0, lines: [line], header, complete: false };
+      if (cur) cur.spans.push(ls, e);
+      else cur = new ParsedUnit('other', 0, header, false, data, [ls, e]);
       continue;
     }
     const pos = keyField(data, sc[3]! + 1, sc[4]!);
     const rcpt = keyField(data, sc[4]! + 1, sixthEnd);
     if (cur && pos === curPos && rcpt === curRcpt) {
-      cur.lines.push(line);
+      cur.spans.push(ls, e);
       cur.transactions++;
       if (isReceiptType(type)) cur.kind = 'receipt';
       if (isCloseType(type)) close();
@@ -204,10 +249,10 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
     }
     close();
     if (isStandaloneType(type)) {
-      units.push({ kind: 'standalone', transactions: 1, lines: [line], header, complete: true });
+      units.push(new ParsedUnit('standalone', 1, header, true, data, [ls, e]));
       continue;
     }
-    cur = { kind: isReceiptType(type) ? 'receipt' : 'other', transactions: 1, lines: [line], header, complete: false };
+    cur = new ParsedUnit(isReceiptType(type) ? 'receipt' : 'other', 1, header, false, data, [ls, e]);
     curPos = pos;
     curRcpt = rcpt;
     if (isCloseType(type)) close();

@@ -12,12 +12,21 @@ const CLOSE_TYPES = new Set([55, 56]);
 /** Lines that stand alone: 50 cash in, 51 cash out, 60-63 X/Z reports. */
 const STANDALONE_TYPES = new Set([50, 51, 60, 61, 62, 63]);
 
+// A lookup table: the parser asks once per line, and Set lookups showed in profiles.
+const RECEIPT = 1;
+const CLOSE = 2;
+const STANDALONE = 4;
+const CLASS = new Uint8Array(256);
+for (const t of RECEIPT_TYPES) CLASS[t]! |= RECEIPT;
+for (const t of CLOSE_TYPES) CLASS[t]! |= CLOSE;
+for (const t of STANDALONE_TYPES) CLASS[t]! |= STANDALONE;
+
 export function isReceiptType(t: number): boolean {
-  return RECEIPT_TYPES.has(t);
+  return t < 256 && (CLASS[t]! & RECEIPT) !== 0;
 }
 export function isCloseType(t: number): boolean {
-  return CLOSE_TYPES.has(t);
+  return t < 256 && (CLASS[t]! & CLOSE) !== 0;
 }
 export function isStandaloneType(t: number): boolean {
-  return STANDALONE_TYPES.has(t);
+  return t < 256 && (CLASS[t]! & STANDALONE) !== 0;
 }

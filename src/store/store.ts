@@ -469,7 +469,8 @@ export class Store {
         try {
           await check?.(part.localPath, part);
         } catch (e) {
-          await this.quarantineMove(part.localPath, part.remoteName, (e as Error).message, draft);
+          await this.quarantineMove(part.localPath, part.remoteName, (e as Error).message);
+          draft.counters.quarantined += 1;
           continue;
         }
         const id = draft.nextInboxId++;
@@ -488,19 +489,32 @@ export class Store {
     });
   }
 
+  /** Keeps raw bytes of an unreadable incoming item in quarantine and persists the transport cursor past it. */
+  quarantineIncoming(raw: Buffer, remoteName: string, reason: string, cursor: TransportCursor): Promise<string> {
+    return this.mutex.run(async () => {
+      const target = await this.quarantineTarget(remoteName);
+      await writeFileAtomic(target, raw);
+      await this.writeWhy(target, remoteName, reason);
+      const draft = structuredClone(this.current);
+      draft.cursor = cursor;
+      draft.counters.quarantined += 1;
+      await this.saveState(draft);
+      this.log.error('quarantine.added', { item: remoteName, quarantined: target, reason });
+      return target;
+    });
+  }
+
   inboxPath(item: InboxItem): string {
     return join(this.inboxDir, item.file);
   }
 
   // -------------------------------------------------------------- quarantine
 
-  /** Moves a bad item into quarantine with a `.why.txt` beside it. Returns the quarantined path. */
-  async quarantineMove(path: string, label: string, reason: string, draft?: AgentState): Promise<string> {
+  /** Moves a bad item into quarantine with a `.why.txt` beside it (the caller counts it in its commit). Returns the quarantined path. */
+  async quarantineMove(path: string, label: string, reason: string): Promise<string> {
     const target = await this.quarantineTarget(label);
     await moveFile(path, target);
     await this.writeWhy(target, label, reason);
-    if (draft) draft.counters.quarantined += 1;
-    else if (this.lock) this.current.counters.quarantined += 1; // counted with the next commit
     this.log.error('quarantine.added', { item: label, quarantined: target, reason });
     return target;
   }

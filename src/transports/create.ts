@@ -1,39 +1,31 @@
 /**
- * Builds the configured transport. Constructors only store dependencies;
+ * Builds the configured transport. Each transport module is loaded only when it
+ * is configured (a folder-only till never loads undici or basic-ftp, which keeps
+ * start-up quick and memory small). Constructors only store dependencies;
  * nothing connects before `open()`.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
-import { FolderRemoteDir } from './folder/folder-remote-dir.js';
-import { FtpRemoteDir } from './ftp/ftp-remote-dir.js';
-import { KkmTransferTransport } from './kkmtransfer/transport.js';
 import { SequencedFilesTransport } from './sequenced.js';
 import type { Transport } from './transport.js';
 
-export function createTransport(config: Config, log: Logger): Transport {
+export async function createTransport(config: Config, log: Logger): Promise<Transport> {
   const t = config.transport;
   switch (t.type) {
-    case 'folder':
+    case 'folder': {
+      const { FolderRemoteDir } = await import('./folder/folder-remote-dir.js');
       return new SequencedFilesTransport('folder', new FolderRemoteDir(t.dir, { log }), t);
-    case 'ftp':
-      return new SequencedFilesTransport(
-        'ftp',
-        new FtpRemoteDir(
-          {
-            host: t.host,
-            port: t.port,
-            user: t.user,
-            password: t.password ?? '',
-            secure: t.secure,
-            tls: t.tls,
-            encoding: t.encoding,
-            timeoutMs: t.timeoutMs,
-          },
-          { log },
-        ),
-        t,
+    }
+    case 'ftp': {
+      const { FtpRemoteDir } = await import('./ftp/ftp-remote-dir.js');
+      const remote = new FtpRemoteDir(
+        { host: t.host, port: t.port, user: t.user, password: t.password ?? '', secure: t.secure, tls: t.tls, encoding: t.encoding, timeoutMs: t.timeoutMs },
+        { log },
       );
-    case 'kkmtransfer':
+      return new SequencedFilesTransport('ftp', remote, t);
+    }
+    case 'kkmtransfer': {
+      const { KkmTransferTransport } = await import('./kkmtransfer/transport.js');
       return new KkmTransferTransport(
         {
           url: t.url,
@@ -46,5 +38,6 @@ export function createTransport(config: Config, log: Logger): Transport {
         },
         { log },
       );
+    }
   }
 }

@@ -37,6 +37,13 @@ export interface PullContext {
    * cursor change alone.
    */
   stage(parts: IncomingPart[], cursor: TransportCursor): Promise<void>;
+  /**
+   * An incoming item that cannot be read (bad base64, a broken or hostile ZIP,
+   * an unreadable answer): keep its raw bytes in quarantine with `reason`, and
+   * persist `cursor` so the exchange moves past it. Bad input never blocks
+   * the items after it; an operator finds it in quarantine and in the log.
+   */
+  quarantine(raw: Buffer, remoteName: string, reason: string, cursor: TransportCursor): Promise<void>;
   log: Logger;
   signal: AbortSignal;
 }

@@ -165,4 +165,26 @@ describe('folder transport, end to end', () => {
     assert.equal(violations, 0, 'a final name never showed a partial or changing file');
     assert.ok(seenFinal.size > 0);
   });
+
+  it('bad input is quarantined with a reason naming the file and line; the rest keeps flowing', async () => {
+    ws = await makeWorkspace();
+    const good = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
+    await dropReport(ws.till, 'a.rep', good.data);
+    await dropReport(ws.till, 'b.rep', '1;24.11.2026;10:00:00;11;1;7;5;1;1;1;1;1\r\n'); // no block header
+    await fs.writeFile(join(ws.share, 'POS1.spr.$1'), 'garbage\r\n#\r\n');
+    await fs.writeFile(join(ws.share, 'POS1.spr.$2'), '##@@&&\r\n#\r\nGOOD;;x;;1;\r\n');
+    const r = await runCli(['run', '--once', '--config', ws.configFile]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual((await sharePackages(ws.share)).flatMap((p) => transactionNumbers(p.data)), good.txs);
+    assert.match(await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1'), /GOOD/);
+    const q = (await fs.readdir(join(ws.data, 'quarantine'))).sort();
+    const whys = await Promise.all(q.filter((n) => n.endsWith('.why.txt')).map((n) => fs.readFile(join(ws!.data, 'quarantine', n), 'utf8')));
+    assert.equal(whys.length, 2, q.join(', '));
+    assert.ok(whys.some((w) => /b\.rep/.test(w)), whys.join('\n'));
+    assert.ok(whys.some((w) => /POS1\.spr\.\$1 line 1: /.test(w)), whys.join('\n'));
+    assert.ok(q.some((n) => n.endsWith('-b.rep')) && q.some((n) => n.endsWith('POS1.spr.$1')), 'the items themselves are kept');
+    assert.match(r.stdout, /quarantine\.added/);
+    const status = await runCli(['status', '--config', ws.configFile]);
+    assert.match(status.stdout, /quarantined=2/);
+  });
 });

@@ -127,3 +127,14 @@ test('merge: a large part streams through in chunks unchanged (fast path) and li
     assert.equal(r1.outputs[0]!.bytes, a.length);
   });
 });
+
+test('merge: a last line without LF (even one ending in a bare CR) still ends in CRLF', async () => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'a'), Buffer.from('##@@&&\r\n#\r\n1;x\r\n2;y\r'));
+    await writeFile(join(dir, 'b'), Buffer.from('##@@&&\r\n#\r\n3;z'));
+    const out = join(dir, 'out');
+    await (await import('node:fs/promises')).mkdir(out);
+    const r = await mergeSprParts([{ name: 'a', path: join(dir, 'a') }, { name: 'b', path: join(dir, 'b') }], out);
+    assert.equal((await readFile(r.outputs[0]!.path)).toString('latin1'), '##@@&&\r\n#\r\n1;x\r\n2;y\r\n3;z\r\n');
+  });
+});

@@ -1,7 +1,7 @@
 /**
  * Stand-ins for what the store gives a transport: a PullContext whose `stage`
- * records each call (with the staged files' bytes, read at staging time) and
- * persists the cursor like the store would, and a PushContext whose notes
+ * and `quarantine` record each call (with the staged files' bytes, read at
+ * staging time) and persist the cursor like the store would, and a PushContext whose notes
  * survive between attempts. Plus a temp folder that cleans itself up.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,19 +16,31 @@ export interface StageCall {
   cursor: TransportCursor;
 }
 
-export type FakePullContext = PullContext & { calls: StageCall[] };
+export interface QuarantineCall {
+  raw: Buffer;
+  remoteName: string;
+  reason: string;
+  cursor: TransportCursor;
+}
+
+export type FakePullContext = PullContext & { calls: StageCall[]; quarantined: QuarantineCall[] };
 
 export function fakePullContext(tmpDir: string, cursor: TransportCursor = {}, log: Logger = memoryLogger(), signal = new AbortController().signal): FakePullContext {
   const ctx: FakePullContext = {
     tmpDir,
     cursor,
     calls: [],
+    quarantined: [],
     log,
     signal,
     async stage(parts, next) {
       const withData = await Promise.all(parts.map(async (p) => ({ ...p, data: await readFile(p.localPath) })));
       ctx.calls.push({ parts: withData, cursor: next });
       ctx.cursor = next; // what the store persisted; the next pull starts from it
+    },
+    async quarantine(raw, remoteName, reason, next) {
+      ctx.quarantined.push({ raw: Buffer.from(raw), remoteName, reason, cursor: next });
+      ctx.cursor = next; // the store persists the cursor past the bad item with it
     },
   };
   return ctx;

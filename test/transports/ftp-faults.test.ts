@@ -168,12 +168,15 @@ describe('FtpRemoteDir faults', { timeout: 120_000 }, () => {
     });
   });
 
-  it('explicit FTPS: the wrong CA is tls; the right CA connects', async () => {
+  it('explicit FTPS: the wrong CA is tls; the right CA connects; rejectUnauthorized false accepts any', async () => {
     const wrong = await setup({ secure: true, tls: { caFile: otherCa.certFile, rejectUnauthorized: true } });
     await assert.rejects(wrong.dir.open(), isKind('tls'));
     const right = await setup({ secure: true, tls: { caFile: ca.certFile, rejectUnauthorized: true } });
     await right.dir.open();
     assert.deepEqual(await right.dir.list(''), []);
+    // rejectUnauthorized: false is the operator's explicit choice to accept any certificate.
+    const lax = await setup({ secure: true, tls: { caFile: otherCa.certFile, rejectUnauthorized: false } });
+    assert.deepEqual(await lax.dir.list(''), []);
     const unreadable = await setup({ secure: true, tls: { caFile: join(scratch, 'no-such-ca.pem'), rejectUnauthorized: true } });
     await assert.rejects(unreadable.dir.open(), (e) => isKind('config')(e) && (e as Error).message.includes('no-such-ca.pem'));
   });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { TextEncoding } from '../encoding.js';
 import { planSprMerge, remainingLines, type GroupPlan } from './plan.js';
 import { scanSprPart } from './scan.js';
-import { writeGroup } from './write.js';
+import { mergeBuffers, writeGroup } from './write.js';
 
 export type SprOutputEncoding = 'auto' | 'utf8bom' | 'cp1251';
 
@@ -46,14 +46,15 @@ function outputEncoding(g: GroupPlan, wanted: SprOutputEncoding): TextEncoding {
 }
 
 export async function mergeSprParts(parts: { path: string; name: string }[], outDir: string, opts: SprMergeOptions = {}): Promise<SprMergeResult> {
+  const buffers = mergeBuffers();
   const scans = [];
-  for (const p of parts) scans.push(await scanSprPart(p.path, p.name));
+  for (const p of parts) scans.push(await scanSprPart(p.path, p.name, buffers.read));
   const plan = planSprMerge(scans);
   const outputs: SprMergeOutput[] = [];
   for (const [i, g] of plan.groups.entries()) {
     const encoding = outputEncoding(g, opts.encoding ?? 'auto');
     const path = join(outDir, `${opts.filePrefix ?? ''}merged-${i + 1}.spr`);
-    const { bytes, dataLines } = await writeGroup(g, path, encoding);
+    const { bytes, dataLines } = await writeGroup(g, path, encoding, buffers);
     outputs.push({ path, parts: g.names, bytes, encoding, dataLines });
   }
   return { outputs, skipped: plan.skipped };

@@ -34,6 +34,8 @@ export interface SprPartScan extends SprPartInfo {
   line1: Buffer;
   /** Byte offset of line 3: where data starts. */
   dataOffset: number;
+  /** From line 3 on: only data lines, each ending in CRLF. Such a part can be copied without looking at its lines. */
+  clean: boolean;
 }
 
 const MAGIC = Buffer.from('##@@&&', 'latin1');
@@ -45,7 +47,7 @@ export function preview(line: Buffer, encoding: TextEncoding): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
 }
 
-export async function scanSprPart(path: string, name: string): Promise<SprPartScan> {
+export async function scanSprPart(path: string, name: string, buffer?: Buffer): Promise<SprPartScan> {
   let encoding: TextEncoding = 'cp1251';
   let lineNo = 0;
   let fileOffset = 0;
@@ -55,6 +57,7 @@ export async function scanSprPart(path: string, name: string): Promise<SprPartSc
   let dataLines = 0;
   const tableLines = new Array<number>(TABLE_COUNT).fill(0);
   const summary = emptyCommandSummary();
+  let clean = true;
 
   const bytes = await readLineChunks(path, name, 0, (chunk) => {
     let p = 0;
@@ -70,9 +73,11 @@ export async function scanSprPart(path: string, name: string): Promise<SprPartSc
       const e = end > p && chunk[end - 1] === CR ? end - 1 : end;
       lineNo++;
       if (lineNo > 2) {
+        if (e === end || e === p || next === end) clean = false; // no CR before LF, an empty line, or no LF at all (last line)
         if (e > p) {
           if (chunk[p] === DOLLAR && chunk[p + 1] === DOLLAR && chunk[p + 2] === DOLLAR) {
             addCommands(decodeText(chunk.subarray(p, e), encoding), summary);
+            clean = false;
           } else {
             dataLines++;
             tableLines[tableOfLine(chunk, p)]!++;
@@ -94,10 +99,10 @@ export async function scanSprPart(path: string, name: string): Promise<SprPartSc
       p = next;
     }
     fileOffset += n;
-  });
+  }, buffer ? { buffer } : {});
   if (lineNo === 0) throw new FormatError(name, 1, 'expected ##@@&&, found an empty file');
   if (lineNo === 1) throw new FormatError(name, 2, 'expected # (waiting) or @ (loaded), found end of file');
-  return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset };
+  return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset, clean };
 }
 
 /**

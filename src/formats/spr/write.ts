@@ -37,8 +37,18 @@ function headerOf(g: GroupPlan, enc: TextEncoding): Buffer {
   return Buffer.concat([bomOf(enc), Buffer.from(text, 'latin1')]);
 }
 
+/** Buffers reused across parts and outputs, so memory does not grow with their number. */
+export interface MergeBuffers {
+  read: Buffer;
+  out: Buffer;
+}
+
+export function mergeBuffers(chunkSize = 1 << 20): MergeBuffers {
+  return { read: Buffer.allocUnsafe(chunkSize), out: Buffer.allocUnsafe(2 * chunkSize + 16) };
+}
+
 /** Writes the group's output; returns its size and data line count. The file is created or truncated. */
-export async function writeGroup(g: GroupPlan, outPath: string, enc: TextEncoding): Promise<{ bytes: number; dataLines: number }> {
+export async function writeGroup(g: GroupPlan, outPath: string, enc: TextEncoding, buffers: MergeBuffers = mergeBuffers()): Promise<{ bytes: number; dataLines: number }> {
   const fh = await open(outPath, 'w');
   try {
     const header = headerOf(g, enc);
@@ -47,7 +57,7 @@ export async function writeGroup(g: GroupPlan, outPath: string, enc: TextEncodin
     let dataLines = 0;
     for (const part of g.parts) {
       if (!g.isolated && remainingLines(part) === 0) continue;
-      const r = await copyPart(fh, part, enc, g.isolated);
+      const r = await copyPart(fh, part, enc, g.isolated, buffers);
       bytes += r.bytes;
       dataLines += r.dataLines;
     }
@@ -57,12 +67,21 @@ export async function writeGroup(g: GroupPlan, outPath: string, enc: TextEncodin
   }
 }
 
-async function copyPart(fh: FileHandle, part: PartPlan, enc: TextEncoding, keepCommands: boolean): Promise<{ bytes: number; dataLines: number }> {
+async function copyPart(fh: FileHandle, part: PartPlan, enc: TextEncoding, keepCommands: boolean, buffers: MergeBuffers): Promise<{ bytes: number; dataLines: number }> {
   const s = part.scan;
+  if (s.clean && part.drop.size === 0 && s.encoding === enc) {
+    // Nothing to drop, convert or normalise: copy the bytes as they are.
+    let bytes = 0;
+    await readLineChunks(s.path, s.name, s.dataOffset, async (chunk) => {
+      await writeAll(fh, chunk);
+      bytes += chunk.length;
+    }, { buffer: buffers.read, raw: true });
+    return { bytes, dataLines: s.dataLines };
+  }
   const drop = new Array<boolean>(TABLE_COUNT).fill(false);
   for (const t of part.drop) drop[t] = true;
   const dropAny = part.drop.size > 0;
-  let out = Buffer.allocUnsafe(0);
+  let out = buffers.out;
   let lineNo = 2;
   let bytes = 0;
   let dataLines = 0;
@@ -72,7 +91,7 @@ async function copyPart(fh: FileHandle, part: PartPlan, enc: TextEncoding, keepC
     // the line numbers in a conversion error stay those of the source.
     const chunk = transcodeLines(raw, s.encoding, enc, s.name, lineNo + 1);
     const n = chunk.length;
-    if (out.length < n + (n >> 1) + 4) out = Buffer.allocUnsafe(2 * n + 16);
+    if (out.length < n + (n >> 1) + 4) buffers.out = out = Buffer.allocUnsafe(2 * n + 16);
     let o = 0;
     let seg = 0;
     let modified = false;
@@ -111,6 +130,6 @@ async function copyPart(fh: FileHandle, part: PartPlan, enc: TextEncoding, keepC
     }
     await writeAll(fh, data);
     bytes += data.length;
-  });
+  }, { buffer: buffers.read });
   return { bytes, dataLines };
 }

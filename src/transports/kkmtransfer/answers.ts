@@ -23,27 +23,52 @@ const errcode = z.union([
 ]);
 const text = z.string().nullish().transform((s) => s ?? '');
 
-const receiveSchema = z.object({
+/** What every ReceiveData answer must have for us to know whether it is a package at all. */
+const envelopeSchema = z.object({ errcode, errmessage: text });
+/** What a package (errcode 0) must have to be readable. A failure here is a bad package, not a bad connection. */
+const packageSchema = z.object({
   data: text,
-  errcode,
-  errmessage: text,
   packagetype: text,
   uid: z.union([z.string(), z.number()]).nullish().transform((s) => (s === null || s === undefined || s === '' ? undefined : String(s))),
 });
 const sendSchema = z.object({ errcode, errmessage: text });
 
-export type ReceiveAnswer = z.infer<typeof receiveSchema>;
+export type ReceiveEnvelope = z.infer<typeof envelopeSchema> & {
+  /** The answer's keys, lower-cased, for `readReceivePackage`. */
+  fields: Record<string, unknown>;
+};
+export type ReceivePackage = z.infer<typeof packageSchema>;
 export type SendAnswer = z.infer<typeof sendSchema>;
 
-export function parseReceiveAnswer(body: string, what: string, secrets: string[]): ReceiveAnswer {
-  return parseWith(receiveSchema, body, what, secrets);
+/**
+ * The first half of reading a ReceiveData answer: JSON object and errcode.
+ * Anything wrong here (an HTML page, no errcode) says nothing about the
+ * package, so it is a `protocol` error and the package is asked for again later.
+ */
+export function parseReceiveEnvelope(body: string, what: string, secrets: string[]): ReceiveEnvelope {
+  const fields = parseObject(body, what, secrets);
+  return { ...checkWith(envelopeSchema, fields, body, what, secrets), fields };
+}
+
+/**
+ * The second half, for an errcode 0 answer: `data`, `packagetype`, `UID`.
+ * Returns the problem as text instead of throwing: the server did hand out
+ * this package, and asking again would get the same unusable answer, so the
+ * caller quarantines it and moves on.
+ */
+export function readReceivePackage(env: ReceiveEnvelope): ReceivePackage | { problem: string } {
+  const r = packageSchema.safeParse(env.fields);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  return { problem: `answer key "${issue.path.join('.') || '(answer)'}": ${issue.message}` };
 }
 
 export function parseSendAnswer(body: string, what: string, secrets: string[]): SendAnswer {
-  return parseWith(sendSchema, body, what, secrets);
+  return checkWith(sendSchema, parseObject(body, what, secrets), body, what, secrets);
 }
 
-function parseWith<T>(schema: z.ZodType<T>, body: string, what: string, secrets: string[]): T {
+/** JSON.parse the body into an object with lower-cased keys (1C writes `UID`, `ErrCode`... as it likes). */
+function parseObject(body: string, what: string, secrets: string[]): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(body.replace(/^\uFEFF/, ''));
@@ -55,9 +80,11 @@ function parseWith<T>(schema: z.ZodType<T>, body: string, what: string, secrets:
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new TransportError('protocol', `${what}: the answer is not a JSON object: ${snippet(body, secrets)}`, { serverAnswer: snippet(body, secrets) });
   }
-  // 1C code writes `UID`, `ErrCode`... as it likes: compare keys case-insensitively.
-  const lower = Object.fromEntries(Object.entries(json).map(([k, v]) => [k.toLowerCase(), v]));
-  const r = schema.safeParse(lower);
+  return Object.fromEntries(Object.entries(json).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function checkWith<T>(schema: z.ZodType<T>, fields: Record<string, unknown>, body: string, what: string, secrets: string[]): T {
+  const r = schema.safeParse(fields);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const key = issue.path.join('.') || '(answer)';

@@ -7,6 +7,12 @@
  * - ReceiveData `data` is normally a ZIP (the seed's sample); if the decoded
  *   bytes are not a ZIP they are taken as the file itself. A ZIP with several
  *   entries is staged as several parts, in entry order, in one `stage` call.
+ * - A package the server handed out (errcode 0) that cannot be read (bad
+ *   base64, broken or hostile ZIP, unknown packagetype, unusable `data`) is
+ *   kept in quarantine through `ctx.quarantine` and the counter moves past it:
+ *   asking again would get the same bytes and block everything after it.
+ *   Transport errors, answers that are not JSON (a proxy's error page) and
+ *   errcodes other than 0/3 never move the counter: they are retried.
  * - `errcode` 0 with empty `data`: an empty package. It holds nothing to
  *   deliver, so the counter moves past it (with a warning) and pulling goes on.
  * - SendData body: `text/plain; charset=utf-8`, the base64 text without line
@@ -18,14 +24,12 @@
  * - An abort through `ctx.signal` rejects with the signal's reason, not a TransportError.
  */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '../../util/logger.js';
 import { TransportError } from '../errors.js';
 import type {
   IncomingKind,
-  IncomingPart,
   OutgoingPackage,
   PullContext,
   PullResult,
@@ -34,11 +38,11 @@ import type {
   Transport,
   TransportCursor,
 } from '../transport.js';
-import { decodeBase64, encodeBase64 } from '../../formats/base64.js';
-import { extractZipTo, isZip, makeZip } from '../../formats/zip.js';
-import { FormatError } from '../../formats/errors.js';
-import { ERRCODE_DUPLICATE, ERRCODE_NOTHING, ERRCODE_OK, parseReceiveAnswer, parseSendAnswer, snippet } from './answers.js';
+import { encodeBase64 } from '../../formats/base64.js';
+import { makeZip } from '../../formats/zip.js';
+import { ERRCODE_DUPLICATE, ERRCODE_NOTHING, ERRCODE_OK, parseReceiveEnvelope, parseSendAnswer, readReceivePackage, snippet } from './answers.js';
 import { httpCall } from './http.js';
+import { unpackPackage, UnreadablePackage } from './unpack.js';
 import { joinUrl, parseServiceRoot, type ServiceRoot } from './urls.js';
 
 export interface KkmTransferOptions {
@@ -132,26 +136,35 @@ export class KkmTransferTransport implements Transport {
       const n = cursor.nextReceive;
       const what = `ReceiveData ${this.opts.pos}/${n}`;
       const started = Date.now();
+      // Transport errors, unreadable envelopes and errcodes other than 0/3 throw here: the counter stays, the package is asked for again later.
       const { text } = await this.call(ctx.signal, 'GET', [String(this.opts.pos), String(n)], what, this.maxAnswerBytes());
-      const answer = parseReceiveAnswer(text, what, this.secrets());
-      if (answer.errcode === ERRCODE_NOTHING) {
+      const envelope = parseReceiveEnvelope(text, what, this.secrets());
+      if (envelope.errcode === ERRCODE_NOTHING) {
         ctx.log.debug('pull.nothing', { package: n, durationMs: Date.now() - started });
         break;
       }
-      if (answer.errcode !== ERRCODE_OK) {
-        const msg = snippet(answer.errmessage, this.secrets());
-        throw new TransportError('server', `${what}: back office answered errcode ${answer.errcode}${msg ? `: ${msg}` : ''}`, {
-          code: answer.errcode,
+      if (envelope.errcode !== ERRCODE_OK) {
+        const msg = snippet(envelope.errmessage, this.secrets());
+        throw new TransportError('server', `${what}: back office answered errcode ${envelope.errcode}${msg ? `: ${msg}` : ''}`, {
+          code: envelope.errcode,
           serverAnswer: msg,
         });
       }
+      // From here on the server did hand out package n: what cannot be read is quarantined and the counter moves past it.
+      const next: KkmCursor = { ...cursor, nextReceive: n + 1 };
+      const answer = readReceivePackage(envelope);
+      const body = () => Buffer.from(text, 'utf8');
+      if ('problem' in answer) {
+        await this.quarantine(ctx, body(), `package ${n}.json`, `${what}: ${answer.problem}`, next);
+        cursor = next;
+        continue;
+      }
       const kind = answer.packagetype.trim().toLowerCase() as IncomingKind;
       if (!ALLOWED_KINDS.includes(kind)) {
-        throw new TransportError('protocol', `${what}: packagetype "${snippet(answer.packagetype, this.secrets(), 40)}" is neither spr nor flr`, {
-          serverAnswer: snippet(text, this.secrets()),
-        });
+        await this.quarantine(ctx, body(), `package ${n}.json`, `${what}: packagetype "${snippet(answer.packagetype, this.secrets(), 40)}" is neither spr nor flr`, next);
+        cursor = next;
+        continue;
       }
-      const next: KkmCursor = { ...cursor, nextReceive: n + 1 };
       if (answer.data.trim() === '') {
         // errcode 0 but nothing in it: there is nothing to deliver and asking again would get the same; move on.
         ctx.log.warn('pull.empty_package', { package: n, kind });
@@ -159,7 +172,16 @@ export class KkmTransferTransport implements Transport {
         cursor = next;
         continue;
       }
-      const staged = await this.unpack(answer.data, n, kind, kind === 'flr' ? answer.uid : undefined, ctx.tmpDir);
+      const uid = kind === 'flr' ? answer.uid : undefined;
+      let staged;
+      try {
+        staged = await unpackPackage({ data: answer.data, number: n, pos: this.opts.pos, kind, uid, tmpDir: ctx.tmpDir, maxPackageBytes: this.opts.maxPackageBytes });
+      } catch (e) {
+        if (!(e instanceof UnreadablePackage)) throw e;
+        await this.quarantine(ctx, e.raw, `package ${n}${e.rawExtension}`, `${what}: ${e.message}`, next);
+        cursor = next;
+        continue;
+      }
       // The counter moves only together with the staged data (one atomic step in the store).
       await ctx.stage(staged.parts, next);
       cursor = next;
@@ -169,6 +191,12 @@ export class KkmTransferTransport implements Transport {
       if (kind === 'flr' && answer.uid === undefined) ctx.log.warn('pull.flr_without_uid', { package: n });
     }
     return { parts, bytes };
+  }
+
+  /** Keep an unreadable package and move the counter past it (one atomic step in the store), so it never blocks the ones after it. */
+  private async quarantine(ctx: PullContext, raw: Buffer, label: string, reason: string, next: KkmCursor): Promise<void> {
+    ctx.log.error('pull.quarantined', { package: next.nextReceive - 1, item: label, bytes: raw.length, reason, note: 'kept in quarantine; pulling goes on with the next package' });
+    await ctx.quarantine(raw, label, reason, next);
   }
 
   async push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult> {
@@ -221,33 +249,6 @@ export class KkmTransferTransport implements Transport {
       throw new Error(`kkmtransfer cursor: nextReceive must be a whole number >= 1, got ${JSON.stringify(n)}`);
     }
     return { ...c, nextReceive: n };
-  }
-
-  /** Decode, unzip into `tmpDir` under names we choose (never the archive's), and describe the parts. */
-  private async unpack(data: string, n: number, kind: IncomingKind, uid: string | undefined, tmpDir: string): Promise<{ parts: IncomingPart[]; bytes: number }> {
-    const name = `package ${n}`;
-    try {
-      const raw = decodeBase64(data, name);
-      const localName = (i: number) => join(tmpDir, `kkm-pos${this.opts.pos}-${n}-${i}.${kind}`);
-      if (!isZip(raw)) {
-        if (raw.length > this.opts.maxPackageBytes) throw new FormatError(name, undefined, `${raw.length} bytes, more than transport.maxPackageBytes (${this.opts.maxPackageBytes})`);
-        const localPath = localName(0);
-        await writeFile(localPath, raw);
-        return { parts: [{ localPath, remoteName: name, kind, ...(uid ? { uid } : {}) }], bytes: raw.length };
-      }
-      const entries = await extractZipTo(raw, name, tmpDir, { maxTotalBytes: this.opts.maxPackageBytes }, (_e, i) => localName(i));
-      if (entries.length === 0) throw new FormatError(name, undefined, 'the ZIP archive holds no file');
-      const parts = entries.map((e) => ({
-        localPath: e.path,
-        remoteName: entries.length === 1 ? name : `${name} ${e.name}`,
-        kind,
-        ...(uid ? { uid } : {}),
-      }));
-      return { parts, bytes: entries.reduce((s, e) => s + e.bytes, 0) };
-    } catch (e) {
-      if (e instanceof FormatError) throw new TransportError('protocol', `ReceiveData ${this.opts.pos}/${n}: ${e.message}`, { cause: e });
-      throw e;
-    }
   }
 
   private async call(signal: AbortSignal, method: 'GET' | 'POST', segments: string[], what: string, maxAnswerBytes: number, body?: string) {

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.js';
+import { configJsonSchema } from '../../src/config/json-schema.js';
+import { ROOT, runCli } from '../helpers/kassir.js';
+
+const BASE = `pos: 1
+dataDir: ../var/data
+till:
+  dir: ../var/till
+  referenceFile: POS1.spr
+transport:
+  type: folder
+  dir: ../var/bo
+  referenceName: POS1.spr
+  reportName: POS1.rep
+`;
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfigText(text, '/etc/kassir/agent.yaml', env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map((p) => `${p.path}: ${p.message}`);
+    throw e;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('fills defaults from the schema and resolves paths against the file folder', () => {
+    const { config } = parseConfigText(BASE, '/etc/kassir/config/agent.yaml', {});
+    assert.equal(config.dataDir, '/etc/kassir/var/data');
+    assert.equal(config.till.dir, '/etc/kassir/var/till');
+    assert.equal(config.transport.type === 'folder' && config.transport.dir, '/etc/kassir/var/bo');
+    assert.equal(config.batch.maxTransactions, 1000);
+    assert.equal(config.till.reportFiles, '*.rep');
+    assert.equal(config.till.requestFile, 'POS1.flr');
+    assert.equal(config.archive.retentionDays, 30);
+    assert.equal(config.transport.type === 'folder' && config.transport.sequenced, true);
+  });
+
+  it('names unknown keys with a suggestion, and reports every problem at once', () => {
+    const p = problems(BASE.replace('  referenceFile: POS1.spr', '  referenceFile: POS1.spr\n  reportFile: "*.rep"').replace('pos: 1', 'pos: 0\nbatch:\n  maxTransaction: 5'));
+    assert.deepEqual(p.sort(), [
+      'batch.maxTransaction: unknown key (did you mean maxTransactions?)',
+      'pos: Too small: expected number to be >=1',
+      'till.reportFile: unknown key (did you mean reportFiles?)',
+    ]);
+  });
+
+  it('requires the keys that have no default, and checks the transport type and the cron expression', () => {
+    assert.deepEqual(problems('pos: 1\n'), ['dataDir: is required', 'till: is required', 'transport: is required']);
+    assert.ok(problems(BASE.replace('type: folder', 'type: smb')).some((l) => l.startsWith('transport.type:')));
+    assert.ok(problems(BASE + 'schedule:\n  pull: "every minute"\n').some((l) => l.startsWith('schedule.pull: not a valid cron expression')));
+    assert.ok(problems(BASE.replace('referenceFile: POS1.spr', 'referenceFile: sub/POS1.spr')).some((l) => l.startsWith('till.referenceFile: must be a bare file name')));
+  });
+
+  it('substitutes ${ENV} and reports an unset variable by key', () => {
+    const ftp = `${BASE.split('transport:')[0]}transport:\n  type: ftp\n  host: ftp.example\n  user: pos1\n  password: \${FTP_PASSWORD}\n  referenceName: Files/POS1.spr\n  reportName: Files/POS1.rep\n`;
+    const loaded = parseConfigText(ftp, '/x/agent.yaml', { FTP_PASSWORD: 's3cret!' });
+    assert.equal(loaded.config.transport.type === 'ftp' && loaded.config.transport.password, 's3cret!');
+    assert.deepEqual(loaded.secrets, ['s3cret!']);
+    assert.deepEqual(problems(ftp, {}), ['transport.password: environment variable FTP_PASSWORD is not set']);
+  });
+
+  it('reads passwordFile, and warns about a world-readable file holding a password', async () => {
+    const dir = await fs.mkdtemp(join(tmpdir(), 'kassir-cfg-'));
+    try {
+      await fs.writeFile(join(dir, 'ftp.pass'), 'from-file\n');
+      const head = BASE.split('transport:')[0];
+      await fs.writeFile(join(dir, 'a.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  passwordFile: ftp.pass\n  referenceName: a.spr\n  reportName: a.rep\n`);
+      const a = loadConfig(join(dir, 'a.yaml'), {});
+      assert.equal(a.config.transport.type === 'ftp' && a.config.transport.password, 'from-file');
+      assert.deepEqual(a.warnings, []);
+      await fs.writeFile(join(dir, 'b.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  password: literal\n  referenceName: a.spr\n  reportName: a.rep\n`, { mode: 0o644 });
+      await fs.chmod(join(dir, 'b.yaml'), 0o644);
+      assert.match(loadConfig(join(dir, 'b.yaml'), {}).warnings[0] ?? '', /readable by every user/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a YAML syntax error names the line', () => {
+    assert.match(problems('pos: 1\ntill: [\n')[0] ?? '', /^\(yaml\): line \d+/);
+  });
+
+  it('config/agent.schema.json is generated from the current schema (run `npm run schema`)', async () => {
+    assert.equal(await fs.readFile(join(ROOT, 'config/agent.schema.json'), 'utf8'), configJsonSchema());
+  });
+
+  it('the shipped config/agent.yaml is valid', () => {
+    const { config } = loadConfig(join(ROOT, 'config/agent.yaml'), {});
+    assert.equal(config.transport.type, 'folder');
+  });
+});
+
+describe('check-config command', () => {
+  it('prints one "path: message" line per problem and exits 2', async () => {
+    const dir = await fs.mkdtemp(join(tmpdir(), 'kassir-cfg-'));
+    try {
+      await fs.writeFile(join(dir, 'bad.yaml'), BASE.replace('pos: 1', 'pos: one\nposs: 2'));
+      const r = await runCli(['check-config', '--config', join(dir, 'bad.yaml')]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^pos: Invalid input: expected number, received string$/m);
+      assert.match(r.stderr, /^poss: unknown key \(did you mean pos\?\)$/m);
+      // run refuses on the same problems, before touching any data
+      const run = await runCli(['run', '--once', '--config', join(dir, 'bad.yaml')]);
+      assert.equal(run.code, 2);
+      assert.equal(await fs.stat(join(dir, '../var')).catch(() => undefined), undefined);
+      const ok = await runCli(['check-config', '--config', join(ROOT, 'config/agent.yaml')]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.match(ok.stdout, /ok \(POS 1, transport folder\)/);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--help exits 0 and lists the commands; an unknown command exits 2', async () => {
+    const h = await runCli(['--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /run --config FILE \[--once\]/);
+    assert.equal((await runCli(['frobnicate'])).code, 2);
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * Start-up recovery of the data folder: each case leaves the files as a crash
+ * or a power cut would, and checks what the store makes of them.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { DataDirLockedError } from '../../src/store/lock.js';
+import { Store } from '../../src/store/store.js';
+import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
+
+let dir: string;
+let records: LogRecord[];
+const open = async () => {
+  const log = memoryLogger({}, records);
+  const s = new Store(dir, { retentionDays: 30 }, log);
+  await s.open();
+  return s;
+};
+const events = () => records.map((r) => r.event);
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(join(tmpdir(), 'kassir-store-'));
+  records = [];
+});
+afterEach(async () => fs.rm(dir, { recursive: true, force: true }));
+
+async function withOpenPackage(s: Store, text: string, tx: number) {
+  await s.appendOpen(Buffer.from(text), (d) => {
+    d.open.pkg = { transactions: d.open.pkg.transactions + tx, bytes: d.open.pkg.bytes + text.length };
+  });
+}
+
+describe('store recovery', () => {
+  it('cuts an append that was never committed (its source is taken again)', async () => {
+    const s = await open();
+    await withOpenPackage(s, '#\r\n1\r\n2\r\nA\r\n', 1);
+    await s.close();
+    await fs.appendFile(join(dir, 'outbox/open.rep'), 'HALF-WRITTEN');
+    const s2 = await open();
+    assert.equal(await fs.readFile(join(dir, 'outbox/open.rep'), 'utf8'), '#\r\n1\r\n2\r\nA\r\n');
+    assert.ok(events().includes('store.recover.truncate-open'));
+    await s2.close();
+  });
+
+  it('completes a seal interrupted after the rename, without reusing the number', async () => {
+    const s = await open();
+    await withOpenPackage(s, 'X\r\n', 1);
+    await s.close();
+    // What seal() does before its state commit: meta, then rename.
+    await fs.writeFile(join(dir, 'outbox/1.json'), JSON.stringify({ number: 1, transactions: 1, bytes: 3, sealedAt: new Date().toISOString() }));
+    await fs.rename(join(dir, 'outbox/open.rep'), join(dir, 'outbox/1.rep'));
+    const s2 = await open();
+    assert.equal(s2.state.nextPackage, 2);
+    assert.equal(s2.state.open.length, 0);
+    assert.deepEqual(s2.queued().map((m) => m.number), [1]);
+    assert.ok(events().includes('store.recover.sealed'));
+    await s2.close();
+  });
+
+  it('falls back to the other state slot when the newest is torn (NUL-filled), quarantining it', async () => {
+    const s = await open();
+    await withOpenPackage(s, 'A\r\n', 1);
+    await s.seal();
+    await withOpenPackage(s, 'B\r\n', 1);
+    await s.close();
+    const slots = await Promise.all(['a', 'b'].map(async (x) => ({ x, env: JSON.parse(await fs.readFile(join(dir, `state.${x}.json`), 'utf8')) })));
+    const newest = slots.sort((p, q) => q.env.seq - p.env.seq)[0]!;
+    const size = (await fs.stat(join(dir, `state.${newest.x}.json`))).size;
+    await fs.writeFile(join(dir, `state.${newest.x}.json`), Buffer.alloc(size));
+    const s2 = await open();
+    assert.ok(events().includes('store.state.damaged'));
+    const q = await fs.readdir(join(dir, 'quarantine'));
+    assert.ok(q.some((n) => n.includes(`state.${newest.x}.json`) && !n.endsWith('.why.txt')));
+    const why = await fs.readFile(join(dir, 'quarantine', q.find((n) => n.endsWith('.why.txt'))!), 'utf8');
+    assert.match(why, /only NUL bytes/);
+    // The older slot predates the last append: that append is cut, never sent twice.
+    assert.equal(s2.state.nextPackage, 2);
+    assert.equal(await fs.readFile(join(dir, 'outbox/open.rep'), 'utf8'), '');
+    await s2.close();
+  });
+
+  it('with no readable state, rebuilds the package counter from the outbox and archive and says so', async () => {
+    const s = await open();
+    for (const t of ['A\r\n', 'B\r\n', 'C\r\n']) {
+      await withOpenPackage(s, t, 1);
+      await s.seal();
+    }
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await s.close();
+    await fs.writeFile(join(dir, 'state.a.json'), '{"format":"kassir-agent-state","seq":');
+    await fs.writeFile(join(dir, 'state.b.json'), '');
+    const s2 = await open();
+    assert.ok(events().includes('store.state.lost'));
+    assert.equal(s2.state.nextPackage, 4, 'no package number is reused');
+    assert.deepEqual(s2.queued().map((m) => m.number), [2, 3], 'queued packages are kept, none resent from the archive');
+    await s2.close();
+  });
+
+  it('rebuilds a damaged package meta from its bytes and quarantines the damaged one', async () => {
+    const s = await open();
+    await withOpenPackage(s, 'A\r\n', 1);
+    await s.seal();
+    await s.close();
+    await fs.writeFile(join(dir, 'outbox/1.json'), '\0\0\0\0');
+    const s2 = await open();
+    assert.deepEqual(s2.queued().map((m) => [m.number, m.bytes]), [[1, 3]]);
+    assert.ok(events().includes('store.recover.meta-rebuilt'));
+    assert.ok((await fs.readdir(join(dir, 'quarantine'))).some((n) => n.endsWith('1.json')));
+    await s2.close();
+  });
+
+  it('archives a package that was delivered just before the crash instead of resending it', async () => {
+    const s = await open();
+    await withOpenPackage(s, 'A\r\n', 1);
+    const meta = await s.seal();
+    await s.close();
+    await fs.writeFile(join(dir, 'outbox/1.json'), JSON.stringify({ ...meta, deliveredAt: new Date().toISOString(), remoteName: 'POS1.rep.$1' }));
+    const s2 = await open();
+    assert.deepEqual(s2.queued(), []);
+    assert.ok((await fs.readdir(join(dir, 'archive'))).includes('1.rep'));
+    await s2.close();
+  });
+
+  it('drops staged parts whose staging was never committed (they are fetched again)', async () => {
+    const s = await open();
+    await s.close();
+    await fs.writeFile(join(dir, 'inbox/00000001.spr'), '##@@&&\r\n#\r\n');
+    const s2 = await open();
+    assert.deepEqual(await fs.readdir(join(dir, 'inbox')), []);
+    assert.ok(events().includes('store.recover.unstaged'));
+    await s2.close();
+  });
+
+  it('a failed state write (disk full) changes nothing in memory', async () => {
+    const s = await open();
+    await withOpenPackage(s, 'A\r\n', 1);
+    const before = structuredClone(s.state);
+    await assert.rejects(
+      s.commit(() => {
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      }),
+      /ENOSPC/,
+    );
+    assert.deepEqual(s.state, before);
+    await s.close();
+  });
+});
+
+describe('data folder lock', () => {
+  it('refuses a second agent on the same data folder', async () => {
+    const s = await open();
+    const other = new Store(dir, { retentionDays: 30 }, memoryLogger());
+    // The lock is per process id: simulate another live process holding it.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' });
+    try {
+      await s.close();
+      await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname() }));
+      await assert.rejects(other.open(), (e) => e instanceof DataDirLockedError && e.ownerPid === child.pid);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('takes over a lock left by a process that is gone (SIGKILL, power cut)', async () => {
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify({ pid: 999_999_999, host: (await import('node:os')).hostname() }));
+    const s = await open();
+    assert.ok(events().includes('store.lock.stale'));
+    await s.close();
+  });
+});
+
+describe('retention', () => {
+  it('deletes archived packages and history days older than retentionDays, keeps newer ones', async () => {
+    const s = await open();
+    for (const t of ['A\r\n', 'B\r\n']) {
+      await withOpenPackage(s, t, 1);
+      await s.seal();
+    }
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'x' }, {});
+    await s.delivered(2, { outcome: 'delivered', remoteName: 'y' }, {});
+    const old = JSON.parse(await fs.readFile(join(dir, 'archive/1.json'), 'utf8'));
+    await fs.writeFile(join(dir, 'archive/1.json'), JSON.stringify({ ...old, deliveredAt: new Date(Date.now() - 31 * 86_400_000).toISOString() }));
+    await fs.writeFile(join(dir, 'history/2020-01-01.jsonl'), '{}\n');
+    const r = await s.cleanup();
+    assert.deepEqual(r, { packages: 1, historyFiles: 1 });
+    assert.deepEqual((await fs.readdir(join(dir, 'archive'))).sort(), ['2.json', '2.rep']);
+    await s.close();
+  });
+});
