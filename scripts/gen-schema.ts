@@ -1,12 +1,16 @@
 /**
- * Writes config/agent.schema.json from the zod schema (the single source of
- * truth), so editors complete and check config/agent.yaml.
- * `npm run schema` rewrites it; a test fails when it is out of date.
+ * Writes config/agent.schema.json and the README's config-key tables from the
+ * zod schema (the single source of truth), so editors complete and check
+ * config/agent.yaml and the README never disagrees with the code.
+ * `npm run schema` rewrites both; a test fails when either is out of date.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { withConfigDocs } from '../src/config/docs.js';
 import { configJsonSchema } from '../src/config/json-schema.js';
 
-const target = fileURLToPath(new URL('../config/agent.schema.json', import.meta.url));
-writeFileSync(target, configJsonSchema());
-console.log(`wrote ${target}`);
+const schemaFile = fileURLToPath(new URL('../config/agent.schema.json', import.meta.url));
+writeFileSync(schemaFile, configJsonSchema());
+const readmeFile = fileURLToPath(new URL('../README.md', import.meta.url));
+writeFileSync(readmeFile, withConfigDocs(readFileSync(readmeFile, 'utf8')));
+console.log(`wrote ${schemaFile} and the config tables of ${readmeFile}`);

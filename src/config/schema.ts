@@ -152,7 +152,14 @@ export const configSchema = z
     batch: z
       .strictObject({
         maxTransactions: z.number().int().min(1).default(1000).describe('Most transactions in one package ("number of transactions to unload"); a receipt is never split.'),
-        flushMs: z.number().int().min(0).default(60_000).describe('A package is sealed at the latest this long (ms) after its first transaction.'),
+        flushMs: z
+          .number()
+          .int()
+          .min(0)
+          .default(5_000)
+          .describe(
+            'The open package collects receipts for this long (ms) after its first transaction, then is sealed and sent (at once when full). While older packages wait for the back office it keeps filling up to maxTransactions, so an outage does not become a pile of tiny packages.',
+          ),
       })
       .prefault({})
       .describe('Packaging of outgoing transactions.'),

@@ -125,3 +125,11 @@ describe('check-config command', () => {
     assert.equal((await runCli(['frobnicate'])).code, 2);
   });
 });
+
+describe('README', () => {
+  it('its config-key tables are generated from the current schema (run `npm run schema`)', async () => {
+    const { withConfigDocs } = await import('../../src/config/docs.js');
+    const readme = await fs.readFile(join(ROOT, 'README.md'), 'utf8');
+    assert.equal(readme, withConfigDocs(readme));
+  });
+});
