@@ -4,6 +4,10 @@
  *   kassir-agent run --config FILE [--once]
  *   kassir-agent check-config --config FILE
  *   kassir-agent status --config FILE [--json]
+ *   kassir-agent exchange-now --config FILE [--pos N]
+ *   kassir-agent retry --config FILE [--pos N]
+ *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
+ *   kassir-agent resend PACKAGE --config FILE [--pos N]
  *
  * Exit codes (EXIT below): 0 done; 1 unexpected failure; 2 usage or config
  * error; 3 `run --once` left something undelivered; 4 the data folder is in
@@ -12,11 +16,15 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type LoadedConfig } from './config/load.js';
-import { runDaemon, runOnce } from './daemon.js';
-import { formatStatus, readStatus } from './status.js';
+import { controlRequest } from './control/client.js';
+import { controlSocketPath } from './control/socket-path.js';
+import { agentLogger, runDaemon, runOnce } from './daemon.js';
+import { formatHistoryRow, readHistory } from './history.js';
+import { formatStatus, readStatus, type StatusReport } from './status.js';
 import { DataDirLockedError } from './store/lock.js';
+import { Store } from './store/store.js';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, pending: 3, locked: 4 } as const;
+export const EXIT = { ok: 0, failure: 1, usage: 2, pending: 3, locked: 4, notRunning: 5 } as const;
 
 const HELP = `kassir-agent: exchange agent for the Kassir 5 point of sale
 
@@ -25,14 +33,24 @@ Usage:
   kassir-agent check-config --config FILE   validate the config; prints "key: problem" lines
   kassir-agent status --config FILE [--json]
                                             queued packages, attempts, last errors, counters
+                                            (live from the running agent, else from the data folder)
+  kassir-agent exchange-now --config FILE [--pos N]
+                                            the running agent performs a full exchange now; prints the result
+  kassir-agent retry --config FILE [--pos N]
+                                            the running agent forgets its backoff and sends everything queued now
+  kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
+                                            every attempt with its outcome and the server's answer
+  kassir-agent resend PACKAGE --config FILE [--pos N]
+                                            put a delivered (archived) package back in the queue under a new number
   kassir-agent --help | --version
 
 Exit codes:
   0  done (run --once: everything delivered)
   1  unexpected failure (see the log)
   2  usage error or invalid configuration
-  3  run --once: something is still queued (network down, Kassir has not taken a file...)
+  3  run --once / exchange-now: something is still queued (network down, Kassir has not taken a file...)
   4  the data folder is in use by another kassir-agent
+  5  exchange-now / retry: no agent is running for this config
 `;
 
 function version(): string {
@@ -57,6 +75,15 @@ function load(file: string | undefined): LoadedConfig | number {
   }
 }
 
+/** undefined: not given; null: given but not a number (reported). */
+function parsePos(v: string | undefined): number | undefined | null {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (Number.isInteger(n) && n > 0) return n;
+  process.stderr.write(`--pos: not a workplace number: ${v}\n`);
+  return null;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -67,6 +94,10 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         once: { type: 'boolean' },
         json: { type: 'boolean' },
+        pos: { type: 'string' },
+        since: { type: 'string' },
+        package: { type: 'string' },
+        errors: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -90,24 +121,118 @@ export async function main(argv: string[]): Promise<number> {
       const loaded = load(values.config);
       if (typeof loaded === 'number') return loaded;
       for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
-      process.stdout.write(`${loaded.file}: ok (POS ${loaded.config.pos}, transport ${loaded.config.transport.type})\n`);
+      const ex = loaded.config.exchanges;
+      process.stdout.write(`${loaded.file}: ok (${ex.map((x) => `POS ${x.pos}, transport ${x.transport.type}`).join('; ')})\n`);
       return EXIT.ok;
     }
     case 'status': {
       const loaded = load(values.config);
       if (typeof loaded === 'number') return loaded;
-      const report = await readStatus(loaded.config);
-      process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatStatus(report) + '\n');
+      const live = await controlRequest<{ exchanges: StatusReport[]; notRunning: Record<string, string> }>(controlSocketPath(loaded.config), 'GET', '/status', 10_000).catch(() => undefined);
+      const reports = live?.status === 200 ? live.body.exchanges : await readStatus(loaded.config);
+      const notRunning = live?.status === 200 ? live.body.notRunning : {};
+      if (values.json) process.stdout.write(JSON.stringify({ running: live?.status === 200, exchanges: reports, notRunning }, null, 2) + '\n');
+      else {
+        process.stdout.write(reports.map((r) => formatStatus(r)).join('\n\n') + '\n');
+        for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
+      }
       return EXIT.ok;
+    }
+    case 'exchange-now':
+    case 'retry': {
+      const loaded = load(values.config);
+      if (typeof loaded === 'number') return loaded;
+      const pos = parsePos(values.pos);
+      if (pos === null) return EXIT.usage;
+      const path = `/${command}${pos !== undefined ? `?pos=${pos}` : ''}`;
+      const answer = await controlRequest<{ results?: Record<string, unknown>[]; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
+      if (!answer) {
+        process.stderr.write(`no kassir-agent is running for ${loaded.file} (start it, or use: kassir-agent run --once --config ${loaded.file})\n`);
+        return EXIT.notRunning;
+      }
+      if (answer.status !== 200) {
+        process.stderr.write(`${answer.body.error ?? `the agent answered ${answer.status}`}\n`);
+        return EXIT.failure;
+      }
+      let pending = false;
+      for (const r of answer.body.results ?? []) {
+        const waiting = Number(r.queued ?? 0) + Number(r.inbox ?? 0) + Number(r.openTransactions ?? 0);
+        if (waiting > 0 || r.pullError || r.pushError) pending = true;
+        const detail = Object.entries(r)
+          .filter(([k, v]) => k !== 'pos' && v !== undefined && typeof v !== 'object')
+          .map(([k, v]) => `${k}=${String(v)}`)
+          .join(' ');
+        process.stdout.write(`POS ${String(r.pos)}: ${detail}\n`);
+      }
+      return command === 'exchange-now' && pending ? EXIT.pending : EXIT.ok;
+    }
+    case 'history': {
+      const loaded = load(values.config);
+      if (typeof loaded === 'number') return loaded;
+      const pos = parsePos(values.pos);
+      if (pos === null) return EXIT.usage;
+      const since = values.since !== undefined ? new Date(values.since) : undefined;
+      if (since && Number.isNaN(since.getTime())) {
+        process.stderr.write(`--since: not a date: ${values.since} (e.g. 2026-11-24 or 2026-11-24T10:00)\n`);
+        return EXIT.usage;
+      }
+      const pkg = values.package !== undefined ? Number(values.package) : undefined;
+      if (pkg !== undefined && !Number.isInteger(pkg)) {
+        process.stderr.write(`--package: not a package number: ${values.package}\n`);
+        return EXIT.usage;
+      }
+      const { rows, unreadable } = await readHistory(loaded.config.exchanges, { since, package: pkg, errorsOnly: values.errors, pos });
+      for (const r of rows) process.stdout.write((values.json ? JSON.stringify(r) : formatHistoryRow(r)) + '\n');
+      if (unreadable > 0) process.stderr.write(`${unreadable} unreadable line(s) skipped (torn by a power cut?)\n`);
+      if (!values.json) process.stderr.write(`${rows.length} attempt(s)\n`);
+      return EXIT.ok;
+    }
+    case 'resend': {
+      const loaded = load(values.config);
+      if (typeof loaded === 'number') return loaded;
+      const pos = parsePos(values.pos);
+      const pkg = Number(positionals[1]);
+      if (pos === null || !Number.isInteger(pkg) || pkg < 1) {
+        process.stderr.write('usage: kassir-agent resend PACKAGE --config FILE [--pos N]\n');
+        return EXIT.usage;
+      }
+      const path = `/resend?package=${pkg}${pos !== undefined ? `&pos=${pos}` : ''}`;
+      const answer = await controlRequest<{ package?: number; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
+      if (answer) {
+        if (answer.status !== 200) {
+          process.stderr.write(`${answer.body.error}\n`);
+          return EXIT.failure;
+        }
+        process.stdout.write(`package ${pkg} queued again as package ${answer.body.package}\n`);
+        return EXIT.ok;
+      }
+      // No agent running: change the data folder directly (under its lock); it goes out at the next run.
+      const candidates = loaded.config.exchanges.filter((x) => pos === undefined || x.pos === pos);
+      if (candidates.length !== 1) {
+        process.stderr.write(candidates.length === 0 ? `no exchange with pos ${pos}\n` : 'several exchanges: say which with --pos\n');
+        return EXIT.usage;
+      }
+      const ex = candidates[0]!;
+      const log = agentLogger(loaded).child({ pos: ex.pos, transport: ex.transport.type });
+      const store = new Store(ex.dataDir, { retentionDays: ex.archive.retentionDays }, log);
+      try {
+        await store.open();
+        const meta = await store.requeueArchived(pkg);
+        process.stdout.write(`package ${pkg} queued again as package ${meta.number}; it is sent at the next run\n`);
+        return EXIT.ok;
+      } catch (e) {
+        if (e instanceof DataDirLockedError) throw e;
+        process.stderr.write(`${(e as Error).message}\n`);
+        return EXIT.failure;
+      } finally {
+        await store.close();
+      }
     }
     case 'run': {
       const loaded = load(values.config);
       if (typeof loaded === 'number') return loaded;
       try {
-        if (values.once) {
-          const r = await runOnce(loaded);
-          return r.queued === 0 && r.inbox === 0 && r.openTransactions === 0 && !r.pullError ? EXIT.ok : EXIT.pending;
-        }
+        if (values.once) return (await runOnce(loaded)).ok ? EXIT.ok : EXIT.pending;
         return await runDaemon(loaded);
       } catch (e) {
         if (e instanceof DataDirLockedError) {

@@ -3,7 +3,8 @@
  * and why; counters; the last successful pull and push. Reads the data folder
  * without taking the lock, so it works beside a running agent.
  */
-import type { Config } from './config/schema.js';
+import type { Config, ExchangeConfig } from './config/schema.js';
+import type { ExchangeLive } from './exchange/exchange.js';
 import { Store } from './store/store.js';
 import { nullLogger } from './util/logger.js';
 
@@ -21,16 +22,27 @@ export interface StatusReport {
   lastPullOk?: string;
   lastPush?: { at: string; ok: boolean; error?: string };
   lastPushOk?: string;
+  /** Present when read from the running agent. */
+  live?: ExchangeLive;
 }
 
-export async function readStatus(config: Config, now = Date.now()): Promise<StatusReport> {
-  const store = new Store(config.dataDir, { retentionDays: config.archive.retentionDays, readOnly: true }, nullLogger);
-  await store.open();
+/** Status of every exchange, read from the data folders (works with or without a running agent). */
+export async function readStatus(config: Config, now = Date.now()): Promise<StatusReport[]> {
+  const out: StatusReport[] = [];
+  for (const ex of config.exchanges) {
+    const store = new Store(ex.dataDir, { retentionDays: ex.archive.retentionDays, readOnly: true }, nullLogger);
+    await store.open();
+    out.push(statusOf(ex, store, now));
+  }
+  return out;
+}
+
+export function statusOf(ex: ExchangeConfig, store: Store, now = Date.now()): StatusReport {
   const s = store.state;
   return {
-    pos: config.pos,
-    transport: config.transport.type,
-    dataDir: config.dataDir,
+    pos: ex.pos,
+    transport: ex.transport.type,
+    dataDir: ex.dataDir,
     queued: store.queued().map((m) => ({
       package: m.number,
       transactions: m.transactions,
@@ -61,7 +73,8 @@ export function formatAge(ms: number): string {
 
 export function formatStatus(r: StatusReport, now = Date.now()): string {
   const lines: string[] = [];
-  lines.push(`POS ${r.pos} · transport ${r.transport} · data ${r.dataDir}`);
+  lines.push(`POS ${r.pos} · transport ${r.transport} · data ${r.dataDir} · ${r.live ? 'agent running' : 'agent not running (read from the data folder)'}`);
+  if (r.live?.nextAttemptAt) lines.push(`next attempt: ${r.live.nextAttemptAt} (after ${r.live.consecutiveFailures} failed attempt(s); \`kassir-agent retry\` sends now)`);
   const since = (iso?: string) => (iso ? `${iso} (${formatAge(now - Date.parse(iso))} ago)` : 'never');
   lines.push(`last successful pull: ${since(r.lastPullOk)}${r.lastPull && !r.lastPull.ok ? ` · last attempt failed: ${r.lastPull.error}` : ''}`);
   lines.push(`last successful push: ${since(r.lastPushOk)}${r.lastPush && !r.lastPush.ok ? ` · last attempt failed: ${r.lastPush.error}` : ''}`);

@@ -4,7 +4,7 @@
  * `npm run schema` rewrites them; a test fails when they are out of date.
  */
 import { z } from 'zod';
-import { configSchema, folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema } from './schema.js';
+import { folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema, singleConfigSchema } from './schema.js';
 
 interface JsonSchemaNode {
   type?: string | string[];
@@ -51,7 +51,7 @@ export function configDocs(): string {
   return [
     '#### Common keys',
     '',
-    table(configSchema, '', ['transport']),
+    table(singleConfigSchema, '', ['transport']),
     '',
     '#### `transport` for `type: folder`',
     '',

@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, PATH_KEYS, type Config } from './schema.js';
+import { EXCHANGE_PATH_KEYS, exchangeSchema, multiConfigSchema, singleConfigSchema, type Config, type ExchangeConfig } from './schema.js';
 
 export interface ConfigProblem {
   /** Dotted key path (`transport.port`), or `(file)` for problems with the file itself. */
@@ -59,39 +59,58 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     throw new ConfigError(file, [{ path: '(file)', message: 'must be a YAML mapping of keys (pos, dataDir, till, transport, ...)' }]);
   }
   const problems: ConfigProblem[] = [];
-  const substituted = substituteEnv(raw, env, [], problems);
-  const parsed = configSchema.safeParse(substituted);
-  if (!parsed.success) problems.push(...zodProblems(parsed.error, substituted));
+  const substituted = substituteEnv(raw, env, [], problems) as Record<string, unknown>;
+  const multi = 'exchanges' in substituted;
+  const schema = multi ? multiConfigSchema : singleConfigSchema;
+  const parsed = schema.safeParse(substituted);
+  if (!parsed.success) problems.push(...zodProblems(parsed.error, substituted, multi));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
 
-  const config = parsed.data;
   const base = dirname(file);
-  resolvePaths(config, base);
+  const { log, control, metrics } = parsed.data;
+  const exchanges: ExchangeConfig[] = multi
+    ? (parsed.data as { exchanges: ExchangeConfig[] }).exchanges
+    : [exchangeSchema.parse(Object.fromEntries(Object.keys(exchangeSchema.shape).map((k) => [k, (parsed.data as Record<string, unknown>)[k]])))];
+  const config: Config = { exchanges, log, control, metrics };
+  if (config.log.dir !== undefined) config.log.dir = resolve(base, config.log.dir);
+  if (config.control.socket !== undefined && !config.control.socket.startsWith('\\\\')) config.control.socket = resolve(base, config.control.socket);
   const secrets: string[] = [];
   const warnings: string[] = [];
-  const t = config.transport;
-  if (t.type !== 'folder') {
-    if (t.passwordFile !== undefined) {
-      if (t.password !== undefined) throw new ConfigError(file, [{ path: 'transport.password', message: 'give either password or passwordFile, not both' }]);
-      try {
-        t.password = readFileSync(t.passwordFile, 'utf8').split(/\r?\n/)[0] ?? '';
-      } catch (e) {
-        throw new ConfigError(file, [{ path: 'transport.passwordFile', message: `cannot read ${t.passwordFile}: ${(e as NodeJS.ErrnoException).code ?? e}` }]);
-      }
-    }
-    if (t.password) {
-      secrets.push(t.password);
-      // A password written literally in a file everyone can read deserves a word.
-      if (/^\s*password\s*:/m.test(text) && process.platform !== 'win32') {
+  exchanges.forEach((ex, i) => {
+    const at = multi ? `exchanges.${i}.` : '';
+    resolvePaths(ex, base);
+    const t = ex.transport;
+    if (t.type !== 'folder') {
+      if (t.passwordFile !== undefined) {
+        if (t.password !== undefined) problems.push({ path: `${at}transport.password`, message: 'give either password or passwordFile, not both' });
         try {
-          if ((statSync(file).mode & 0o004) !== 0) warnings.push(`${file} holds a password and is readable by every user: chmod 600 it, or use \${ENV_VAR} or passwordFile`);
-        } catch {
-          /* the file was readable a moment ago; nothing to add */
+          t.password = readFileSync(t.passwordFile, 'utf8').split(/\r?\n/)[0] ?? '';
+        } catch (e) {
+          problems.push({ path: `${at}transport.passwordFile`, message: `cannot read ${t.passwordFile}: ${(e as NodeJS.ErrnoException).code ?? e}` });
         }
       }
+      if (t.password) secrets.push(t.password);
+    }
+    if (ex.till.requestFile === undefined) ex.till.requestFile = ex.till.referenceFile.replace(/(\.[^.]*)?$/, '.flr');
+  });
+  // Exchanges run independently: they must not share a POS, a data folder or a till folder.
+  for (const key of ['pos', 'dataDir', 'till.dir'] as const) {
+    const seen = new Map<unknown, number>();
+    exchanges.forEach((ex, i) => {
+      const v = key === 'till.dir' ? ex.till.dir : ex[key];
+      if (seen.has(v)) problems.push({ path: `exchanges.${i}.${key}`, message: `same as exchanges.${seen.get(v)}.${key} (${String(v)}); each exchange needs its own` });
+      else seen.set(v, i);
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  // A password written literally in a file everyone can read deserves a word.
+  if (secrets.length > 0 && /^\s*password\s*:/m.test(text) && process.platform !== 'win32') {
+    try {
+      if ((statSync(file).mode & 0o004) !== 0) warnings.push(`${file} holds a password and is readable by every user: chmod 600 it, or use \${ENV_VAR} or passwordFile`);
+    } catch {
+      /* the file was readable a moment ago; nothing to add */
     }
   }
-  if (config.till.requestFile === undefined) config.till.requestFile = config.till.referenceFile.replace(/(\.[^.]*)?$/, '.flr');
   return { config, file, secrets, warnings };
 }
 
@@ -116,18 +135,18 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | n
   return value;
 }
 
-function zodProblems(error: z.ZodError, input: unknown): ConfigProblem[] {
+function zodProblems(error: z.ZodError, input: unknown, multi: boolean): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   for (const issue of error.issues) {
     const at = issue.path.map(String);
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeysAt(input, at);
+      const known = knownKeysAt(input, at, multi);
       for (const key of issue.keys) {
         const hint = closest(key, known);
         out.push({ path: [...at, key].join('.'), message: `unknown key${hint ? ` (did you mean ${hint}?)` : ''}` });
       }
-    } else if (issue.code === 'invalid_union' && at.length === 1 && at[0] === 'transport') {
-      out.push({ path: 'transport.type', message: 'must be one of folder, ftp, kkmtransfer' });
+    } else if (issue.code === 'invalid_union' && at[at.length - 1] === 'transport') {
+      out.push({ path: [...at, 'type'].join('.'), message: 'must be one of folder, ftp, kkmtransfer' });
     } else {
       const received = issue.code === 'invalid_type' && valueAt(input, at) === undefined ? 'is required' : issue.message;
       out.push({ path: at.join('.') || '(root)', message: received });
@@ -142,17 +161,20 @@ function valueAt(input: unknown, path: string[]): unknown {
   return v;
 }
 
-/** The keys the strict object at `path` accepts, read off the schema (the transport variant is chosen by `type`). */
-function knownKeysAt(input: unknown, path: string[]): string[] {
-  let schema: unknown = configSchema;
+/** The keys the strict object at `path` accepts, read off the schema (the transport variant is chosen by its `type`). */
+function knownKeysAt(input: unknown, path: string[], multi: boolean): string[] {
+  let schema: unknown = multi ? multiConfigSchema : singleConfigSchema;
   for (let i = 0; i < path.length && schema !== undefined; i++) {
     const key = path[i]!;
-    if (i === 0 && key === 'transport') {
-      const type = valueAt(input, ['transport', 'type']);
-      const union = unwrap(configSchema.shape.transport) as { options: ZodLike[] };
+    const node = unwrap(schema) as ZodLike;
+    if (node.def?.element !== undefined) {
+      schema = node.def.element; // an array: `key` is the index
+    } else if (key === 'transport') {
+      const type = valueAt(input, [...path.slice(0, i), 'transport', 'type']);
+      const union = unwrap(node.shape?.transport) as { options: ZodLike[] };
       schema = union.options.find((o) => (unwrap(o.shape?.type) as ZodLike).def?.values?.includes(type as string));
     } else {
-      schema = (unwrap(schema) as ZodLike).shape?.[key];
+      schema = node.shape?.[key];
     }
   }
   return Object.keys((unwrap(schema) as ZodLike | undefined)?.shape ?? {});
@@ -160,7 +182,7 @@ function knownKeysAt(input: unknown, path: string[]): string[] {
 
 interface ZodLike {
   shape?: Record<string, ZodLike>;
-  def?: { innerType?: ZodLike; values?: unknown[] };
+  def?: { innerType?: ZodLike; values?: unknown[]; element?: ZodLike };
 }
 
 /** Strips default/optional/prefault wrappers. */
@@ -195,11 +217,11 @@ function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function resolvePaths(config: Config, base: string): void {
-  for (const key of PATH_KEYS) {
+function resolvePaths(exchange: ExchangeConfig, base: string): void {
+  for (const key of EXCHANGE_PATH_KEYS) {
     const parts = key.split('.');
-    let obj = config as unknown as Record<string, unknown>;
-    for (const p of parts.slice(0, -1)) obj = (obj?.[p] ?? undefined) as Record<string, unknown>;
+    let obj = exchange as unknown as Record<string, unknown> | undefined;
+    for (const p of parts.slice(0, -1)) obj = obj?.[p] as Record<string, unknown> | undefined;
     const last = parts[parts.length - 1]!;
     if (obj && typeof obj[last] === 'string') obj[last] = resolve(base, obj[last] as string);
   }

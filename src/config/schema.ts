@@ -110,8 +110,8 @@ export const kkmTransferTransportSchema = z
 
 export const transportSchema = z.discriminatedUnion('type', [folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema]);
 
-export const configSchema = z
-  .strictObject({
+/** The keys of one exchange: one POS, one till folder, one transport, one data folder. */
+const exchangeShape = {
     pos: z.number().int().min(1).describe('Workplace number (НомерПОС) of this till.'),
     dataDir: path('Folder for the durable state: counters, inbox, outbox, archive, history, quarantine'),
     till: z
@@ -180,6 +180,10 @@ export const configSchema = z
       })
       .prefault({})
       .describe('Archive and history retention.'),
+};
+
+/** Keys that concern the whole agent, whatever the number of exchanges. */
+const agentShape = {
     log: z
       .strictObject({
         level: z.enum(['error', 'warn', 'info', 'debug']).default('info').describe('Least important level written.'),
@@ -189,15 +193,64 @@ export const configSchema = z
       })
       .prefault({})
       .describe('Logging.'),
-  })
-  .describe('kassir-agent configuration.');
+    control: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('Accept commands (exchange-now, retry, status, resend) from the kassir-agent command on this machine.'),
+        socket: z
+          .string()
+          .optional()
+          .describe(
+            'Where the running agent listens for commands: a Unix socket path, or a Windows named pipe (\\\\.\\pipe\\NAME). Default: control.sock in the first exchange\'s dataDir (a pipe named after it on Windows). Only local users with access to it can send commands.',
+          ),
+      })
+      .prefault({})
+      .describe('Control of the running agent from the command line.'),
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Serve /healthz and /metrics (Prometheus text format) over HTTP on a loopback address.'),
+        host: z
+          .string()
+          .default('127.0.0.1')
+          .refine((h) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h), 'must be a loopback address (127.x.x.x, ::1 or localhost)')
+          .describe('Loopback address to listen on.'),
+        port: z.number().int().min(0).max(65535).default(9464).describe('TCP port for /healthz and /metrics.'),
+        maxQueueAgeMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(900_000)
+          .describe('/healthz turns red when a package has waited longer than this (ms), or the last successful push is older than this while packages wait.'),
+      })
+      .prefault({})
+      .describe('Health and metrics endpoints (off by default).'),
+};
 
-export type Config = z.output<typeof configSchema>;
-export type ConfigInput = z.input<typeof configSchema>;
-export type TransportConfig = Config['transport'];
+export const exchangeSchema = z.strictObject(exchangeShape).describe('One exchange: one POS, its till folder, its transport and its data folder.');
+
+/** The single-till form: the exchange keys at the top level. */
+export const singleConfigSchema = z.strictObject({ ...exchangeShape, ...agentShape }).describe('kassir-agent configuration for one till.');
+
+/** Several tills per agent: a list of exchanges, each running independently. */
+export const multiConfigSchema = z
+  .strictObject({
+    exchanges: z.array(exchangeSchema).min(1, 'needs at least one exchange').describe('The exchanges this agent runs, each with its own pos, till folder, transport and dataDir.'),
+    ...agentShape,
+  })
+  .describe('kassir-agent configuration for several tills.');
+
+/** What the config file may hold (for the JSON Schema). */
+export const configFileSchema = z.union([singleConfigSchema, multiConfigSchema]).describe('kassir-agent configuration.');
+
+export type ExchangeConfig = z.output<typeof exchangeSchema>;
+export type AgentSettings = Omit<z.output<typeof singleConfigSchema>, keyof typeof exchangeShape>;
+/** The loaded configuration: always a list of exchanges (the single-till form has one). */
+export interface Config extends AgentSettings {
+  exchanges: ExchangeConfig[];
+}
+export type TransportConfig = ExchangeConfig['transport'];
 export type FolderTransportConfig = z.output<typeof folderTransportSchema>;
 export type FtpTransportConfig = z.output<typeof ftpTransportSchema>;
 export type KkmTransferTransportConfig = z.output<typeof kkmTransferTransportSchema>;
 
-/** Keys (dotted) that hold paths and are resolved against the config file's folder. */
-export const PATH_KEYS = ['dataDir', 'till.dir', 'log.dir', 'transport.dir', 'transport.tls.caFile', 'transport.passwordFile'] as const;
+/** Keys (dotted, within one exchange) that hold paths and are resolved against the config file's folder. */
+export const EXCHANGE_PATH_KEYS = ['dataDir', 'till.dir', 'transport.dir', 'transport.tls.caFile', 'transport.passwordFile'] as const;

@@ -19,7 +19,7 @@
  */
 import { watch, type FSWatcher } from 'chokidar';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Config } from '../config/schema.js';
+import type { ExchangeConfig } from '../config/schema.js';
 import { FormatError } from '../formats/errors.js';
 import { inspectSprPart } from '../formats/spr.js';
 import type { Store } from '../store/store.js';
@@ -50,6 +50,23 @@ interface FlowHealth {
   lastError?: string;
 }
 
+/** What the running exchange knows beyond the store: for live status and metrics. */
+export interface ExchangeLive {
+  pos: number;
+  transport: string;
+  /** When the head package is tried next (ISO), if it is backing off. */
+  nextAttemptAt?: string;
+  consecutiveFailures: number;
+  pullFailing: boolean;
+  pushFailing: boolean;
+  lastPullError?: string;
+  lastPushError?: string;
+  /** Since this process started. */
+  attempts: { delivered: number; failed: number };
+  transactionsSent: number;
+  bytesSent: number;
+}
+
 export class Exchange {
   private readonly collector: ReportCollector;
   private readonly deliverer: TillDeliverer;
@@ -70,9 +87,10 @@ export class Exchange {
   private failures = 0;
   private readonly health = { pull: { failing: false } as FlowHealth, push: { failing: false } as FlowHealth };
   private lastTillWaiting = 0;
+  private readonly stats = { attempts: { delivered: 0, failed: 0 }, transactionsSent: 0, bytesSent: 0 };
 
   constructor(
-    private readonly config: Config,
+    private readonly config: ExchangeConfig,
     private readonly store: Store,
     private readonly transport: Transport,
     private readonly log: Logger,
@@ -158,6 +176,36 @@ export class Exchange {
   }
 
   // -------------------------------------------------------------- on demand
+
+  get pos(): number {
+    return this.config.pos;
+  }
+
+  /** The exchange's store (for status and `resend`). */
+  get data(): Store {
+    return this.store;
+  }
+
+  live(): ExchangeLive {
+    return {
+      pos: this.config.pos,
+      transport: this.transport.type,
+      ...(this.retryAt > Date.now() ? { nextAttemptAt: new Date(this.retryAt).toISOString() } : {}),
+      consecutiveFailures: this.failures,
+      pullFailing: this.health.pull.failing,
+      pushFailing: this.health.push.failing,
+      ...(this.health.pull.lastError !== undefined ? { lastPullError: this.health.pull.lastError } : {}),
+      ...(this.health.push.lastError !== undefined ? { lastPushError: this.health.push.lastError } : {}),
+      attempts: { ...this.stats.attempts },
+      transactionsSent: this.stats.transactionsSent,
+      bytesSent: this.stats.bytesSent,
+    };
+  }
+
+  /** Pushes now whatever is queued (after `resend`, for instance). */
+  triggerPush(): Promise<void> {
+    return this.pushFlight.trigger();
+  }
 
   triggerPull(): Promise<void> {
     return this.pullFlight.trigger();
@@ -305,6 +353,9 @@ export class Exchange {
       await this.store.delivered(number, r, { attempt: meta.attempts, transactions: meta.transactions, bytes: meta.bytes, durationMs });
       this.failures = 0;
       this.retryAt = 0;
+      this.stats.attempts.delivered++;
+      this.stats.transactionsSent += Math.max(0, meta.transactions);
+      this.stats.bytesSent += meta.bytes;
       this.recovered('push');
       this.log.info('push.delivered', {
         package: number,
@@ -321,6 +372,7 @@ export class Exchange {
       const kind = isTransportError(e) ? e.kind : 'local';
       const cls: RetryClass = isTransportError(e) ? (e.kind === 'busy' ? 'waiting' : e.needsOperator ? 'operator' : 'normal') : 'normal';
       this.failures++;
+      this.stats.attempts.failed++;
       const delay = retryDelay(this.failures, cls, this.config.schedule.retry);
       this.retryAt = Date.now() + delay;
       if (this.retryTimer) clearTimeout(this.retryTimer);

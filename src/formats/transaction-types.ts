@@ -13,20 +13,26 @@ const CLOSE_TYPES = new Set([55, 56]);
 const STANDALONE_TYPES = new Set([50, 51, 60, 61, 62, 63]);
 
 // A lookup table: the parser asks once per line, and Set lookups showed in profiles.
-const RECEIPT = 1;
-const CLOSE = 2;
-const STANDALONE = 4;
+/** Class bits of a type (see typeClass). */
+export const RECEIPT = 1;
+export const CLOSE = 2;
+export const STANDALONE = 4;
 const CLASS = new Uint8Array(256);
 for (const t of RECEIPT_TYPES) CLASS[t]! |= RECEIPT;
 for (const t of CLOSE_TYPES) CLASS[t]! |= CLOSE;
 for (const t of STANDALONE_TYPES) CLASS[t]! |= STANDALONE;
 
+/** RECEIPT | CLOSE | STANDALONE bits of a type (0 for an unknown one): one table read for the three questions. */
+export function typeClass(t: number): number {
+  return t < 256 ? CLASS[t]! : 0;
+}
+
 export function isReceiptType(t: number): boolean {
-  return t < 256 && (CLASS[t]! & RECEIPT) !== 0;
+  return (typeClass(t) & RECEIPT) !== 0;
 }
 export function isCloseType(t: number): boolean {
-  return t < 256 && (CLASS[t]! & CLOSE) !== 0;
+  return (typeClass(t) & CLOSE) !== 0;
 }
 export function isStandaloneType(t: number): boolean {
-  return t < 256 && (CLASS[t]! & STANDALONE) !== 0;
+  return (typeClass(t) & STANDALONE) !== 0;
 }

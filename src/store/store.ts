@@ -21,6 +21,7 @@ import type { IncomingPart, TransportCursor } from '../transports/transport.js';
 import {
   DIR_MODE,
   FILE_MODE,
+  copyFileAtomic,
   ensureDir,
   fsyncDir,
   fsyncFile,
@@ -433,6 +434,41 @@ export class Store {
       draft.lastPushOk = done.deliveredAt;
       draft.lastPush = { at: done.deliveredAt!, ok: true };
       await this.saveState(draft);
+    });
+  }
+
+  /**
+   * `resend`: puts an archived package back in the queue under a new number,
+   * for a back office that lost it. The archived copy stays as it is.
+   */
+  requeueArchived(number: number): Promise<PackageMeta> {
+    return this.mutex.run(async () => {
+      const archivedMeta = join(this.archiveDir, `${number}.json`);
+      let old: PackageMeta;
+      try {
+        old = packageMetaSchema.parse(JSON.parse(await fs.readFile(archivedMeta, 'utf8')));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`package ${number} is not in the archive (delivered packages are kept ${this.opts.retentionDays} days)`);
+        throw e;
+      }
+      const n = this.current.nextPackage;
+      await copyFileAtomic(join(this.archiveDir, `${number}.rep`), this.packagePath(n));
+      const meta = packageMetaSchema.parse({
+        number: n,
+        transactions: old.transactions,
+        bytes: old.bytes,
+        sealedAt: new Date().toISOString(),
+        ...(old.uid !== undefined ? { uid: old.uid } : {}),
+        resendOf: number,
+      });
+      await writeJsonAtomic(join(this.outboxDir, `${n}.json`), meta);
+      const draft = structuredClone(this.current);
+      draft.nextPackage = n + 1;
+      await this.saveState(draft);
+      this.sealed.set(n, meta);
+      await this.appendHistory({ at: meta.sealedAt, op: 'resend', package: n, outcome: 'queued', remoteName: `resend of package ${number}`, transactions: meta.transactions, bytes: meta.bytes });
+      this.log.warn('package.resend', { package: n, resendOf: number, transactions: meta.transactions, bytes: meta.bytes, note: 'an archived package was put back in the queue by an operator' });
+      return meta;
     });
   }
 

@@ -4,12 +4,12 @@
  * start-up quick and memory small). Constructors only store dependencies;
  * nothing connects before `open()`.
  */
-import type { Config } from '../config/schema.js';
+import type { ExchangeConfig } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { SequencedFilesTransport } from './sequenced.js';
 import type { Transport } from './transport.js';
 
-export async function createTransport(config: Config, log: Logger): Promise<Transport> {
+export async function createTransport(config: ExchangeConfig, log: Logger): Promise<Transport> {
   const t = config.transport;
   switch (t.type) {
     case 'folder': {

@@ -31,7 +31,7 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 
 describe('config', () => {
   it('fills defaults from the schema and resolves paths against the file folder', () => {
-    const { config } = parseConfigText(BASE, '/etc/kassir/config/agent.yaml', {});
+    const config = parseConfigText(BASE, "/etc/kassir/config/agent.yaml", {}).config.exchanges[0]!;
     assert.equal(config.dataDir, '/etc/kassir/var/data');
     assert.equal(config.till.dir, '/etc/kassir/var/till');
     assert.equal(config.transport.type === 'folder' && config.transport.dir, '/etc/kassir/var/bo');
@@ -61,7 +61,7 @@ describe('config', () => {
   it('substitutes ${ENV} and reports an unset variable by key', () => {
     const ftp = `${BASE.split('transport:')[0]}transport:\n  type: ftp\n  host: ftp.example\n  user: pos1\n  password: \${FTP_PASSWORD}\n  referenceName: Files/POS1.spr\n  reportName: Files/POS1.rep\n`;
     const loaded = parseConfigText(ftp, '/x/agent.yaml', { FTP_PASSWORD: 's3cret!' });
-    assert.equal(loaded.config.transport.type === 'ftp' && loaded.config.transport.password, 's3cret!');
+    assert.equal(loaded.config.exchanges[0]!.transport.type === 'ftp' && loaded.config.exchanges[0]!.transport.password, 's3cret!');
     assert.deepEqual(loaded.secrets, ['s3cret!']);
     assert.deepEqual(problems(ftp, {}), ['transport.password: environment variable FTP_PASSWORD is not set']);
   });
@@ -73,7 +73,7 @@ describe('config', () => {
       const head = BASE.split('transport:')[0];
       await fs.writeFile(join(dir, 'a.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  passwordFile: ftp.pass\n  referenceName: a.spr\n  reportName: a.rep\n`);
       const a = loadConfig(join(dir, 'a.yaml'), {});
-      assert.equal(a.config.transport.type === 'ftp' && a.config.transport.password, 'from-file');
+      assert.equal(a.config.exchanges[0]!.transport.type === 'ftp' && a.config.exchanges[0]!.transport.password, 'from-file');
       assert.deepEqual(a.warnings, []);
       await fs.writeFile(join(dir, 'b.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  password: literal\n  referenceName: a.spr\n  reportName: a.rep\n`, { mode: 0o644 });
       await fs.chmod(join(dir, 'b.yaml'), 0o644);
@@ -93,7 +93,7 @@ describe('config', () => {
 
   it('the shipped config/agent.yaml is valid', () => {
     const { config } = loadConfig(join(ROOT, 'config/agent.yaml'), {});
-    assert.equal(config.transport.type, 'folder');
+    assert.equal(config.exchanges[0]!.transport.type, "folder");
   });
 });
 

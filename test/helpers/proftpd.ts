@@ -45,6 +45,12 @@ export interface ProftpdServer {
   root: string;
   /** The server's system log so far, for failure messages. */
   readLog(): Promise<string>;
+  /**
+   * Stop the server and start it again with `opts` on the same port and home
+   * folder (files stay), e.g. to refuse renames or limit uploads "for a
+   * while". Open sessions are cut, as when a real server is reconfigured.
+   */
+  restart(opts: ProftpdOptions): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -95,7 +101,7 @@ export async function startProftpd(opts: ProftpdOptions = {}): Promise<ProftpdSe
     const port = await freePort();
     await writeFile(join(dir, 'proftpd.conf'), configText(dir, root, port, uid, opts));
     try {
-      const child = await launch(bin, dir, port, opts);
+      let child = await launch(bin, dir, port, opts);
       return {
         host: '127.0.0.1',
         port,
@@ -103,6 +109,12 @@ export async function startProftpd(opts: ProftpdOptions = {}): Promise<ProftpdSe
         password,
         root,
         readLog: () => readLogs(dir),
+        restart: async (next) => {
+          await stopChild(child);
+          await writeFile(join(dir, 'proftpd.conf'), configText(dir, root, port, uid, next));
+          // The port was ours a moment ago; ProFTPD binds with SO_REUSEADDR, so TIME_WAIT does not block it.
+          child = await launch(bin, dir, port, next);
+        },
         stop: async () => {
           await stopChild(child);
           await rm(dir, { recursive: true, force: true });

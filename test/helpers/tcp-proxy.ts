@@ -19,8 +19,14 @@ import net from 'node:net';
 
 export type ProxyMode = 'pass' | 'reset' | 'blackhole' | 'slow';
 
-/** `reset`: RST the connection instead of forwarding the command. `drop-replies`: forward it, then discard all the server sends on that connection. */
-export type CommandFault = 'reset' | 'drop-replies';
+/**
+ * `reset`: RST the connection instead of forwarding the command.
+ * `reset-after-reply`: forward the command and the server's first reply to it,
+ * then RST (for STOR: the server has answered 150 and the data is flowing, so
+ * the control connection dies mid-upload).
+ * `drop-replies`: forward it, then discard all the server sends on that connection.
+ */
+export type CommandFault = 'reset' | 'reset-after-reply' | 'drop-replies';
 
 export interface TcpProxy {
   port: number;
@@ -38,6 +44,8 @@ interface Pair {
   client: net.Socket;
   upstream: net.Socket | undefined;
   dropReplies: boolean;
+  /** Set by `reset-after-reply`: the next chunk from the server is forwarded, then the connection is reset. */
+  resetAfterReply: boolean;
   lineBuf: string;
   /** Per-direction chains so `slow` keeps byte order. */
   c2s: Promise<void>;
@@ -92,7 +100,8 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
         return;
       }
       send(p, 'c2s', chunk);
-      p.dropReplies = true;
+      if (t!.fault === 'drop-replies') p.dropReplies = true;
+      else p.resetAfterReply = true;
       t!.fired();
       return;
     }
@@ -106,7 +115,7 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
       client.resetAndDestroy();
       return;
     }
-    const p: Pair = { client, upstream: undefined, dropReplies: false, lineBuf: '', c2s: Promise.resolve(), s2c: Promise.resolve() };
+    const p: Pair = { client, upstream: undefined, dropReplies: false, resetAfterReply: false, lineBuf: '', c2s: Promise.resolve(), s2c: Promise.resolve() };
     pairs.add(p);
     client.on('close', () => {
       pairs.delete(p);
@@ -118,7 +127,13 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
     p.upstream = upstream;
     upstream.on('error', () => {});
     upstream.on('data', (chunk: Buffer) => {
-      if (mode !== 'blackhole') send(p, 's2c', chunk);
+      if (mode === 'blackhole') return;
+      send(p, 's2c', chunk);
+      if (p.resetAfterReply) {
+        p.resetAfterReply = false;
+        // After the reply was handed to the client socket (queued behind any delayed chunks).
+        p.s2c = p.s2c.then(() => new Promise<void>((r) => (client.writableLength === 0 ? r() : client.once('drain', () => r())))).then(() => kill(p));
+      }
     });
     // The server closed: pass the close on (after pending delayed chunks).
     upstream.on('close', () => {

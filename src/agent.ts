@@ -1,0 +1,172 @@
+/**
+ * The agent: one Exchange per configured till, each built and started in its
+ * own try/catch so one failing exchange never stops the others (it is tried
+ * again every 30 s), plus the control channel and the metrics endpoint.
+ * Constructors only store dependencies; `start()` does the work.
+ */
+import type { LoadedConfig } from './config/load.js';
+import type { ExchangeConfig } from './config/schema.js';
+import { controlSocketPath } from './control/socket-path.js';
+import { ControlServer } from './control/server.js';
+import { Exchange, type OnceResult } from './exchange/exchange.js';
+import type { ClosableLogger } from './log.js';
+import { MetricsServer } from './metrics.js';
+import { statusOf, type StatusReport } from './status.js';
+import { DataDirLockedError } from './store/lock.js';
+import { Store } from './store/store.js';
+import { createTransport } from './transports/create.js';
+import type { Logger } from './util/logger.js';
+
+interface Slot {
+  config: ExchangeConfig;
+  log: Logger;
+  exchange?: Exchange;
+  /** Why it is not running, when it failed to start. */
+  error?: Error;
+  retryTimer?: NodeJS.Timeout;
+}
+
+export const EXCHANGE_RESTART_MS = 30_000;
+
+export class Agent {
+  private readonly slots: Slot[];
+  private control?: ControlServer;
+  private metrics?: MetricsServer;
+  private stopping = false;
+  metricsPort?: number;
+
+  constructor(
+    private readonly loaded: LoadedConfig,
+    private readonly log: ClosableLogger,
+  ) {
+    this.slots = loaded.config.exchanges.map((config) => ({ config, log: log.child({ pos: config.pos, transport: config.transport.type }) }));
+  }
+
+  private async build(slot: Slot): Promise<Exchange> {
+    const store = new Store(slot.config.dataDir, { retentionDays: slot.config.archive.retentionDays }, slot.log);
+    const transport = await createTransport(slot.config, slot.log);
+    return new Exchange(slot.config, store, transport, slot.log);
+  }
+
+  // ---------------------------------------------------------------- daemon
+
+  async start(): Promise<void> {
+    for (const w of this.loaded.warnings) this.log.warn('config.warning', { message: w });
+    await Promise.all(this.slots.map((s) => this.startSlot(s)));
+    const failed = this.slots.filter((s) => s.error);
+    if (failed.length === this.slots.length && failed.every((s) => s.error instanceof DataDirLockedError)) {
+      // Nothing can run: another agent owns every data folder. Exit instead of waiting.
+      throw failed[0]!.error;
+    }
+    const cfg = this.loaded.config;
+    if (cfg.control.enabled) {
+      this.control = new ControlServer(controlSocketPath(cfg), this.controlHandlers(), this.log);
+      await this.control.start().catch((e) => {
+        this.log.error('control.failed', { error: (e as Error).message, note: 'the agent runs; commands fall back to the data folder' });
+        this.control = undefined;
+      });
+    }
+    if (cfg.metrics.enabled) {
+      this.metrics = new MetricsServer(cfg.metrics, { snapshot: () => this.snapshot(), failedToStart: () => this.failedToStart() }, this.log);
+      this.metricsPort = await this.metrics.start();
+    }
+  }
+
+  private async startSlot(slot: Slot): Promise<void> {
+    if (this.stopping) return;
+    try {
+      const exchange = await this.build(slot);
+      await exchange.prepare();
+      await exchange.start();
+      slot.exchange = exchange;
+      if (slot.error) slot.log.info('exchange.started', { after: slot.error.message, outcome: 'ok' });
+      slot.error = undefined;
+    } catch (e) {
+      slot.error = e as Error;
+      slot.log.error('exchange.start.failed', { error: (e as Error).message, retryInMs: EXCHANGE_RESTART_MS, note: 'the other exchanges keep running' });
+      slot.retryTimer = setTimeout(() => void this.startSlot(slot), EXCHANGE_RESTART_MS);
+    }
+  }
+
+  async stop(deadlineMs = 10_000): Promise<void> {
+    this.stopping = true;
+    await this.control?.stop();
+    await this.metrics?.stop();
+    await Promise.all(
+      this.slots.map(async (s) => {
+        if (s.retryTimer) clearTimeout(s.retryTimer);
+        await s.exchange?.stop(deadlineMs).catch((e) => s.log.error('exchange.stop.failed', { error: (e as Error).message }));
+      }),
+    );
+  }
+
+  // ------------------------------------------------------------------ once
+
+  /** One full cycle of every exchange, then stop. A failing exchange does not stop the others. */
+  async runOnce(): Promise<(OnceResult & { pos: number; error?: string })[]> {
+    for (const w of this.loaded.warnings) this.log.warn('config.warning', { message: w });
+    const results: (OnceResult & { pos: number; error?: string })[] = [];
+    for (const slot of this.slots) {
+      let exchange: Exchange | undefined;
+      try {
+        exchange = await this.build(slot);
+        await exchange.prepare();
+        const r = await exchange.runOnce();
+        results.push({ pos: slot.config.pos, ...r });
+        slot.log.info('agent.once.done', { ...r, outcome: onceOk(r) ? 'ok' : 'pending' });
+      } catch (e) {
+        if (e instanceof DataDirLockedError && this.slots.length === 1) throw e;
+        slot.log.error('agent.once.failed', { error: (e as Error).message });
+        results.push({ pos: slot.config.pos, queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0, error: (e as Error).message });
+      } finally {
+        await exchange?.stop(5_000).catch(() => undefined);
+      }
+    }
+    return results;
+  }
+
+  // ---------------------------------------------------------------- status
+
+  snapshot(): StatusReport[] {
+    return this.slots.flatMap((s) => (s.exchange ? [{ ...statusOf(s.config, s.exchange.data), live: s.exchange.live() }] : []));
+  }
+
+  failedToStart(): Map<number, string> {
+    return new Map(this.slots.filter((s) => s.error).map((s) => [s.config.pos, s.error!.message]));
+  }
+
+  private select(pos: number | undefined): Exchange[] {
+    const chosen = this.slots.filter((s) => pos === undefined || s.config.pos === pos);
+    if (chosen.length === 0) throw new Error(`no exchange with pos ${pos}`);
+    const running = chosen.flatMap((s) => (s.exchange ? [s.exchange] : []));
+    if (running.length === 0) throw new Error(`pos ${pos ?? '(all)'}: not running: ${chosen.map((s) => s.error?.message).join('; ')}`);
+    return running;
+  }
+
+  private controlHandlers() {
+    return {
+      status: async () => ({ exchanges: this.snapshot(), notRunning: Object.fromEntries(this.failedToStart()) }),
+      exchangeNow: async (pos: number | undefined) => {
+        const results = [];
+        for (const ex of this.select(pos)) results.push({ pos: ex.pos, ...(await ex.runOnce()) });
+        return { results };
+      },
+      retry: async (pos: number | undefined) => {
+        const chosen = this.select(pos);
+        await Promise.all(chosen.map((ex) => ex.retryNow()));
+        return { results: chosen.map((ex) => ({ ...ex.live(), queued: ex.data.queued().length })) };
+      },
+      resend: async (pkg: number, pos: number | undefined) => {
+        const chosen = this.select(pos);
+        if (chosen.length > 1) throw new Error('several exchanges run here: say which with --pos');
+        const meta = await chosen[0]!.data.requeueArchived(pkg);
+        void chosen[0]!.triggerPush();
+        return { pos: chosen[0]!.pos, package: meta.number, resendOf: pkg, transactions: meta.transactions };
+      },
+    };
+  }
+}
+
+export function onceOk(r: OnceResult & { error?: string }): boolean {
+  return r.error === undefined && r.queued === 0 && r.inbox === 0 && r.openTransactions === 0 && !r.pullError;
+}

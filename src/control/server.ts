@@ -1,0 +1,108 @@
+/**
+ * The agent's side of the control channel: a tiny HTTP server on a Unix socket
+ * or a Windows named pipe (never on the network). Routes:
+ *
+ *   GET  /status                        live status of every exchange
+ *   POST /exchange-now[?pos=N]          run a full cycle now; answers when done
+ *   POST /retry[?pos=N]                 forget the backoff, send everything queued now
+ *   POST /resend?package=K[&pos=N]      put archived package K back in the queue under a new number
+ */
+import * as fs from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import type { Logger } from '../util/logger.js';
+
+export interface ControlHandlers {
+  status(): Promise<unknown>;
+  exchangeNow(pos: number | undefined): Promise<unknown>;
+  retry(pos: number | undefined): Promise<unknown>;
+  resend(pkg: number, pos: number | undefined): Promise<unknown>;
+}
+
+export class ControlServer {
+  private server?: Server;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly handlers: ControlHandlers,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    await this.listen(server);
+    if (!this.socketPath.startsWith('\\\\')) await fs.chmod(this.socketPath, 0o600).catch(() => undefined);
+    this.server = server;
+    this.log.info('control.listening', { socket: this.socketPath });
+  }
+
+  private async listen(server: Server): Promise<void> {
+    const attempt = () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    try {
+      await attempt();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.socketPath.startsWith('\\\\')) throw e;
+      // A socket file left by a killed agent: remove it if nobody answers on it.
+      if (await answers(this.socketPath)) throw new Error(`${this.socketPath}: another agent is listening`);
+      await fs.rm(this.socketPath, { force: true });
+      await attempt();
+    }
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections?.();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const pos = url.searchParams.has('pos') ? Number(url.searchParams.get('pos')) : undefined;
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      if (pos !== undefined && !Number.isInteger(pos)) return send(400, { error: 'pos must be a number' });
+      const route = `${req.method} ${url.pathname}`;
+      this.log.info('control.command', { command: route, ...(pos !== undefined ? { forPos: pos } : {}) });
+      switch (route) {
+        case 'GET /status':
+          return send(200, await this.handlers.status());
+        case 'POST /exchange-now':
+          return send(200, await this.handlers.exchangeNow(pos));
+        case 'POST /retry':
+          return send(200, await this.handlers.retry(pos));
+        case 'POST /resend': {
+          const pkg = Number(url.searchParams.get('package'));
+          if (!Number.isInteger(pkg) || pkg < 1) return send(400, { error: 'package must be a package number' });
+          return send(200, await this.handlers.resend(pkg, pos));
+        }
+        default:
+          return send(404, { error: `unknown command ${route}` });
+      }
+    } catch (e) {
+      return send(500, { error: (e as Error).message });
+    }
+  }
+}
+
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(socketPath);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

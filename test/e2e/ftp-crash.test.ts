@@ -1,0 +1,123 @@
+/**
+ * The SIGKILL crash test against a real ProFTPD: the agent is killed at
+ * random moments (at least 50 times; `CRASH_KILLS` overrides) while Kassir
+ * writes reports and the back office publishes reference parts over FTP.
+ * Afterwards the server holds every transaction exactly once, in order, in
+ * packages `$1..$n` without gaps, no receipt split, no temporary file left;
+ * and Kassir received every reference part exactly once, in order.
+ *
+ * Kills land in every step of a push (upload, size check, notes, rename) and
+ * of a pull (download, staging, deletes), because the agent spends its life
+ * in them: with a short random lifetime and small packages, most kills hit a
+ * transfer in progress.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { CLI, ROOT, dropReport, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
+
+const KILLS = Number(process.env.CRASH_KILLS ?? 50);
+
+let ws: Workspace | undefined;
+let server: ProftpdServer | undefined;
+after(async () => {
+  await ws?.cleanup();
+  await server?.stop();
+});
+
+function rand(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min));
+}
+
+/** Kassir loads the reference file when one waits (line 2 `#`), marks it loaded, and notes which parts it held. */
+async function kassirLoads(till: string, applied: number[]): Promise<void> {
+  const ref = await fs.readFile(join(till, 'POS1.spr'), 'latin1').catch(() => undefined);
+  if (ref === undefined || ref.split('\r\n')[1] !== '#') return;
+  for (const m of ref.matchAll(/^P(\d+);/gm)) applied.push(Number(m[1]));
+  await fs.writeFile(join(till, 'POS1.spr'), ref.replace('\r\n#\r\n', '\r\n@\r\n'));
+}
+
+describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
+  it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async () => {
+    server = await startProftpd();
+    const files = join(server.root, 'Files');
+    await fs.mkdir(files);
+    ws = await makeWorkspace(
+      { batch: { maxTransactions: 7, flushMs: 0 } },
+      {
+        type: 'ftp',
+        host: server.host,
+        port: server.port,
+        user: server.user,
+        password: server.password,
+        referenceName: 'Files/POS1.spr',
+        reportName: 'Files/POS1.rep',
+        timeoutMs: 5_000,
+      },
+    );
+    let tx = 1;
+    let receipt = 1;
+    const all: number[] = [];
+    let part = 0;
+    const applied: number[] = [];
+    let kills = 0;
+    for (let round = 0; round < KILLS; round++) {
+      for (let f = 1, n = rand(1, 4); f <= n; f++) {
+        const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: receipt++, lines: rand(0, 6) }));
+        const r = reportFile(specs, tx);
+        tx = r.nextTx;
+        all.push(...r.txs);
+        await dropReport(ws.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
+      }
+      if (round % 5 === 0) {
+        // The back office publishes at the first number above every part still waiting (writing it, then renaming, as it should).
+        const names = await fs.readdir(files);
+        const next = Math.max(0, ...names.filter((n) => n.startsWith('POS1.spr.$')).map((n) => Number(n.slice(10)))) + 1;
+        await fs.writeFile(join(files, '.publishing'), `##@@&&\r\n#\r\nP${++part};;part;;1;\r\n`);
+        await fs.rename(join(files, '.publishing'), join(files, `POS1.spr.$${next}`));
+      }
+      await kassirLoads(ws.till, applied);
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: 'ignore' });
+      const exited = new Promise((r) => child.on('exit', r));
+      // tsx start-up takes most of a second on this machine; the agent works during the rest.
+      await new Promise((r) => setTimeout(r, rand(600, 1800)));
+      child.kill('SIGKILL');
+      await exited;
+      kills++;
+    }
+    // Let it finish: Kassir loads the reference files as they come; run --once until nothing is pending.
+    let finished = false;
+    for (let i = 0; i < 40 && !finished; i++) {
+      await kassirLoads(ws.till, applied);
+      const r = await runCli(['run', '--once', '--config', ws.configFile]);
+      assert.ok(r.code === 0 || r.code === 3, r.stdout + r.stderr);
+      finished = r.code === 0;
+    }
+    assert.ok(finished, 'run --once reached "nothing pending"');
+    await kassirLoads(ws.till, applied);
+
+    assert.equal(kills, KILLS);
+    const pkgs = await sharePackages(files);
+    assert.deepEqual(pkgs.map((p) => p.n), pkgs.map((_, i) => i + 1), 'package numbers $1..$n without gaps or reuse');
+    const sent = pkgs.flatMap((p) => transactionNumbers(p.data));
+    const seen = new Set(sent);
+    assert.equal(sent.length - seen.size, 0, 'no transaction twice');
+    assert.equal(all.filter((t) => !seen.has(t)).length, 0, 'no transaction lost');
+    assert.deepEqual(sent, all, 'in order');
+    const owner = new Map<string, number>();
+    for (const p of pkgs) {
+      assert.ok(p.data.startsWith('#\r\n') && p.data.endsWith('\r\n'), `${p.name} is a complete package`);
+      for (const rc of receiptsOf(p.data)) {
+        assert.ok(!owner.has(rc), `receipt ${rc} split between packages ${owner.get(rc)} and ${p.n}`);
+        owner.set(rc, p.n);
+      }
+    }
+    const leftovers = (await fs.readdir(files)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
+    assert.deepEqual(leftovers, [], 'no temporary file left on the server, no part left unfetched');
+    assert.deepEqual(applied, Array.from({ length: part }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
+    console.log(`# ftp crash test: ${kills} kills, ${all.length} transactions in ${pkgs.length} packages, ${part} reference parts: 0 lost, 0 duplicated`);
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The fast report parser (byte ranges, integer keys) must read every file
+ * exactly as the previous, straightforward parser did (report-reference.ts):
+ * same units, kinds, counts, completeness, lines, headers, errors. Generated
+ * files mix every irregularity the parser has a rule for: LF/CRLF/CR CR LF,
+ * a last line without EOL or ending in a bare CR, spaces and leading zeros in
+ * fields, non-numeric and over-long keys, short lines, '@' blocks, a BOM.
+ */
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { parseReport, unitLinesCrlf, type BlockHeader, type ParsedReport } from '../../src/formats/report.js';
+import { referenceParseReport } from './report-reference.js';
+
+const CRLF = Buffer.from('\r\n');
+
+function outcome(fn: () => ParsedReport): ParsedReport | string {
+  try {
+    return fn();
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
+
+const headerView = (h: BlockHeader | undefined) => (h === undefined ? undefined : { flag: h.flag, service: h.service.map((b) => b.toString('latin1')), encoding: h.encoding });
+
+function view(r: ParsedReport | string) {
+  if (typeof r === 'string') return r;
+  return {
+    lines: r.lines,
+    encoding: r.encoding,
+    skipped: r.skippedLoadedTransactions,
+    lastHeader: headerView(r.lastHeader),
+    units: r.units.map((u) => ({ kind: u.kind, n: u.transactions, complete: u.complete, header: headerView(u.header), lines: u.lines.map((l) => l.toString('latin1')) })),
+  };
+}
+
+const field = (xs: string[]) => fc.constantFrom(...xs);
+const txLine = fc
+  .tuple(
+    fc.nat({ max: 999 }),
+    // Fields 2-3 in their usual width, with a semicolon moved inside, shorter, longer, empty.
+    field(['15.03.2024', '15.03.2024', '15;03.2024', '15.03.202;', '1.3.2024', '15.03.20245', '', ';']),
+    field(['12:00:00', '12:00:00', '12:00:0;', ';2:00:00', '12:00', '12:00:001', '']),
+    field(['1', '11', '2', '40', '55', '56', '50', '51', '60', '63', '99', '7', '255', '256', ' 11 ', '055', '', 'x', '1.5', '1234567890123456']),
+    field(['1', '01', ' 1', '1 ', '2', 'A', '', '  ', '9007199254740993', '123456789012345']),
+    field(['7', '07', '8', ' 7 ', 'A7', 'a7', '', '0', '1234567890123456']),
+    field(['', ';1;100;1;10.00;1;10.00', ';', ';x', ';;;;']),
+  )
+  .map(([n, date, time, type, pos, rcpt, rest]) => `${n};${date};${time};${type};${pos};${rcpt}${rest}`);
+const lineArb = fc.oneof(
+  { weight: 8, arbitrary: txLine },
+  { weight: 2, arbitrary: field(['#', '@']) },
+  { weight: 2, arbitrary: field(['', 'x', 'a;b;c', ';;;;', ';;;;;', '1;2;3;11;1', '1;2;3;11;1;', '# ', '#@', 'svc', ' @']) },
+);
+const eolArb = field(['\r\n', '\r\n', '\n', '\r\r\n']);
+
+test('property: the fast parser reads every file exactly as the reference parser', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(lineArb, eolArb), { maxLength: 40 }),
+      field(['eol', 'none', 'cr']),
+      fc.boolean(),
+      fc.boolean(),
+      fc.option(fc.constantFrom<('#' | '@')[]>('#', '@'), { nil: undefined }),
+      (lines, last, headerFirst, bom, optFlag) => {
+        let text = headerFirst ? '#\r\nsvc1\r\nsvc2\r\n' : '';
+        lines.forEach(([l, eol], i) => {
+          text += l;
+          if (i < lines.length - 1 || last === 'eol') text += eol;
+          else if (last === 'cr') text += '\r';
+        });
+        const body = Buffer.from(text, 'latin1');
+        const data = bom ? Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), body]) : body;
+        const opts: { header?: BlockHeader } = optFlag === undefined ? {} : { header: { flag: optFlag, service: [Buffer.from('o1'), Buffer.from('o2')] } };
+        const want = outcome(() => referenceParseReport(data, 'POS1.rep', opts));
+        const got = outcome(() => parseReport(data, 'POS1.rep', opts));
+        assert.deepEqual(view(got), view(want));
+        if (typeof got !== 'string') {
+          for (const u of got.units) assert.ok(unitLinesCrlf(u).equals(Buffer.concat(u.lines.flatMap((l) => [l, CRLF]))), 'unitLinesCrlf = lines + CRLF');
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+test('unitLinesCrlf: a copy, not a view of the parsed buffer', () => {
+  const data = Buffer.from('#\r\na\r\nb\r\n1;d;t;50;1;1\r\n', 'latin1');
+  const unit = parseReport(data, 'x').units[0]!;
+  const out = unitLinesCrlf(unit);
+  assert.equal(out.toString('latin1'), '1;d;t;50;1;1\r\n');
+  out[0] = 0x39;
+  assert.equal(data.toString('latin1', 9, 10), '1', 'the source is untouched');
+});
