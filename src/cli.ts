@@ -213,7 +213,8 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.usage;
       }
       const ex = candidates[0]!;
-      const log = agentLogger(loaded).child({ pos: ex.pos, transport: ex.transport.type });
+      const agentLog = agentLogger(loaded);
+      const log = agentLog.child({ pos: ex.pos, transport: ex.transport.type });
       const store = new Store(ex.dataDir, { retentionDays: ex.archive.retentionDays }, log);
       try {
         await store.open();
@@ -226,6 +227,7 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.failure;
       } finally {
         await store.close();
+        await agentLog.close();
       }
     }
     case 'run': {

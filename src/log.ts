@@ -7,6 +7,7 @@
  * them.
  */
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { LogFields, Logger } from './util/logger.js';
@@ -71,6 +72,8 @@ export function createLogger(opts: LogOptions): ClosableLogger {
       filename: 'kassir-agent-%DATE%.log',
       datePattern: 'YYYY-MM-DD',
       maxFiles: opts.maxFiles,
+      // The rotation's bookkeeping: hidden, so a shipper globbing *.log reads log lines only.
+      auditFile: join(opts.dir, '.kassir-agent-log-audit.json'),
       options: { mode: 0o600 },
       format: winston.format.combine(
         winston.format((info) => {

@@ -39,6 +39,10 @@ export interface RequestRecord {
   /** The HTTP status sent, or `dropped`. */
   result: number | 'dropped';
   fault?: string;
+  /** SendData: sha256 of the body (the base64 text), so tests can prove a resend carried the same bytes. */
+  bodySha256?: string;
+  /** SendData: what the server answered (0 stored, 1 already processed, 2 unreadable), when it got that far. */
+  errcode?: number;
 }
 
 export interface KkmEmulator {
@@ -115,6 +119,7 @@ export async function startKkmEmulator(opts: KkmEmulatorOptions): Promise<KkmEmu
     }
     rec.kind = route.kind;
     const body = route.kind === 'send' ? await readBody(req) : '';
+    if (route.kind === 'send') rec.bodySha256 = sha256(body);
     const { delayMs, fault } = faults.take(route.kind);
     if (fault) rec.fault = fault.kind;
     if (delayMs > 0) {
@@ -145,6 +150,7 @@ export async function startKkmEmulator(opts: KkmEmulatorOptions): Promise<KkmEmu
     }
     const answer =
       route.kind === 'receive' ? await serialized(() => receiveData(route.pos, route.number)) : await serialized(() => sendData(route.pos, route.number, route.uid, body));
+    if ('errcode' in answer && typeof answer.errcode === 'number') rec.errcode = answer.errcode;
     if (fault?.kind === 'lost-reply') {
       // Processed, but the answer never reaches the till: the case that makes resending dangerous.
       req.socket.destroy();

@@ -80,6 +80,7 @@ export class Exchange {
   private cronTask?: ScheduledTask;
   private timers = new Set<NodeJS.Timeout>();
   private retryTimer?: NodeJS.Timeout;
+  private flushTimer?: NodeJS.Timeout;
   private transportOpen = false;
   private stopping = false;
   /** Push backoff: the head package's next attempt time and consecutive failures. */
@@ -145,6 +146,7 @@ export class Exchange {
     await this.watcher?.close();
     for (const t of this.timers) clearTimeout(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
     const settle = Promise.all([this.collectFlight.idle(), this.pullFlight.idle(), this.deliverFlight.idle(), this.pushFlight.idle()]);
     const timedOut = await Promise.race([settle.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs).unref())]);
     if (timedOut) {
@@ -245,11 +247,7 @@ export class Exchange {
     try {
       const r = await this.collector.collect();
       this.lastTillWaiting = r.waiting;
-      if (r.transactions > 0 || r.sealed.length > 0) {
-        // Give the open package its flush interval, then push.
-        void this.pushFlight.trigger();
-        this.later(this.config.batch.flushMs + 10, () => this.pushFlight.trigger());
-      }
+      if (r.transactions > 0 || r.sealed.length > 0) void this.pushFlight.trigger();
     } catch (e) {
       this.log.error('till.collect.failed', { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, note: 'the report files stay in the till folder; retried at the next scan' });
     }
@@ -315,8 +313,25 @@ export class Exchange {
     }
   }
 
+  /** Wakes the push flow at `at` (a timer may fire a little before the wall clock gets there: pushNow re-arms it). */
+  private armRetry(at: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.stopping) return;
+    this.retryTimer = setTimeout(() => void this.pushFlight.trigger(), Math.max(0, at - Date.now()));
+  }
+
+  private armFlush(at: number): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.stopping) return;
+    this.flushTimer = setTimeout(() => void this.pushFlight.trigger(), Math.max(0, at - Date.now()));
+  }
+
   private async pushNow(opts: { force?: boolean } = {}): Promise<void> {
-    if (!opts.force && Date.now() < this.retryAt) return;
+    if (!opts.force && Date.now() < this.retryAt) {
+      // Backing off. Never return without a wake-up armed, or the queue would stall.
+      this.armRetry(this.retryAt + 1);
+      return;
+    }
     await this.transportLock.run(async () => {
       for (;;) {
         if (this.stopping && !opts.force) return;
@@ -325,7 +340,11 @@ export class Exchange {
           const open = this.store.state.open;
           const age = open.startedAt ? Date.now() - Date.parse(open.startedAt) : 0;
           if (open.length === 0) return;
-          if (!opts.force && age < this.config.batch.flushMs) return; // collect schedules the flush
+          if (!opts.force && age < this.config.batch.flushMs) {
+            // Let it collect more receipts; wake up when its flush interval is over.
+            this.armFlush(Date.parse(open.startedAt!) + this.config.batch.flushMs + 1);
+            return;
+          }
           const sealed = await this.store.seal();
           if (!sealed) return;
           this.log.info('package.sealed', { package: sealed.number, transactions: sealed.transactions, bytes: sealed.bytes });
@@ -375,8 +394,7 @@ export class Exchange {
       this.stats.attempts.failed++;
       const delay = retryDelay(this.failures, cls, this.config.schedule.retry);
       this.retryAt = Date.now() + delay;
-      if (this.retryTimer) clearTimeout(this.retryTimer);
-      if (!this.stopping) this.retryTimer = setTimeout(() => void this.pushFlight.trigger(), delay);
+      this.armRetry(this.retryAt);
       const message = (e as Error).message;
       await this.store
         .failAttempt(number, message, {

@@ -80,10 +80,26 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
         await fs.rename(join(files, '.publishing'), join(files, `POS1.spr.$${next}`));
       }
       await kassirLoads(ws.till, applied);
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
       const exited = new Promise((r) => child.on('exit', r));
-      // tsx start-up takes most of a second on this machine; the agent works during the rest.
-      await new Promise((r) => setTimeout(r, rand(600, 1800)));
+      // Start-up (tsx compiling) takes most of a second here and does nothing worth killing: count the random
+      // lifetime from the moment the store has opened (recovery done), so every kill lands in real work.
+      let out = '';
+      await new Promise<void>((resolve) => {
+        const guard = setTimeout(resolve, 20_000);
+        child.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('store.opened')) {
+            clearTimeout(guard);
+            resolve();
+          }
+        });
+        child.on('exit', () => {
+          clearTimeout(guard);
+          resolve();
+        });
+      });
+      await new Promise((r) => setTimeout(r, rand(0, 700)));
       child.kill('SIGKILL');
       await exited;
       kills++;

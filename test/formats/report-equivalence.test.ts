@@ -39,15 +39,17 @@ const field = (xs: string[]) => fc.constantFrom(...xs);
 const txLine = fc
   .tuple(
     fc.nat({ max: 999 }),
-    // Fields 2-3 in their usual width, with a semicolon moved inside, shorter, longer, empty.
-    field(['15.03.2024', '15.03.2024', '15;03.2024', '15.03.202;', '1.3.2024', '15.03.20245', '', ';']),
-    field(['12:00:00', '12:00:00', '12:00:0;', ';2:00:00', '12:00', '12:00:001', '']),
+    // Fields 2-3 as usual, with a `;` put over any one of their 19 bytes, shorter, longer, empty.
+    fc.oneof(
+      field(['15.03.2024;12:00:00', '1.3.2024;12:00:00', '15.03.20245;12:00:00', '15.03.2024;12:00', '15.03.2024;12:00:001', ';', ';;', '']),
+      fc.nat({ max: 18 }).map((k) => { const d = '15.03.2024;12:00:00'; return `${d.slice(0, k)};${d.slice(k + 1)}`; }),
+    ),
     field(['1', '11', '2', '40', '55', '56', '50', '51', '60', '63', '99', '7', '255', '256', ' 11 ', '055', '', 'x', '1.5', '1234567890123456']),
     field(['1', '01', ' 1', '1 ', '2', 'A', '', '  ', '9007199254740993', '123456789012345']),
     field(['7', '07', '8', ' 7 ', 'A7', 'a7', '', '0', '1234567890123456']),
     field(['', ';1;100;1;10.00;1;10.00', ';', ';x', ';;;;']),
   )
-  .map(([n, date, time, type, pos, rcpt, rest]) => `${n};${date};${time};${type};${pos};${rcpt}${rest}`);
+  .map(([n, dateTime, type, pos, rcpt, rest]) => `${n};${dateTime};${type};${pos};${rcpt}${rest}`);
 const lineArb = fc.oneof(
   { weight: 8, arbitrary: txLine },
   { weight: 2, arbitrary: field(['#', '@']) },

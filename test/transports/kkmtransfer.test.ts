@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { TransportError, type TransportErrorKind } from '../../src/transports/errors.js';
 import { KkmTransferTransport } from '../../src/transports/kkmtransfer/index.js';
 import type { OutgoingPackage } from '../../src/transports/transport.js';
@@ -153,25 +153,89 @@ test('pull: emulator faults map to kinds and never move the cursor', async (t) =
   assert.deepEqual(ctx.cursor, { nextReceive: 2 });
 });
 
-test('pull: odd answers: bad packagetype and broken base64 are protocol errors; errcode 0 with empty data moves on', async (t) => {
+test('pull: empty data moves on with a warning; an unknown packagetype and broken base64 are quarantined and pulling goes on', async (t) => {
+  const txtBody = { data: encodeBase64(await makeZip([{ name: 'x.txt', data: Buffer.from('x') }])), errcode: '0', packagetype: 'txt' };
   const answers: Record<string, object> = {
     '/k/1/1': { data: '', errcode: 0, errmessage: '', packagetype: 'spr' },
-    '/k/1/2': { data: encodeBase64(await makeZip([{ name: 'x.txt', data: Buffer.from('x') }])), errcode: '0', packagetype: 'txt' },
+    '/k/1/2': txtBody,
     '/k/1/3': { data: 'UEsDBB*Q', errcode: '0', packagetype: 'SPR' },
+    '/k/1/4': { data: encodeBase64(Buffer.from('##@@&&\r\n#\r\n4;ok\r\n')), errcode: '0', packagetype: 'spr' },
   };
   const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? JSON.parse(SEED_NOTHING_RESPONSE)));
   const tr = await kkmTransport(t, `${server.url}/k`);
   const log = memoryLogger();
   const ctx = fakePullContext(await kkmTempDir(t), {}, log);
-  const e = await rejectsWith(tr.pull(ctx), 'protocol');
-  assert.match(e.message, /packagetype "txt" is neither spr nor flr/);
+  assert.deepEqual(await tr.pull(ctx), { parts: 1, bytes: 17 });
   // Package 1 was empty: the counter moved past it alone, with a warning.
-  assert.deepEqual(ctx.calls, [{ parts: [], cursor: { nextReceive: 2 } }]);
+  assert.deepEqual(ctx.calls[0], { parts: [], cursor: { nextReceive: 2 } });
   assert.ok(log.records.some((r) => r.event === 'pull.empty_package' && r.fields.package === 1));
+  // Packages 2 and 3 are kept as they came, each with the cursor past it.
+  assert.deepEqual(
+    ctx.quarantined.map((q) => [q.remoteName, q.cursor]),
+    [
+      ['package 2.json', { nextReceive: 3 }],
+      ['package 3.base64', { nextReceive: 4 }],
+    ],
+  );
+  assert.match(ctx.quarantined[0]!.reason, /^ReceiveData 1\/2: packagetype "txt" is neither spr nor flr$/);
+  assert.deepEqual(JSON.parse(ctx.quarantined[0]!.raw.toString('utf8')), txtBody, 'the whole answer is kept');
+  assert.match(ctx.quarantined[1]!.reason, /^ReceiveData 1\/3: package 3 line 1: '\*' \(U\+002A\) is not a base64 character/);
+  assert.equal(ctx.quarantined[1]!.raw.toString('utf8'), 'UEsDBB*Q', 'the base64 text is kept as it came');
+  assert.deepEqual(
+    log.records.filter((r) => r.event === 'pull.quarantined').map((r) => [r.level, r.fields.package]),
+    [
+      ['error', 2],
+      ['error', 3],
+    ],
+  );
+  // Package 4 is fine and staged after them; then "nothing to send" ends the pull.
+  assert.deepEqual(ctx.calls.slice(1).map((c) => [c.parts.map((p) => p.remoteName), c.cursor]), [[['package 4'], { nextReceive: 5 }]]);
+  assert.deepEqual(ctx.cursor, { nextReceive: 5 });
+  assert.deepEqual(server.requests.map((q) => q.url), [1, 2, 3, 4, 5].map((n) => `/k/1/${n}`));
+});
 
-  ctx.cursor = { nextReceive: 3 };
-  const b = await rejectsWith(tr.pull(ctx), 'protocol');
-  assert.match(b.message, /package 3 line 1: '\*' \(U\+002A\) is not a base64 character/);
+test('pull: an answer whose data is unusable (not a string) is quarantined whole; an unreadable errcode is not (retried)', async (t) => {
+  const answers: Record<string, string> = {
+    '/1/1': '{"data": {"file": "x"}, "errcode": "0", "packagetype": "spr"}',
+    '/1/2': '{"data": "", "errcode": "ноль"}',
+  };
+  const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? SEED_NOTHING_RESPONSE));
+  const tr = await kkmTransport(t, server.url);
+  const ctx = fakePullContext(await kkmTempDir(t));
+  const e = await rejectsWith(tr.pull(ctx), 'protocol');
+  assert.match(e.message, /ReceiveData 1\/2: answer key "errcode": must be a whole number/);
+  assert.deepEqual(ctx.quarantined.map((q) => [q.remoteName, q.raw.toString('utf8'), q.cursor]), [['package 1.json', answers['/1/1'], { nextReceive: 2 }]]);
+  assert.match(ctx.quarantined[0]!.reason, /^ReceiveData 1\/1: answer key "data": /);
+  assert.deepEqual(ctx.cursor, { nextReceive: 2 }, 'moved past package 1 only');
+  assert.equal(ctx.calls.length, 0);
+});
+
+/** A ZIP whose single entry is named `../evil.spr` (yazl refuses to write such a name, so it is patched in). */
+async function zipSlip(): Promise<Buffer> {
+  const zip = await makeZip([{ name: 'aa/evil.spr', data: Buffer.from('##@@&&\r\n#\r\n') }]);
+  return Buffer.from(zip.toString('latin1').split('aa/evil.spr').join('../evil.spr'), 'latin1');
+}
+
+test('pull: broken and hostile ZIPs (truncated, zip-slip) are quarantined as .zip; nothing is left in tmpDir', async (t) => {
+  const good = await makeZip([{ name: 'a.spr', data: Buffer.from('##@@&&\r\n#\r\n1;a\r\n') }]);
+  const answers: Record<string, object> = {
+    '/1/1': { data: encodeBase64(good.subarray(0, good.length - 30)), errcode: '0', packagetype: 'spr' },
+    '/1/2': { data: encodeBase64(await zipSlip()), errcode: '0', packagetype: 'spr' },
+    '/1/3': { data: encodeBase64(good), errcode: '0', packagetype: 'spr' },
+  };
+  const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? JSON.parse(SEED_NOTHING_RESPONSE)));
+  const tr = await kkmTransport(t, server.url);
+  const tmp = await kkmTempDir(t);
+  const ctx = fakePullContext(tmp);
+  assert.equal((await tr.pull(ctx)).parts, 1);
+  assert.deepEqual(ctx.quarantined.map((q) => [q.remoteName, q.cursor.nextReceive]), [
+    ['package 1.zip', 2],
+    ['package 2.zip', 3],
+  ]);
+  assert.deepEqual(ctx.quarantined[0]!.raw, good.subarray(0, good.length - 30), 'the decoded archive is kept, ready to open');
+  assert.match(ctx.quarantined[1]!.reason, /ReceiveData 1\/2: package 2: .*\.\./);
+  assert.deepEqual(ctx.calls.map((c) => [c.parts.map((p) => p.data.toString()), c.cursor.nextReceive]), [[['##@@&&\r\n#\r\n1;a\r\n'], 4]]);
+  assert.deepEqual(await readdir(tmp), [basename(ctx.calls[0]!.parts[0]!.localPath)], 'only the staged file is in tmpDir');
 });
 
 test('pull: a ZIP with several entries is staged as several parts in one step; unzipped data is taken as the file', async (t) => {
@@ -200,14 +264,39 @@ test('pull: a ZIP with several entries is staged as several parts in one step; u
   assert.deepEqual(ctx.cursor, { nextReceive: 3 });
 });
 
-test('pull: a zip bomb in a package is refused (maxPackageBytes)', async (t) => {
-  const bomb = encodeBase64(await makeZip([{ name: 'zeros.spr', data: Buffer.alloc(8 * 1024 * 1024) }]));
-  const server = await startPlainServer(t, (_req, res) => sendJson(res, { data: bomb, errcode: '0', packagetype: 'spr' }));
+test('pull: a zip bomb (or a plain package over maxPackageBytes) is quarantined, not extracted', async (t) => {
+  const bombZip = await makeZip([{ name: 'zeros.spr', data: Buffer.alloc(8 * 1024 * 1024) }]);
+  const big = Buffer.alloc(1024 * 1024 + 1000, 0x41); // base64 stays under the answer cap (1.6x)
+  const answers: Record<string, object> = {
+    '/1/1': { data: encodeBase64(bombZip), errcode: '0', packagetype: 'spr' },
+    '/1/2': { data: encodeBase64(big), errcode: '0', packagetype: 'spr' },
+  };
+  const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? JSON.parse(SEED_NOTHING_RESPONSE)));
   const tr = await kkmTransport(t, server.url, { maxPackageBytes: 1024 * 1024 });
-  const ctx = fakePullContext(await kkmTempDir(t));
-  const e = await rejectsWith(tr.pull(ctx), 'protocol');
-  assert.match(e.message, /package 1: .*zip bomb/);
+  const tmp = await kkmTempDir(t);
+  const ctx = fakePullContext(tmp);
+  assert.deepEqual(await tr.pull(ctx), { parts: 0, bytes: 0 });
   assert.equal(ctx.calls.length, 0);
+  assert.deepEqual(ctx.quarantined.map((q) => [q.remoteName, q.raw.length, q.cursor.nextReceive]), [
+    ['package 1.zip', bombZip.length, 2],
+    ['package 2.bin', big.length, 3],
+  ]);
+  assert.match(ctx.quarantined[0]!.reason, /ReceiveData 1\/1: package 1: .*zip bomb/);
+  assert.match(ctx.quarantined[1]!.reason, /ReceiveData 1\/2: package 2: 1049576 bytes, more than transport.maxPackageBytes \(1048576\)/);
+  assert.deepEqual(await readdir(tmp), []);
+});
+
+test('pull: when keeping the bad package fails, the pull fails and the counter stays', async (t) => {
+  const server = await startPlainServer(t, (req, res) =>
+    sendJson(res, req.url === '/1/1' ? { data: '***', errcode: '0', packagetype: 'spr' } : JSON.parse(SEED_NOTHING_RESPONSE)),
+  );
+  const tr = await kkmTransport(t, server.url);
+  const ctx = fakePullContext(await kkmTempDir(t), { nextReceive: 1 });
+  ctx.quarantine = async () => {
+    throw new Error('ENOSPC: no space left on device');
+  };
+  await assert.rejects(tr.pull(ctx), /ENOSPC/);
+  assert.deepEqual(ctx.cursor, { nextReceive: 1 });
 });
 
 test('auth: basic credentials are sent; a wrong password is an auth error', async (t) => {

@@ -13,14 +13,18 @@ export const ERRCODE_OK = 0;
 export const ERRCODE_NOTHING = 3;
 export const ERRCODE_DUPLICATE = 1;
 
-const errcode = z.union([
-  z.number().int(),
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, 'must be a whole number')
-    .transform(Number),
-]);
+const errcode = z.union(
+  [
+    z.number().int(),
+    z
+      .string()
+      .trim()
+      .regex(/^-?\d+$/)
+      .transform(Number),
+  ],
+  // zod's own union message is "Invalid input"; say what is expected.
+  { error: 'must be a whole number (or a string of digits)' },
+);
 const text = z.string().nullish().transform((s) => s ?? '');
 
 /** What every ReceiveData answer must have for us to know whether it is a package at all. */
