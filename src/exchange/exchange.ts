@@ -28,6 +28,7 @@ import { ReportCollector, TAKEN_DIR } from '../till/collect.js';
 import { isTransportError, TransportError } from '../transports/errors.js';
 import type { IncomingPart, Transport } from '../transports/transport.js';
 import type { Logger } from '../util/logger.js';
+import { failpoint } from '../util/failpoints.js';
 import { Mutex } from '../util/mutex.js';
 import { SingleFlight } from '../util/single-flight.js';
 import { retryDelay, type RetryClass } from './backoff.js';
@@ -269,6 +270,7 @@ export class Exchange {
           cursor: structuredClone(this.store.state.cursor),
           stage: async (parts, cursor) => {
             await this.store.stage(parts, cursor, (path, part) => this.checkPart(path, part));
+            failpoint('pull.after-stage');
           },
           quarantine: async (raw, remoteName, reason, cursor) => {
             await this.store.quarantineIncoming(raw, remoteName, reason, cursor);
@@ -368,6 +370,7 @@ export class Exchange {
         log: this.log,
         signal: this.abort.signal,
       });
+      failpoint('push.after-answer');
       const durationMs = Date.now() - started;
       await this.store.delivered(number, r, { attempt: meta.attempts, transactions: meta.transactions, bytes: meta.bytes, durationMs });
       this.failures = 0;

@@ -41,12 +41,25 @@ const BLOCK_START = Buffer.from('#\r\n', 'latin1');
 
 /** A short stable identity for a block header (hash of its service lines; 22 characters). */
 export function headerKey(h: BlockHeader): string {
-  const hash = createHash('sha256');
-  hash.update(h.service[0]);
-  hash.update('\n');
-  hash.update(h.service[1]);
-  return hash.digest('base64url').slice(0, 22);
+  let key = headerKeys.get(h);
+  if (key === undefined) {
+    const hash = createHash('sha256');
+    hash.update(h.service[0]);
+    hash.update('\n');
+    hash.update(h.service[1]);
+    key = hash.digest('base64url').slice(0, 22);
+    headerKeys.set(h, key);
+  }
+  return key;
 }
+
+/**
+ * headerKey per header object: every unit of a block shares its header, and
+ * hashing it again for each unit cost more than the rest of planAppend.
+ * (Headers are values: parseReport makes a new one for each block and never
+ * changes it.)
+ */
+const headerKeys = new WeakMap<BlockHeader, string>();
 
 export function planAppend(state: OpenPackageState, unit: ReportUnit, maxTransactions: number): AppendPlan {
   if (!Number.isInteger(maxTransactions) || maxTransactions < 1) throw new RangeError(`maxTransactions must be a positive integer, got ${maxTransactions}`);
@@ -55,14 +68,15 @@ export function planAppend(state: OpenPackageState, unit: ReportUnit, maxTransac
   const sealFirst = open && (state.transactions + unit.transactions > maxTransactions || (state.encoding ?? 'cp1251') !== encoding);
   const base = sealFirst ? emptyPackage : state;
   const key = headerKey(unit.header);
-  const parts: Buffer[] = [];
-  if (base.bytes === 0) parts.push(bomOf(encoding));
+  const lines = unitLinesCrlf(unit);
+  let chunk = lines;
   if (base.bytes === 0 || base.lastHeaderKey !== key) {
     // Always '#': a package is by definition not yet loaded by the back office.
-    parts.push(BLOCK_START, unit.header.service[0], CRLF, unit.header.service[1], CRLF);
+    const parts: Buffer[] = [];
+    if (base.bytes === 0) parts.push(bomOf(encoding));
+    parts.push(BLOCK_START, unit.header.service[0], CRLF, unit.header.service[1], CRLF, lines);
+    chunk = Buffer.concat(parts);
   }
-  parts.push(unitLinesCrlf(unit));
-  const chunk = Buffer.concat(parts);
   return {
     sealFirst,
     chunk,

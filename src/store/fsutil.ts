@@ -6,6 +6,7 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { failpoint } from '../util/failpoints.js';
 
 /** Files and folders the agent creates are private to the service user. */
 export const FILE_MODE = 0o600;
@@ -18,6 +19,7 @@ export async function ensureDir(dir: string): Promise<void> {
 /** fsync a folder so that renames and creations inside it are durable. No-op where folders cannot be opened (Windows). */
 export async function fsyncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return;
+  failpoint('fsync.dir');
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);
@@ -37,16 +39,19 @@ export async function writeFileAtomic(target: string, data: Buffer | string): Pr
   const fh = await fs.open(tmp, 'w', FILE_MODE);
   try {
     await fh.writeFile(data);
+    failpoint('fsync.file');
     await fh.sync();
   } finally {
     await fh.close();
   }
+  failpoint('atomic.before-rename');
   try {
     await fs.rename(tmp, target);
   } catch (e) {
     await fs.rm(tmp, { force: true });
     throw e;
   }
+  failpoint('atomic.after-rename');
   await fsyncDir(dirname(target));
 }
 
@@ -66,6 +71,7 @@ export async function copyFileAtomic(src: string, target: string): Promise<void>
 export async function fsyncFile(path: string): Promise<void> {
   const fh = await fs.open(path, 'r+');
   try {
+    failpoint('fsync.file');
     await fh.sync();
   } finally {
     await fh.close();

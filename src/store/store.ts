@@ -16,6 +16,7 @@
 import * as fs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
+import { failpoint } from '../util/failpoints.js';
 import { Mutex } from '../util/mutex.js';
 import type { IncomingPart, TransportCursor } from '../transports/transport.js';
 import {
@@ -333,6 +334,7 @@ export class Store {
       } finally {
         await fh.close();
       }
+      failpoint('store.append.after-fsync');
       if (before === 0) await fsyncDir(this.outboxDir);
       const draft = structuredClone(this.current);
       draft.open.length = before + chunk.length;
@@ -364,8 +366,10 @@ export class Store {
         uid: open.uid,
       });
       await writeJsonAtomic(join(this.outboxDir, `${number}.json`), meta);
+      failpoint('store.seal.after-meta');
       await fs.rename(this.openPath, join(this.outboxDir, `${number}.rep`));
       await fsyncDir(this.outboxDir);
+      failpoint('store.seal.after-rename');
       const draft = structuredClone(this.current);
       draft.nextPackage = number + 1;
       draft.open = emptyOpenPackage();
@@ -426,6 +430,7 @@ export class Store {
       const meta = this.mustGet(number);
       const done: PackageMeta = { ...meta, deliveredAt: new Date().toISOString(), remoteName: result.remoteName, outcome: result.outcome, lastError: undefined };
       await this.writeMeta(done);
+      failpoint('store.delivered.after-meta');
       await this.appendHistory({ at: done.deliveredAt!, op: 'push', package: number, outcome: result.outcome, remoteName: result.remoteName, serverAnswer: result.serverAnswer, ...entry });
       await this.moveToArchive(done);
       this.sealed.delete(number);
@@ -513,6 +518,7 @@ export class Store {
         const file = `${String(id).padStart(8, '0')}.${part.kind}`;
         const st = await fs.stat(part.localPath);
         await fs.rename(part.localPath, join(this.inboxDir, file));
+        failpoint('store.stage.after-move');
         const item: InboxItem = { id, file, remoteName: part.remoteName, kind: part.kind, uid: part.uid, bytes: st.size, stagedAt: new Date().toISOString() };
         draft.inbox.push(item);
         staged.push(item);

@@ -34,6 +34,7 @@ import { parseReport, type ReportUnit } from '../formats/report.js';
 import type { Store } from '../store/store.js';
 import type { AgentState } from '../store/state.js';
 import { ensureDir, fsyncDir, statOrUndefined } from '../store/fsutil.js';
+import { failpoint } from '../util/failpoints.js';
 import { globToRegExp } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
 
@@ -138,6 +139,7 @@ export class ReportCollector {
       const takenName = `${String(this.now()).padStart(15, '0')}-${String(++this.takeSeq).padStart(6, '0')}-${c.name}`;
       try {
         await fs.rename(join(this.opts.tillDir, c.name), join(this.takenDir, takenName));
+        failpoint('till.taken.after-rename');
         await fsyncDir(this.takenDir);
         await fsyncDir(this.opts.tillDir);
         this.observed.delete(c.name);

@@ -23,6 +23,7 @@ import { mergeSprParts, type SprOutputEncoding } from '../formats/spr.js';
 import type { Store } from '../store/store.js';
 import type { InboxItem } from '../store/state.js';
 import { fsyncDir, fsyncFile, statOrUndefined } from '../store/fsutil.js';
+import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 
 export interface DelivererOptions {
@@ -131,8 +132,10 @@ export class TillDeliverer {
     await this.store.commit((s) => {
       s.delivering = { tmp, target, inboxIds, kind, ...(uid !== undefined ? { uid } : {}) };
     });
+    failpoint('till.deliver.before-rename');
     await fs.rename(tmp, target);
     await fsyncDir(this.opts.tillDir);
+    failpoint('till.deliver.after-rename');
     await this.retire(inboxIds, kind, uid);
   }
 
