@@ -11,6 +11,9 @@ need=""
 [ -x /usr/sbin/proftpd ] || need="$need proftpd-core"
 [ -f /usr/lib/proftpd/mod_tls.so ] || need="$need proftpd-mod-crypto"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+# test/ops (systemd unit and install-linux.sh): systemd-analyze checks the
+# unit offline; its unit library and systemd-sysusers come with it.
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 
 if [ -z "$need" ]; then
   exit 0

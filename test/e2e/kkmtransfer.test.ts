@@ -1,0 +1,261 @@
+/**
+ * End to end over HTTP: the agent runs as a child process (`run --once` or the
+ * daemon) with `transport.type: kkmtransfer` against the back-office emulator
+ * on 127.0.0.1, exactly as a shop runs it against the 1C publication.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import iconv from 'iconv-lite';
+import { dropReport, reportFile, runCli, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
+import { emulatorFor } from '../helpers/kkm-emulator.js';
+import { kkmWorkspace, logLines, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
+import { sendJson, startPlainServer } from '../helpers/kkm-plain-server.js';
+import { SEED_NOTHING_RESPONSE, SEED_SAMPLE_CONTENT, SEED_SAMPLE_RESPONSE } from '../helpers/kkm-seed.js';
+import type { KkmEmulator } from '../../scripts/kkm-emulator/server.js';
+
+const once = (ws: Workspace) => runCli(['run', '--once', '--config', ws.configFile]);
+
+/** Every SendData of one number carried the same body: a number is never reused for other bytes. */
+function assertNoReuse(emu: KkmEmulator): void {
+  const bodies = new Map<string, Set<string>>();
+  for (const r of sendRequests(emu)) {
+    const key = r.path.split('/').slice(-2).join('/');
+    bodies.set(key, (bodies.get(key) ?? new Set()).add(r.bodySha256!));
+  }
+  for (const [key, set] of bodies) assert.equal(set.size, 1, `SendData ${key} was sent with ${set.size} different bodies`);
+}
+
+describe('kkmtransfer transport, end to end', () => {
+  it('several spr packages are merged in package order into the till reference file', async (t) => {
+    const emu = await emulatorFor(t);
+    // Published in name order: 1..3 (the emulator numbers new outbox files by name).
+    for (const [name, line] of [
+      ['01-groups.spr', '10;;Группа;;0;'],
+      ['02-goods.spr', '11;;Хлеб;;1;'],
+      ['03-goods.spr', '12;;Молоко;;1;'],
+    ] as const) {
+      await emu.publish(name, iconv.encode(`##@@&&\r\n#\r\n${line}\r\n`, 'cp1251'));
+    }
+    const ws = await kkmWorkspace(t, emu.url);
+    const r = await once(ws);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const spr = iconv.decode(await fs.readFile(join(ws.till, 'POS1.spr')), 'cp1251');
+    assert.equal(spr, '##@@&&\r\n#\r\n10;;Группа;;0;\r\n11;;Хлеб;;1;\r\n12;;Молоко;;1;\r\n');
+    assert.deepEqual(
+      emu.requests.map((q) => `${q.method} ${q.path}`),
+      [1, 2, 3, 4].map((n) => `GET /hs/KKMTransfer/1/${n}`),
+      'packages 1..3 fetched once each, then 4 answered "nothing to send"',
+    );
+    // The counter is persisted: the next run asks for package 4 only, and a new package arrives after Kassir took the file.
+    await fs.writeFile(join(ws.till, 'POS1.spr'), spr.replace('\r\n#\r\n', '\r\n@\r\n'));
+    await emu.publish('04-prices.spr', '##@@&&\r\n#\r\n13;;x;;1;\r\n');
+    assert.equal((await once(ws)).code, 0);
+    assert.equal(await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1'), '##@@&&\r\n#\r\n13;;x;;1;\r\n');
+    assert.deepEqual(emu.requests.slice(4).map((q) => q.path), ['/hs/KKMTransfer/1/4', '/hs/KKMTransfer/1/5']);
+  });
+
+  it("the protocol's own sample answer (seed 001) reaches the till byte for byte: UTF-8 BOM, ##@@&&$$$RPL", async (t) => {
+    const server = await startPlainServer(t, (req, res) => sendJson(res, req.url.endsWith('/1/1') ? SEED_SAMPLE_RESPONSE : SEED_NOTHING_RESPONSE));
+    const ws = await kkmWorkspace(t, `${server.url}/trade/hs/KKMTransfer`);
+    const r = await once(ws);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const got = await fs.readFile(join(ws.till, 'POS1.spr'));
+    assert.deepEqual([...got.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+    assert.equal(got.subarray(3, 15).toString('utf8'), '##@@&&$$$RPL');
+    assert.deepEqual(got, SEED_SAMPLE_CONTENT);
+  });
+
+  it('an flr request reaches the till; the report Kassir writes after taking it goes with the UID, the next one without', async (t) => {
+    const emu = await emulatorFor(t);
+    const uid = '6f1c2a4e-0b7d-4d57-9e0e-2f4a8c1d9b33';
+    await emu.publish('request.flr', '01.02.2026;02.02.2026\r\n', { uid });
+    const ws = await kkmWorkspace(t, emu.url);
+    const agent = await startAgent(ws.configFile);
+    t.after(() => agent.child.kill('SIGKILL'));
+    const request = join(ws.till, 'POS1.flr');
+    await waitFor(async () => (await fs.readFile(request, 'utf8').catch(() => '')) === '01.02.2026;02.02.2026\r\n', 'the request file in the till folder');
+
+    // Kassir takes the request and, once the agent has seen that, writes its answer (see the todo test below for the race).
+    await fs.rm(request);
+    await waitFor(() => agent.output().includes('till.request.taken'), 'the agent noticed the request was taken');
+    const answer = reportFile([{ receipt: 1 }, { receipt: 2, lines: 1 }], 1);
+    await dropReport(ws.till, 'answer.rep', answer.data);
+    await waitFor(async () => (await storedPackages(emu)).length === 1, 'the answer stored by the back office');
+    const ordinary = reportFile([{ receipt: 3 }], answer.nextTx);
+    await dropReport(ws.till, 'later.rep', ordinary.data);
+    await waitFor(async () => (await storedPackages(emu)).length === 2, 'the ordinary report stored');
+
+    const stored = await storedPackages(emu);
+    assert.deepEqual(stored.map((p) => [p.number, p.uid, p.txs]), [
+      [1, uid, answer.txs],
+      [2, undefined, ordinary.txs],
+    ]);
+    assert.deepEqual(sendRequests(emu).map((r) => r.path), [`/hs/KKMTransfer/SendData/1/1/${uid}`, '/hs/KKMTransfer/SendData/1/2']);
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0);
+  });
+
+  it(
+    'an flr answer written right after the request is taken (before the agent looked) still carries the UID',
+    { todo: 'collect runs before deliver notices the taken request (src/exchange/exchange.ts runOnce order, src/till/collect.ts answerUid): reported to the lead' },
+    async (t) => {
+      const emu = await emulatorFor(t);
+      await emu.publish('request.flr', 'REQ\r\n', { uid: 'U-1' });
+      const ws = await kkmWorkspace(t, emu.url);
+      assert.equal((await once(ws)).code, 0);
+      await fs.rm(join(ws.till, 'POS1.flr'));
+      const a = reportFile([{ receipt: 1 }], 1);
+      await dropReport(ws.till, 'a.rep', a.data);
+      assert.equal((await once(ws)).code, 0);
+      const b = reportFile([{ receipt: 2 }], a.nextTx);
+      await dropReport(ws.till, 'b.rep', b.data);
+      assert.equal((await once(ws)).code, 0);
+      assert.deepEqual((await storedPackages(emu)).map((p) => [p.number, p.uid, p.txs]), [
+        [1, 'U-1', a.txs],
+        [2, undefined, b.txs],
+      ]);
+    },
+  );
+
+  it('errcode 3 (nothing to send) with nothing else pending: run --once exits 0 after one request', async (t) => {
+    const emu = await emulatorFor(t);
+    const ws = await kkmWorkspace(t, emu.url);
+    const r = await once(ws);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(emu.requests.map((q) => [q.method, q.path, q.result]), [['GET', '/hs/KKMTransfer/1/1', 200]]);
+    assert.deepEqual((await fs.readdir(ws.till)).filter((n) => !n.startsWith('.')), [], 'nothing delivered to the till');
+    assert.deepEqual((await logLines(ws)).filter((l) => l.level === 'error' || l.level === 'warn'), []);
+  });
+
+  it('an HTML error page (HTTP 500): run --once exits 3 naming the status and the page; nothing is lost once it is cleared', async (t) => {
+    const emu = await emulatorFor(t);
+    await emu.publish('goods.spr', '##@@&&\r\n#\r\n1;;a;;1;\r\n');
+    const ws = await kkmWorkspace(t, emu.url);
+    const rep = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
+    await dropReport(ws.till, 'a.rep', rep.data);
+    emu.setFault({ kind: 'http500' });
+    const failed = await once(ws);
+    assert.equal(failed.code, 3, failed.stdout + failed.stderr);
+    const lines = await logLines(ws);
+    const push = lines.find((l) => l.event === 'push.failed');
+    assert.ok(push, 'push.failed logged');
+    assert.equal(push.errorKind, 'server');
+    assert.match(String(push.error), /^SendData 1\/1: HTTP 500: IIS 10\.0 Detailed Error - 500\.0 - Internal Server Error/);
+    assert.match(String(lines.find((l) => l.event === 'pull.failed')?.error), /^ReceiveData 1\/1: HTTP 500: IIS 10\.0 Detailed Error/);
+    assert.equal((await storedPackages(emu)).length, 0);
+    await assert.rejects(fs.stat(join(ws.till, 'POS1.spr')), 'nothing delivered while failing');
+
+    emu.clearFaults();
+    const ok = await once(ws);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const stored = await storedPackages(emu);
+    assert.deepEqual(stored.map((p) => p.number), [1]);
+    assert.deepEqual(stored[0]!.txs, rep.txs);
+    assert.equal(await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1'), '##@@&&\r\n#\r\n1;;a;;1;\r\n');
+    assertNoReuse(emu);
+  });
+
+  it('wrong credentials (401): a clear auth error, and the daemon retries at the cap, not in a storm', async (t) => {
+    const password = 'секрет-Pa55';
+    const emu = await emulatorFor(t, { user: 'kassa', password });
+    const ws = await kkmWorkspace(t, emu.url, {
+      transport: { user: 'kassa', password: 'wrong-one' },
+      // Pull once at start only; retries: 20 ms first, 1.5 s cap, no jitter. A storm would be 20, 40, 80... ms apart.
+      config: { schedule: { pull: '0 0 1 1 *', retry: { initialMs: 20, maxMs: 1_500, jitter: 0 } } },
+    });
+    await dropReport(ws.till, 'a.rep', reportFile([{ receipt: 1 }], 1).data);
+    const r = await once(ws);
+    assert.equal(r.code, 3);
+    const auth = (await logLines(ws)).find((l) => l.event === 'push.failed');
+    assert.equal(auth?.level, 'error');
+    assert.equal(auth?.errorKind, 'auth');
+    assert.match(String(auth?.error), /^SendData 1\/1: HTTP 401 \(check transport\.user and transport\.password\)/);
+    assert.match(String(auth?.note), /needs a person/);
+
+    const before = emu.requests.length;
+    const agent = await startAgent(ws.configFile);
+    t.after(() => agent.child.kill('SIGKILL'));
+    await waitFor(() => sendRequests(emu).length > 1, 'the daemon tried to send');
+    const first = emu.requests.length;
+    // Measuring a rate needs a window of real time: ~3 s.
+    await new Promise((res) => setTimeout(res, 3_000));
+    const inWindow = emu.requests.slice(first);
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0);
+    assert.ok(
+      inWindow.length <= 3,
+      `at most 3 requests in 3 s with a 1.5 s cap, got ${inWindow.length}: ${inWindow.map((q) => q.path).join(', ')}`,
+    );
+    assert.ok(emu.requests.slice(before).every((q) => q.result === 401));
+    assert.equal((await storedPackages(emu)).length, 0);
+    const everything = (await fs.readFile(join(ws.logs, (await fs.readdir(ws.logs)).find((n) => n.endsWith('.log'))!), 'utf8')) + agent.output();
+    assert.ok(!everything.includes('wrong-one'), 'the password never reaches the log');
+  });
+
+  it('the lost reply: processed but unanswered, the resend carries identical bytes, errcode 1 moves on; reports closed meanwhile go next', async (t) => {
+    const emu = await emulatorFor(t);
+    const ws = await kkmWorkspace(t, emu.url);
+    emu.setFault({ kind: 'lost-reply', on: 'send', times: 1 });
+    const agent = await startAgent(ws.configFile);
+    t.after(() => agent.child.kill('SIGKILL'));
+    const a = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
+    await dropReport(ws.till, 'a.rep', a.data);
+    await waitFor(() => sendRequests(emu).some((q) => q.fault === 'lost-reply'), 'package 1 processed, its reply lost');
+    // Hold the resends off until Kassir's next receipts are collected, so they are collected while package 1 is in doubt.
+    emu.setFault({ kind: 'http500', on: 'send' });
+    const b = reportFile([{ receipt: 3 }, { receipt: 4, lines: 1 }], a.nextTx);
+    await dropReport(ws.till, 'b.rep', b.data);
+    await waitFor(() => /till\.report\.collected.*b\.rep/.test(agent.output()), 'b.rep collected');
+    emu.clearFaults();
+    await waitFor(async () => (await storedPackages(emu)).length === 2, 'both packages stored');
+    agent.child.kill('SIGTERM');
+    assert.equal(await agent.exited, 0);
+
+    const stored = await storedPackages(emu);
+    assert.deepEqual(stored.map((p) => p.number), oneToN(stored), 'numbers 1..n');
+    assert.deepEqual(stored.map((p) => p.txs), [a.txs, b.txs], 'package 1 as first sent, the later receipts in package 2');
+    const one = sendRequests(emu).filter((q) => q.path === '/hs/KKMTransfer/SendData/1/1');
+    assert.equal(one[0]!.fault, 'lost-reply');
+    assert.equal(one[0]!.errcode, 0, 'the first attempt was processed');
+    assert.equal(one.at(-1)!.errcode, 1, 'the resend was answered "already processed"');
+    assert.ok(one.length >= 2);
+    assertNoReuse(emu);
+    assert.deepEqual(await emu.storedFiles(1), ['1.rep', '2.rep'], 'nothing stored twice');
+    assert.match(agent.output(), /push\.delivered.*"?outcome"?[=:]"?duplicate/);
+  });
+
+  it('many reports: packages 1..n without gaps or reuse, at most maxTransactions, no receipt split, every transaction once in order', async (t) => {
+    const emu = await emulatorFor(t);
+    const ws = await kkmWorkspace(t, emu.url);
+    let tx = 1;
+    const all: number[] = [];
+    for (let f = 0; f < 4; f++) {
+      const specs = Array.from({ length: 6 }, (_, i) => ({ receipt: f * 100 + i, lines: 1 + ((f + i) % 4) }));
+      const r = reportFile(specs, tx);
+      tx = r.nextTx;
+      all.push(...r.txs);
+      await dropReport(ws.till, `POS1_${f}.rep`, r.data);
+    }
+    emu.setFault({ kind: 'drop', on: 'send', times: 2 });
+    let r = await once(ws);
+    for (let i = 0; r.code === 3 && i < 5; i++) r = await once(ws); // the dropped connections are retried by the next run
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const stored = await storedPackages(emu);
+    assert.ok(stored.length >= 8, `expected many packages, got ${stored.length}`);
+    assert.deepEqual(stored.map((p) => p.number), oneToN(stored));
+    assert.deepEqual(stored.flatMap((p) => p.txs), all);
+    const owner = new Map<string, number>();
+    for (const p of stored) {
+      assert.ok(p.txs.length <= 10, `package ${p.number} holds ${p.txs.length} transactions`);
+      assert.ok(p.text.startsWith('#\r\n'), `package ${p.number} starts with a block header`);
+      for (const rc of p.receipts) {
+        assert.ok(!owner.has(rc), `receipt ${rc} in packages ${owner.get(rc)} and ${p.number}`);
+        owner.set(rc, p.number);
+      }
+    }
+    assert.deepEqual((await emu.received(1)).map((p) => p.entries), stored.map((p) => [`POS1_${p.number}.rep`]), 'zipped with one entry each');
+    assertNoReuse(emu);
+  });
+});
