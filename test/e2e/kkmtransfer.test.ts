@@ -177,7 +177,7 @@ describe('kkmtransfer transport, end to end', () => {
     const before = emu.requests.length;
     const agent = await startAgent(ws.configFile);
     t.after(() => agent.child.kill('SIGKILL'));
-    await waitFor(() => sendRequests(emu).length > 1, 'the daemon tried to send');
+    await waitFor(() => sendRequests(emu).length > 1, 'the daemon tried to send').catch((e) => { console.log(agent.output(), emu.requests); throw e; });
     const first = emu.requests.length;
     // Measuring a rate needs a window of real time: ~3 s.
     await new Promise((res) => setTimeout(res, 3_000));
@@ -197,14 +197,15 @@ describe('kkmtransfer transport, end to end', () => {
   it('the lost reply: processed but unanswered, the resend carries identical bytes, errcode 1 moves on; reports closed meanwhile go next', async (t) => {
     const emu = await emulatorFor(t);
     const ws = await kkmWorkspace(t, emu.url);
+    // The first SendData is processed and its reply lost; the resends then fail (500) until Kassir's next
+    // receipts are collected, so those are collected while package 1 is in doubt.
     emu.setFault({ kind: 'lost-reply', on: 'send', times: 1 });
+    emu.setFault({ kind: 'http500', on: 'send' });
     const agent = await startAgent(ws.configFile);
     t.after(() => agent.child.kill('SIGKILL'));
     const a = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
     await dropReport(ws.till, 'a.rep', a.data);
     await waitFor(() => sendRequests(emu).some((q) => q.fault === 'lost-reply'), 'package 1 processed, its reply lost');
-    // Hold the resends off until Kassir's next receipts are collected, so they are collected while package 1 is in doubt.
-    emu.setFault({ kind: 'http500', on: 'send' });
     const b = reportFile([{ receipt: 3 }, { receipt: 4, lines: 1 }], a.nextTx);
     await dropReport(ws.till, 'b.rep', b.data);
     await waitFor(() => /till\.report\.collected.*b\.rep/.test(agent.output()), 'b.rep collected');

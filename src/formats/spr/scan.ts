@@ -1,7 +1,9 @@
 /**
  * Pass 1 over an SPR part: validate the two header lines, detect the encoding,
  * collect the commands and count data lines per table. Streams the file in
- * line-aligned chunks; nothing is kept but counters.
+ * line-aligned chunks; nothing is kept but counters and the positions of a
+ * bounded number of lines a merge leaves out (so pass 2 can copy the rest as
+ * raw byte ranges instead of line by line).
  *
  * Part layout: line 1 `##@@&&` (optionally followed by commands), line 2 `#`
  * (waiting) or `@` (already loaded), then data lines by record prefix and
@@ -12,7 +14,7 @@ import { decodeText, detectEncoding, type TextEncoding } from '../encoding.js';
 import { FormatError } from '../errors.js';
 import { CR, LF, readLineChunks } from '../line-chunks.js';
 import { addCommands, emptyCommandSummary, type SprCommandSummary } from './commands.js';
-import { TABLE_COUNT, tableOfLine } from './tables.js';
+import { NAB_P, OTHER, TABLE_COUNT, TOV, USR } from './tables.js';
 
 export interface SprPartInfo {
   name: string;
@@ -36,10 +38,30 @@ export interface SprPartScan extends SprPartInfo {
   dataOffset: number;
   /** From line 3 on: only data lines, each ending in CRLF. Such a part can be copied without looking at its lines. */
   clean: boolean;
+  /**
+   * From line 3 on, every line ends in CRLF or is listed in `skips` (the last
+   * line may also lack its EOL: see `tailEol`). Such a part is copied as byte
+   * ranges around its skipped lines. False when a line ends in a bare LF or
+   * there are more than MAX_SKIPPED_LINES lines to skip.
+   */
+  rangeCopy: boolean;
+  /** Empty and command lines from line 3 on, as file offsets [start, end) with their EOL, and SKIP_EMPTY or SKIP_COMMAND: flattened triples, in file order. */
+  skips: number[];
+  /** What the last line needs appended to end in CRLF when copied as bytes: '' (it does), '\n' (it ends in a bare CR) or '\r\n' (no EOL). */
+  tailEol: '' | '\n' | '\r\n';
 }
+
+/** Kinds of skipped lines in SprPartScan.skips. */
+export const SKIP_EMPTY = 0;
+export const SKIP_COMMAND = 1;
+/** Past this many empty/command lines a part is copied line by line instead (memory stays bounded). */
+export const MAX_SKIPPED_LINES = 4096;
 
 const MAGIC = Buffer.from('##@@&&', 'latin1');
 const DOLLAR = 0x24;
+const HASH = 0x23; // these three as in tables.ts tableOfLine, inlined in the hot loop
+const AMP = 0x26;
+const TILDE = 0x7e;
 
 /** Shows up to 40 characters of a bad line, quoted, so control bytes are visible. */
 export function preview(line: Buffer, encoding: TextEncoding): string {
@@ -58,6 +80,9 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer): 
   const tableLines = new Array<number>(TABLE_COUNT).fill(0);
   const summary = emptyCommandSummary();
   let clean = true;
+  let rangeCopy = true;
+  const skips: number[] = [];
+  let tailEol: '' | '\n' | '\r\n' = '';
 
   const bytes = await readLineChunks(path, name, 0, (chunk) => {
     let p = 0;
@@ -66,24 +91,14 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer): 
       if (encoding === 'utf8bom') p = 3;
     }
     const n = chunk.length;
-    while (p < n) {
+    // Lines 1 and 2: the header.
+    while (p < n && lineNo < 2) {
       let end = chunk.indexOf(LF, p);
       const next = end === -1 ? n : end + 1;
       if (end === -1) end = n;
       const e = end > p && chunk[end - 1] === CR ? end - 1 : end;
       lineNo++;
-      if (lineNo > 2) {
-        if (e === end || e === p || next === end) clean = false; // no CR before LF, an empty line, or no LF at all (last line)
-        if (e > p) {
-          if (chunk[p] === DOLLAR && chunk[p + 1] === DOLLAR && chunk[p + 2] === DOLLAR) {
-            addCommands(decodeText(chunk.subarray(p, e), encoding), summary);
-            clean = false;
-          } else {
-            dataLines++;
-            tableLines[tableOfLine(chunk, p)]!++;
-          }
-        }
-      } else if (lineNo === 1) {
+      if (lineNo === 1) {
         const line = chunk.subarray(p, e);
         if (line.length < MAGIC.length || !line.subarray(0, MAGIC.length).equals(MAGIC)) {
           throw new FormatError(name, 1, `expected ##@@&&, found ${preview(line, encoding)}`);
@@ -98,11 +113,71 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer): 
       }
       p = next;
     }
+    // Data and command lines: one indexOf per line, then only the first
+    // bytes are looked at. Table counts are kept in locals for the chunk.
+    let tov = 0;
+    let usr = 0;
+    let nabP = 0;
+    let other = 0;
+    let data = 0;
+    while (p < n) {
+      const ls = p;
+      let end = chunk.indexOf(LF, ls);
+      let e: number;
+      let tail: '' | '\n' | '\r\n' = '';
+      if (end === -1) {
+        // The last line of the file (chunks end on LF otherwise): no EOL.
+        end = n;
+        p = n;
+        e = end > ls && chunk[end - 1] === CR ? end - 1 : end;
+        clean = false;
+        tail = e === end ? '\r\n' : '\n';
+      } else {
+        p = end + 1;
+        e = end > ls && chunk[end - 1] === CR ? end - 1 : end;
+        if (e === end) clean = rangeCopy = false; // a bare LF: pass 2 must add the CR
+      }
+      lineNo++;
+      if (e === ls) {
+        clean = false;
+        skipLine(fileOffset + ls, fileOffset + p, SKIP_EMPTY);
+        continue;
+      }
+      // An empty last line is never copied: only a line with content needs its EOL completed.
+      if (tail !== '') tailEol = tail;
+      const c = chunk[ls]!;
+      if (c === DOLLAR && chunk[ls + 1] === DOLLAR && chunk[ls + 2] === DOLLAR) {
+        addCommands(decodeText(chunk.subarray(ls, e), encoding), summary);
+        clean = false;
+        skipLine(fileOffset + ls, fileOffset + p, SKIP_COMMAND);
+        continue;
+      }
+      data++;
+      if ((c >= 0x30 && c <= 0x39) || c === HASH) tov++;
+      else if (c === AMP) usr++;
+      else if (c === TILDE) nabP++;
+      else other++;
+    }
+    dataLines += data;
+    tableLines[TOV]! += tov;
+    tableLines[USR]! += usr;
+    tableLines[NAB_P]! += nabP;
+    tableLines[OTHER]! += other;
     fileOffset += n;
   }, buffer ? { buffer } : {});
   if (lineNo === 0) throw new FormatError(name, 1, 'expected ##@@&&, found an empty file');
   if (lineNo === 1) throw new FormatError(name, 2, 'expected # (waiting) or @ (loaded), found end of file');
-  return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset, clean };
+  return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset, clean, rangeCopy, skips, tailEol };
+
+  function skipLine(start: number, end: number, kind: number): void {
+    if (!rangeCopy) return;
+    if (skips.length >= 3 * MAX_SKIPPED_LINES) {
+      rangeCopy = false;
+      skips.length = 0;
+      return;
+    }
+    skips.push(start, end, kind);
+  }
 }
 
 /**
