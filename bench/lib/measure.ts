@@ -1,4 +1,15 @@
-/** Timing helpers shared by the benches: same-run baselines, best-of-N, child-process peak RSS. */
+/**
+ * Timing helpers shared by the benches: same-run baselines, interleaved
+ * median-of-N runs, child-process peak RSS.
+ *
+ * Method (BENCHMARKS.md): the machine is shared, so a neighbour's burst of
+ * work can slow any one run. `interleaved` therefore runs one discarded
+ * warm-up round of every entry (JIT warm, page cache warm for the agent and
+ * the baseline alike, output files existing at full size for both), then N
+ * rounds in which every entry runs once, in a rotating order. A burst then
+ * hits the agent and its baseline alike instead of one whole series, and the
+ * median of N ignores a few spoiled runs. Ratios are taken between medians.
+ */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 
@@ -20,6 +31,59 @@ export async function bestOf(runs: number, fn: () => Promise<unknown> | unknown)
   return best;
 }
 
+/** Runs per measurement: BENCH_RUNS, default `fallback`. */
+export function benchRuns(fallback = 5): number {
+  const n = Number(process.env.BENCH_RUNS ?? fallback);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+export interface Stats {
+  /** Wall times in ms, in run order. */
+  runs: number[];
+  median: number;
+  best: number;
+}
+
+function stats(runs: number[]): Stats {
+  const sorted = [...runs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { runs, median, best: sorted[0]! };
+}
+
+/**
+ * Wall time of every entry over `runs` rounds after one warm-up round (not
+ * counted); round r runs the entries starting from the r-th, so none always
+ * runs right after the same neighbour. See the method at the top.
+ */
+export async function interleaved<K extends string>(runs: number, entries: Record<K, () => unknown>): Promise<Record<K, Stats>> {
+  const keys = Object.keys(entries) as K[];
+  const times = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as unknown as Record<K, number[]>;
+  for (let round = -1; round < runs; round++) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[(Math.max(round, 0) + i) % keys.length]!;
+      const t0 = performance.now();
+      await entries[k]();
+      const dt = performance.now() - t0;
+      if (round >= 0) times[k].push(dt);
+    }
+  }
+  return Object.fromEntries(keys.map((k) => [k, stats(times[k])])) as unknown as Record<K, Stats>;
+}
+
+/** A function that runs a command to completion, its stdout to `stdoutPath` (default /dev/null, truncated first like a shell `>`). */
+export function command(cmd: string, args: string[], stdoutPath = '/dev/null'): () => void {
+  return () => {
+    const fd = openSync(stdoutPath, 'w');
+    try {
+      const r = spawnSync(cmd, args, { stdio: ['ignore', fd, 'inherit'] });
+      if (r.status !== 0) throw new Error(`${cmd} exited with ${r.status}`);
+    } finally {
+      closeSync(fd);
+    }
+  };
+}
+
 /** Best wall time in ms of a command; stdout goes to `stdoutPath` (default /dev/null). */
 export async function bestOfCommand(runs: number, cmd: string, args: string[], stdoutPath = '/dev/null'): Promise<number> {
   return bestOf(runs, () => {
@@ -39,6 +103,16 @@ export function runChild<T>(script: string, args: string[]): T {
   if (r.status !== 0) throw new Error(`${script} failed (${r.status}): ${r.stderr}`);
   const lines = r.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** "123 ms (best 118)" */
+export function showStats(s: Stats): string {
+  return `${s.median.toFixed(0)} ms (best ${s.best.toFixed(0)})`;
+}
+
+/** Baseline time / our time, from medians: above 1 we are faster than the baseline. */
+export function ratio(baseline: Stats, ours: Stats): string {
+  return `${(baseline.median / ours.median).toFixed(2)}x`;
 }
 
 export function mbps(bytes: number, ms: number): string {

@@ -107,17 +107,18 @@ export async function startKkmEmulator(opts: KkmEmulatorOptions): Promise<KkmEmu
       rec.result = result;
       log.info('emulator.request', { ...rec });
     };
+    // The route is read first only to label the record (tests count refused SendData calls too).
+    const route = parseRoute(req.method ?? '', path);
+    if (route) rec.kind = route.kind;
     if (!authorized(req, opts)) {
       res.setHeader('www-authenticate', 'Basic realm="KKMTransfer"');
       reply(res, 401, 'text/html; charset=utf-8', '<html><body><h1>401 Unauthorized</h1></body></html>');
       return done(401);
     }
-    const route = parseRoute(req.method ?? '', path);
     if (!route) {
       reply(res, 404, 'text/plain; charset=utf-8', `no such KKMTransfer function: ${req.method} ${path}`);
       return done(404);
     }
-    rec.kind = route.kind;
     const body = route.kind === 'send' ? await readBody(req) : '';
     if (route.kind === 'send') rec.bodySha256 = sha256(body);
     const { delayMs, fault } = faults.take(route.kind);

@@ -18,12 +18,14 @@
  * Push (till -> back office): each sealed package is uploaded under a temporary
  * name in the target folder (`NAME.kassir-agent-<package>.tmp`, which never
  * matches `NAME.$n`), its size verified, then renamed to the first free number
- * above every existing one (`NAME.$k`), never replacing a file. Progress is
- * noted durably before each risky step, so a crash, a dropped connection or a
- * lost rename reply is reconciled by looking: the temporary file still there
- * means the rename did not happen; gone means it did (only this agent removes
- * it). With `sequenced: false` the package is renamed to `NAME` itself, and only
- * once the back office has taken the previous one (the name is free).
+ * above every existing one (`NAME.$k`), never replacing a file. The temporary
+ * and final names are noted durably before the rename (the one step a crash
+ * must not repeat blindly), so a crash, a dropped connection or a lost rename
+ * reply is reconciled by looking: the temporary file still there means the
+ * rename did not happen; gone means it did (only this agent removes it). An
+ * upload cut short needs no note: it is redone under the same temporary name.
+ * With `sequenced: false` the package is uploaded and renamed to `NAME` itself
+ * only once the back office has taken the previous one (the name is free).
  */
 import { join } from 'node:path';
 import { compareSprPartNames, sprPartNumber } from '../formats/spr-names.js';
@@ -46,6 +48,7 @@ interface PendingDelete {
   mtimeMs?: number;
 }
 
+/** `uploading` and `renamed` are no longer written, but notes saved by earlier versions may hold them. */
 type PushStage = 'uploading' | 'uploaded' | 'renamed';
 interface PushNotes extends RemoteNotes {
   stage?: PushStage;
@@ -96,6 +99,11 @@ export function orderParts(names: string[], base: string): string[] {
 }
 
 export class SequencedFilesTransport implements Transport {
+  /** The report number this session renamed to last (see nextNumber); forgotten on open/close. */
+  private lastNumber: number | undefined;
+  /** Stale temporary files are looked for once per session (they come from crashes and re-sends, not from a running drain). */
+  private staleTempsChecked = false;
+
   constructor(
     readonly type: string,
     private readonly remote: RemoteDir,
@@ -103,10 +111,14 @@ export class SequencedFilesTransport implements Transport {
   ) {}
 
   async open(): Promise<void> {
+    this.lastNumber = undefined;
+    this.staleTempsChecked = false;
     await this.remote.open();
   }
 
   async close(): Promise<void> {
+    this.lastNumber = undefined;
+    this.staleTempsChecked = false;
     await this.remote.close();
   }
 
@@ -194,6 +206,8 @@ export class SequencedFilesTransport implements Transport {
   async push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult> {
     const { dir, name: base } = splitRemote(this.opts.reportName);
     let notes = ctx.notes as PushNotes;
+    // The temporary name follows from the package number alone, so an upload
+    // interrupted before anything was noted is simply redone under the same name.
     const temp = notes.temp ?? joinRemote(dir, `${base}.kassir-agent-${pkg.number}.tmp`);
     const save = async (n: PushNotes) => {
       notes = n;
@@ -201,53 +215,78 @@ export class SequencedFilesTransport implements Transport {
     };
 
     if (notes.stage === 'renamed') return { outcome: 'delivered', remoteName: notes.final ?? '?' };
+    let uploaded = false;
     if (notes.stage === 'uploaded') {
       const size = await this.remote.size(temp);
       if (size === undefined) {
         // Only this agent removes its temporary file, and only by renaming it: the rename happened.
-        await save({ ...notes, stage: 'renamed' });
+        this.rememberFinal(notes.final, base);
         ctx.log.info('push.reconciled', { package: pkg.number, remoteName: notes.final, note: 'the rename had happened before the connection or the agent was lost' });
         return { outcome: 'delivered', remoteName: notes.final ?? joinRemote(dir, base) };
       }
-      if (size !== pkg.bytes) await save({ stage: 'uploading', temp });
+      uploaded = size === pkg.bytes;
     }
-    if (notes.stage !== 'uploaded') {
-      await this.cleanStaleTemps(dir, base, pkg.number, ctx.log);
-      await save({ stage: 'uploading', temp });
+    if (!this.opts.sequenced && notes.final === undefined) await this.assertNoSuffixFree(dir, base, pkg.number);
+    if (!uploaded) {
+      if (!this.staleTempsChecked) {
+        await this.cleanStaleTemps(dir, base, pkg.number, ctx.log);
+        this.staleTempsChecked = true;
+      }
       await this.remote.upload(pkg.path, temp);
       const size = await this.remote.size(temp);
       if (size !== pkg.bytes) throw new TransportError('protocol', `${temp}: uploaded ${pkg.bytes} bytes but the server has ${size ?? 'none'}`);
-      await save({ stage: 'uploaded', temp });
     }
 
-    // Rename to the final name, never replacing a file. A final name chosen by an
-    // interrupted attempt is tried first: on a share the rename is link-then-unlink,
-    // and a crash between the two leaves both names on one file, which
-    // renameNoReplace completes instead of linking the file under a second number.
+    // Rename to the final name, never replacing a file. The final name is noted
+    // durably before the rename (one notes write per package: nothing earlier
+    // needs one, see above). A final name chosen by an interrupted attempt is
+    // tried first: on a share the rename is link-then-unlink, and a crash
+    // between the two leaves both names on one file, which renameNoReplace
+    // completes instead of linking the file under a second number.
     let final = notes.stage === 'uploaded' ? notes.final : undefined;
     for (let tries = 0; tries < 5; tries++) {
-      if (final === undefined) {
-        if (this.opts.sequenced) {
-          const numbers = reportNumbers(await this.remote.list(dir), base);
-          final = joinRemote(dir, `${base}.$${Math.max(0, ...numbers) + 1}`);
-        } else {
-          final = joinRemote(dir, base);
-          if ((await this.remote.size(final)) !== undefined) {
-            throw new TransportError('busy', `${final} has not been taken by the back office yet; package ${pkg.number} waits`);
-          }
-        }
+      if (final === undefined || notes.stage !== 'uploaded' || notes.final !== final) {
+        final ??= this.opts.sequenced ? joinRemote(dir, `${base}.$${await this.nextNumber(dir, base)}`) : joinRemote(dir, base);
         await save({ stage: 'uploaded', temp, final });
       }
       const r = await this.remote.renameNoReplace(temp, final);
       if (r === 'renamed') {
-        await save({ stage: 'renamed', temp, final });
+        this.rememberFinal(final, base);
         return { outcome: 'delivered', remoteName: final };
       }
-      if (!this.opts.sequenced) throw new TransportError('busy', `${final} appeared meanwhile; package ${pkg.number} waits`);
+      if (!this.opts.sequenced) throw new TransportError('busy', `${final} has not been taken by the back office yet; package ${pkg.number} waits (uploaded, to be renamed)`);
       // Someone took the number between the listing and the rename: list again.
+      this.lastNumber = undefined;
       final = undefined;
     }
     throw new TransportError('server', `${joinRemote(dir, base)}.$n: no free number after 5 tries (another writer keeps taking them)`);
+  }
+
+  /** No-suffix variant: the back office has not taken the previous file yet; checked before uploading, so waiting costs no upload. */
+  private async assertNoSuffixFree(dir: string, base: string, pkgNumber: number): Promise<void> {
+    const final = joinRemote(dir, base);
+    if ((await this.remote.size(final)) !== undefined) {
+      throw new TransportError('busy', `${final} has not been taken by the back office yet; package ${pkgNumber} waits`);
+    }
+  }
+
+  /**
+   * The first free number above every existing report. Only this agent creates
+   * `NAME.$n` and the back office only takes them away, so while the number we
+   * renamed to last (in this session) is still there, nothing above it exists
+   * and the next number is the one after it: one SIZE instead of a listing per
+   * package (a listing of a long backlog grows with every package). When it is
+   * gone (taken), or at the start of a session, the folder is listed.
+   */
+  private async nextNumber(dir: string, base: string): Promise<number> {
+    const last = this.lastNumber;
+    if (last !== undefined && (await this.remote.size(joinRemote(dir, `${base}.$${last}`))) !== undefined) return last + 1;
+    return Math.max(0, ...reportNumbers(await this.remote.list(dir), base)) + 1;
+  }
+
+  private rememberFinal(final: string | undefined, base: string): void {
+    const n = final === undefined ? undefined : reportNumbers([{ name: splitRemote(final).name, size: 0 }], base)[0];
+    this.lastNumber = n;
   }
 
   /** Removes this POS's temporary files of earlier packages (left by a crash mid-upload of a package that was then re-uploaded). */

@@ -12,7 +12,9 @@ import { dropReport, reportFile, runCli, startAgent, waitFor, type Workspace } f
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, logLines, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
 import { sendJson, startPlainServer } from '../helpers/kkm-plain-server.js';
-import { SEED_NOTHING_RESPONSE, SEED_SAMPLE_CONTENT, SEED_SAMPLE_RESPONSE } from '../helpers/kkm-seed.js';
+import { SEED_NOTHING_RESPONSE, SEED_SAMPLE_CONTENT, SEED_SAMPLE_ENTRY, SEED_SAMPLE_RESPONSE } from '../helpers/kkm-seed.js';
+import { encodeBase64 } from '../../src/formats/base64.js';
+import { makeZip } from '../../src/formats/zip.js';
 import type { KkmEmulator } from '../../scripts/kkm-emulator/server.js';
 
 const once = (ws: Workspace) => runCli(['run', '--once', '--config', ws.configFile]);
@@ -56,15 +58,32 @@ describe('kkmtransfer transport, end to end', () => {
     assert.deepEqual(emu.requests.slice(4).map((q) => q.path), ['/hs/KKMTransfer/1/4', '/hs/KKMTransfer/1/5']);
   });
 
-  it("the protocol's own sample answer (seed 001) reaches the till byte for byte: UTF-8 BOM, ##@@&&$$$RPL", async (t) => {
-    const server = await startPlainServer(t, (req, res) => sendJson(res, req.url.endsWith('/1/1') ? SEED_SAMPLE_RESPONSE : SEED_NOTHING_RESPONSE));
+  it("the protocol's own sample answer (seed 001) is read; a package shaped like it reaches the till as UTF-8 with BOM and $$$RPL", async (t) => {
+    // The seed's sample holds no data line: the SPR merge (src/formats/spr) skips it as changing nothing, with a log line.
+    // A package in exactly the seed's shape (JSON with string errcode, base64 wrapped with \r\n, a ZIP with
+    // v8_9969_15.txt in UTF-8 with BOM) plus one goods line is delivered as it came.
+    const withLine = Buffer.concat([SEED_SAMPLE_CONTENT, Buffer.from('1;;Товар;;1;\r\n', 'utf8')]);
+    const zip = await makeZip([{ name: SEED_SAMPLE_ENTRY, data: withLine }]);
+    const wrapped = encodeBase64(zip).replace(/(.{64})/g, '$1\r\n');
+    const shaped = JSON.stringify({ data: wrapped, errcode: '0', errmessage: '', packagetype: 'spr' });
+    const server = await startPlainServer(t, (req, res) =>
+      sendJson(res, req.url.endsWith('/1/1') ? SEED_SAMPLE_RESPONSE : req.url.endsWith('/1/2') ? shaped : SEED_NOTHING_RESPONSE),
+    );
     const ws = await kkmWorkspace(t, `${server.url}/trade/hs/KKMTransfer`);
     const r = await once(ws);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    const lines = await logLines(ws);
+    const staged = lines.filter((l) => l.event === 'pull.staged' && l.package !== undefined).map((l) => [l.package, l.bytes]);
+    assert.deepEqual(staged, [
+      [1, SEED_SAMPLE_CONTENT.length],
+      [2, withLine.length],
+    ]);
+    assert.ok(lines.some((l) => l.event === 'till.reference.skipped' && l.part === 'package 1'), 'the empty sample is reported as skipped');
+    assert.ok(!lines.some((l) => l.event === 'quarantine.added'), 'nothing quarantined');
     const got = await fs.readFile(join(ws.till, 'POS1.spr'));
     assert.deepEqual([...got.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
-    assert.equal(got.subarray(3, 15).toString('utf8'), '##@@&&$$$RPL');
-    assert.deepEqual(got, SEED_SAMPLE_CONTENT);
+    // The merge writes line-1 commands as a `$$$` command line (both forms are valid, PROTOCOLS.md "Commands").
+    assert.equal(got.subarray(3).toString('utf8'), '##@@&&\r\n#\r\n$$$RPL\r\n1;;Товар;;1;\r\n');
   });
 
   it('an flr request reaches the till; the report Kassir writes after taking it goes with the UID, the next one without', async (t) => {
@@ -177,7 +196,7 @@ describe('kkmtransfer transport, end to end', () => {
     const before = emu.requests.length;
     const agent = await startAgent(ws.configFile);
     t.after(() => agent.child.kill('SIGKILL'));
-    await waitFor(() => sendRequests(emu).length > 1, 'the daemon tried to send').catch((e) => { console.log(agent.output(), emu.requests); throw e; });
+    await waitFor(() => sendRequests(emu).length > 1, 'the daemon tried to send');
     const first = emu.requests.length;
     // Measuring a rate needs a window of real time: ~3 s.
     await new Promise((res) => setTimeout(res, 3_000));

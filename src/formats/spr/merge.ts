@@ -16,6 +16,13 @@ import { planSprMerge, remainingLines, type GroupPlan } from './plan.js';
 import { scanSprPart } from './scan.js';
 import { mergeBuffers, writeGroup } from './write.js';
 
+/**
+ * Skipped lines located by pass 1 (spr/scan.ts) are held for all parts until
+ * pass 2. Past this many in one merge, further parts are copied line by line,
+ * so memory does not grow with the number of parts either (about 1.5 MB).
+ */
+const SKIPPED_LINES_BUDGET = 65536;
+
 export type SprOutputEncoding = 'auto' | 'utf8bom' | 'cp1251';
 
 export interface SprMergeOutput {
@@ -48,7 +55,18 @@ function outputEncoding(g: GroupPlan, wanted: SprOutputEncoding): TextEncoding {
 export async function mergeSprParts(parts: { path: string; name: string }[], outDir: string, opts: SprMergeOptions = {}): Promise<SprMergeResult> {
   const buffers = mergeBuffers();
   const scans = [];
-  for (const p of parts) scans.push(await scanSprPart(p.path, p.name, buffers.read));
+  let budget = SKIPPED_LINES_BUDGET;
+  for (const p of parts) {
+    const s = await scanSprPart(p.path, p.name, buffers.read, buffers.spare);
+    const located = s.skips.length / 3;
+    if (located > budget) {
+      s.rangeCopy = false;
+      s.skips = [];
+    } else {
+      budget -= located;
+    }
+    scans.push(s);
+  }
   const plan = planSprMerge(scans);
   const outputs: SprMergeOutput[] = [];
   for (const [i, g] of plan.groups.entries()) {

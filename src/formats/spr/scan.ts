@@ -69,7 +69,7 @@ export function preview(line: Buffer, encoding: TextEncoding): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
 }
 
-export async function scanSprPart(path: string, name: string, buffer?: Buffer): Promise<SprPartScan> {
+export async function scanSprPart(path: string, name: string, buffer?: Buffer, spare?: Buffer): Promise<SprPartScan> {
   let encoding: TextEncoding = 'cp1251';
   let lineNo = 0;
   let fileOffset = 0;
@@ -164,7 +164,7 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer): 
     tableLines[NAB_P]! += nabP;
     tableLines[OTHER]! += other;
     fileOffset += n;
-  }, buffer ? { buffer } : {});
+  }, { ...(buffer ? { buffer } : {}), ...(spare ? { spare } : {}) });
   if (lineNo === 0) throw new FormatError(name, 1, 'expected ##@@&&, found an empty file');
   if (lineNo === 1) throw new FormatError(name, 2, 'expected # (waiting) or @ (loaded), found end of file');
   return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset, clean, rangeCopy, skips, tailEol };

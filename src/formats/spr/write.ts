@@ -1,14 +1,18 @@
 /**
  * Pass 2 of an SPR merge: stream the planned parts into one output file.
- * Lines are copied as raw byte ranges; a chunk that needs no change (every
- * line kept, already CRLF, same encoding) is written straight from the read
- * buffer. Decoding happens only when the encoding must change.
+ * A part that needs no line changed (same encoding, CRLF throughout, nothing
+ * of a dropped table in it) is copied as raw byte ranges around the few
+ * empty and command lines pass 1 located, without looking at its lines.
+ * Otherwise lines are copied as raw byte ranges; a chunk that needs no change
+ * is written straight from the read buffer. Decoding happens only when the
+ * encoding must change.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { bomOf, transcodeLines, type TextEncoding } from '../encoding.js';
 import { CR, LF, readLineChunks } from '../line-chunks.js';
 import { renderClear } from './commands.js';
 import { groupModeCommand, remainingLines, type GroupPlan, type PartPlan } from './plan.js';
+import { SKIP_COMMAND, SKIP_EMPTY, type SprPartScan } from './scan.js';
 import { TABLE_COUNT, tableOfLine } from './tables.js';
 
 const DOLLAR = 0x24;
@@ -40,11 +44,13 @@ function headerOf(g: GroupPlan, enc: TextEncoding): Buffer {
 /** Buffers reused across parts and outputs, so memory does not grow with their number. */
 export interface MergeBuffers {
   read: Buffer;
+  /** Read-ahead buffer (see line-chunks.ts). */
+  spare: Buffer;
   out: Buffer;
 }
 
 export function mergeBuffers(chunkSize = 1 << 20): MergeBuffers {
-  return { read: Buffer.allocUnsafe(chunkSize), out: Buffer.allocUnsafe(2 * chunkSize + 16) };
+  return { read: Buffer.allocUnsafe(chunkSize), spare: Buffer.allocUnsafe(chunkSize), out: Buffer.allocUnsafe(2 * chunkSize + 16) };
 }
 
 /** Writes the group's output; returns its size and data line count. The file is created or truncated. */
@@ -67,17 +73,72 @@ export async function writeGroup(g: GroupPlan, outPath: string, enc: TextEncodin
   }
 }
 
+/** Writes all of `bufs` at the current position: one writev, then piece by piece after a short write. */
+async function writeAllv(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  if (bufs.length === 1) return writeAll(fh, bufs[0]!);
+  if (bufs.length === 0) return;
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  let done = (await fh.writev(bufs)).bytesWritten;
+  if (done === total) return;
+  for (const b of bufs) {
+    if (done >= b.length) {
+      done -= b.length;
+      continue;
+    }
+    await writeAll(fh, b.subarray(done));
+    done = 0;
+  }
+}
+
+/** True when no line of the part belongs to a table the plan drops from it. */
+function dropsNothing(part: PartPlan): boolean {
+  for (const t of part.drop) if (part.scan.tableLines[t]! > 0) return false;
+  return true;
+}
+
+/**
+ * Copies a part's data (from line 3) as raw byte ranges around the lines pass
+ * 1 listed in `skips` (empty lines always, command lines unless
+ * keepCommands), then completes the last line's EOL. Same bytes as the line
+ * by line copy below, at the cost of a plain read and write.
+ */
+async function copyRanges(fh: FileHandle, s: SprPartScan, keepCommands: boolean, buffers: MergeBuffers): Promise<{ bytes: number; dataLines: number }> {
+  const skips = s.skips;
+  const pieces: Buffer[] = [];
+  let k = 0; // first skipped line that does not end before the current chunk
+  let at = s.dataOffset; // file offset of the current chunk
+  let bytes = 0;
+  await readLineChunks(s.path, s.name, s.dataOffset, async (chunk) => {
+    const start = at;
+    const end = start + chunk.length;
+    at = end;
+    while (k < skips.length && skips[k + 1]! <= start) k += 3;
+    let from = start;
+    for (let j = k; j < skips.length && skips[j]! < end; j += 3) {
+      if (keepCommands && skips[j + 2] === SKIP_COMMAND) continue;
+      if (skips[j]! > from) pieces.push(chunk.subarray(from - start, skips[j]! - start));
+      from = skips[j + 1]!; // may lie in a later chunk
+    }
+    if (from < end) pieces.push(chunk.subarray(from - start, chunk.length));
+    for (const piece of pieces) bytes += piece.length;
+    await writeAllv(fh, pieces);
+    pieces.length = 0;
+  }, { buffer: buffers.read, spare: buffers.spare, raw: true });
+  const n = skips.length;
+  const lastLineSkipped = n > 0 && skips[n - 2] === s.bytes && (skips[n - 1] === SKIP_EMPTY || !keepCommands);
+  if (s.tailEol !== '' && !lastLineSkipped) {
+    const tail = Buffer.from(s.tailEol, 'latin1');
+    await writeAll(fh, tail);
+    bytes += tail.length;
+  }
+  return { bytes, dataLines: s.dataLines };
+}
+
 async function copyPart(fh: FileHandle, part: PartPlan, enc: TextEncoding, keepCommands: boolean, buffers: MergeBuffers): Promise<{ bytes: number; dataLines: number }> {
   const s = part.scan;
-  if (s.clean && part.drop.size === 0 && s.encoding === enc) {
-    // Nothing to drop, convert or normalise: copy the bytes as they are.
-    let bytes = 0;
-    await readLineChunks(s.path, s.name, s.dataOffset, async (chunk) => {
-      await writeAll(fh, chunk);
-      bytes += chunk.length;
-    }, { buffer: buffers.read, raw: true });
-    return { bytes, dataLines: s.dataLines };
-  }
+  // Nothing to drop, convert or normalise: copy the bytes as they are.
+  if (s.rangeCopy && s.encoding === enc && dropsNothing(part)) return copyRanges(fh, s, keepCommands, buffers);
   const drop = new Array<boolean>(TABLE_COUNT).fill(false);
   for (const t of part.drop) drop[t] = true;
   const dropAny = part.drop.size > 0;
@@ -130,6 +191,6 @@ async function copyPart(fh: FileHandle, part: PartPlan, enc: TextEncoding, keepC
     }
     await writeAll(fh, data);
     bytes += data.length;
-  }, { buffer: buffers.read });
+  }, { buffer: buffers.read, spare: buffers.spare });
   return { bytes, dataLines };
 }

@@ -1,0 +1,161 @@
+/**
+ * The agent is killed with SIGKILL at random moments while reports flow to
+ * the KKMTransfer emulator and reference packages are published (at least 50
+ * kills; CRASH_KILLS overrides). Afterwards the emulator holds every
+ * transaction exactly once, in order, no receipt split, package numbers 1..n
+ * without gaps, every number always sent with the same bytes; and the till
+ * received every reference package exactly once, in order. The second variant
+ * adds lost replies and dropped connections during the kills.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { CLI, ROOT, dropReport, reportFile, runCli, type Workspace } from '../helpers/kassir.js';
+import { emulatorFor } from '../helpers/kkm-emulator.js';
+import { kkmWorkspace, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
+import type { FaultSpec } from '../../scripts/kkm-emulator/faults.js';
+import type { KkmEmulator } from '../../scripts/kkm-emulator/server.js';
+
+const KILLS = Number(process.env.CRASH_KILLS ?? 50);
+const MAX_TX = 7;
+
+function rand(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min));
+}
+
+/** Kassir loads the reference file when one is waiting (line 2 `#`): note its parts, mark it loaded. */
+async function kassirLoadsReference(ws: Workspace, applied: number[]): Promise<void> {
+  const path = join(ws.till, 'POS1.spr');
+  const ref = await fs.readFile(path, 'latin1').catch(() => undefined);
+  if (ref === undefined || ref.split('\r\n')[1] !== '#') return;
+  for (const m of ref.matchAll(/^P(\d+);/gm)) applied.push(Number(m[1]));
+  await fs.writeFile(path, ref.replace('\r\n#\r\n', '\r\n@\r\n'));
+}
+
+/**
+ * Starts the daemon and kills it at a moment chosen by `round`: during
+ * start-up (store recovery, interrupted deliveries), a little after it
+ * started, right after it sealed a package (so mostly inside SendData), or
+ * right after a package was delivered (inside the next one or its
+ * bookkeeping). A line that never comes (nothing to do) gives up after 3 s.
+ */
+const KILL_POINTS = [undefined, 'agent.started', 'package.sealed', 'push.delivered'] as const;
+
+async function runAndKill(ws: Workspace, round: number): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+  const exited = new Promise((r) => child.on('exit', r));
+  const point = KILL_POINTS[round % KILL_POINTS.length];
+  if (point === undefined) {
+    await new Promise((r) => setTimeout(r, rand(50, 700)));
+  } else {
+    let out = '';
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => {
+          out += d;
+          if (out.includes(point)) resolve();
+        }),
+      ),
+      new Promise((r) => (timer = setTimeout(r, 3_000))),
+      exited,
+    ]);
+    clearTimeout(timer);
+    await new Promise((r) => setTimeout(r, point === 'agent.started' ? rand(0, 400) : rand(0, 60)));
+  }
+  child.stdout.resume(); // keep the pipe drained until it dies
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary: string; faulted: number; lostReplies: number; sendsDuringKills: number }> {
+  const emu: KkmEmulator = await emulatorFor(t);
+  const ws = await kkmWorkspace(t, emu.url, {
+    config: {
+      batch: { maxTransactions: MAX_TX, flushMs: 0 },
+      log: { level: 'info', dir: 'log', console: true },
+    },
+  });
+  for (const f of faults) emu.setFault(f);
+  let tx = 1;
+  let receipt = 1;
+  const all: number[] = [];
+  let part = 0;
+  const applied: number[] = [];
+  let kills = 0;
+  for (let round = 0; round < KILLS; round++) {
+    // Kassir writes 1-3 report files; the back office publishes a reference package now and then.
+    for (let f = 1, files = rand(1, 4); f <= files; f++) {
+      const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: receipt++, lines: rand(0, 6) }));
+      const r = reportFile(specs, tx);
+      tx = r.nextTx;
+      all.push(...r.txs);
+      await dropReport(ws.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
+    }
+    if (round % 4 === 0) {
+      part++;
+      await emu.publish(`part-${String(part).padStart(4, '0')}.spr`, `##@@&&\r\n#\r\nP${part};;part;;1;\r\n`);
+    }
+    await kassirLoadsReference(ws, applied);
+    await runAndKill(ws, round);
+    kills++;
+  }
+  const sendsDuringKills = sendRequests(emu).length;
+  // Let it finish without faults: Kassir takes the reference files as they come; run --once until nothing is pending.
+  emu.clearFaults();
+  for (let i = 0; i < 40; i++) {
+    await kassirLoadsReference(ws, applied);
+    const r = await runCli(['run', '--once', '--config', ws.configFile]);
+    if (r.code === 0) break;
+    assert.equal(r.code, 3, r.stdout + r.stderr);
+  }
+  await kassirLoadsReference(ws, applied);
+
+  assert.equal(kills, KILLS);
+  const stored = await storedPackages(emu);
+  assert.deepEqual(stored.map((p) => p.number), oneToN(stored), 'package numbers 1..n without gaps');
+  const bodies = new Map<string, Set<string>>();
+  for (const r of sendRequests(emu)) {
+    const n = r.path.split('/').slice(-2).join('/');
+    bodies.set(n, (bodies.get(n) ?? new Set()).add(r.bodySha256!));
+  }
+  for (const [n, set] of bodies) assert.equal(set.size, 1, `SendData ${n} was sent with ${set.size} different bodies (a number reused)`);
+  const sent = stored.flatMap((p) => p.txs);
+  assert.equal(sent.length - new Set(sent).size, 0, 'no transaction twice');
+  assert.equal(all.filter((x) => !sent.includes(x)).length, 0, 'no transaction lost');
+  assert.deepEqual(sent, all, 'in order');
+  const owner = new Map<string, number>();
+  for (const p of stored) {
+    assert.ok(p.txs.length <= MAX_TX || p.receipts.size === 1, `package ${p.number} within the limit (or one large receipt)`);
+    for (const rc of p.receipts) {
+      assert.ok(!owner.has(rc), `receipt ${rc} split between packages ${owner.get(rc)} and ${p.number}`);
+      owner.set(rc, p.number);
+    }
+  }
+  assert.deepEqual(applied, Array.from({ length: part }, (_, i) => i + 1), 'every reference package reached Kassir exactly once, in order');
+  const faulted = emu.requests.filter((q) => q.fault !== undefined);
+  const lostReplies = faulted.filter((q) => q.fault === 'lost-reply').length;
+  const duplicates = sendRequests(emu).filter((q) => q.errcode === 1).length;
+  const summary = `${kills} kills, ${all.length} transactions in ${stored.length} packages, ${part} reference packages, ${emu.requests.length} requests (${sendsDuringKills} SendData during the kills, ${faulted.length} faulted, ${lostReplies} lost replies, ${duplicates} "already processed"): 0 lost, 0 duplicated`;
+  return { summary, faulted: faulted.length, lostReplies, sendsDuringKills };
+}
+
+describe('SIGKILL at random moments (kkmtransfer transport, emulator)', { concurrency: true }, () => {
+  it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async (t) => {
+    const r = await crashRun(t, []);
+    assert.equal(r.faulted, 0);
+    assert.ok(r.sendsDuringKills >= KILLS / 2, `the kills hit a working agent (${r.sendsDuringKills} SendData during the kills)`);
+    console.log(`# kkmtransfer crash test: ${r.summary}`);
+  });
+
+  it(`the same with lost replies and dropped connections during ${KILLS} kills`, { timeout: 600_000 }, async (t) => {
+    const r = await crashRun(t, [
+      { kind: 'lost-reply', on: 'send', probability: 0.25 },
+      { kind: 'drop', probability: 0.1 },
+    ]);
+    assert.ok(r.lostReplies > 0, `lost replies were injected (${r.summary})`);
+    console.log(`# kkmtransfer crash test with faults: ${r.summary}`);
+  });
+});

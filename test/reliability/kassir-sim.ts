@@ -1,0 +1,88 @@
+/**
+ * Kassir and the back-office publisher as the harness plays them: Kassir
+ * writes report files (whole receipts, consecutive transaction numbers) and
+ * loads the reference file when one waits; the publisher numbers reference
+ * parts P1, P2, ... so the harness can tell which reached the till, how often
+ * and in what order.
+ */
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { dropReport, reportFile } from '../helpers/kassir.js';
+
+export function rand(min: number, max: number): number {
+  return min + Math.floor(Math.random() * (max - min));
+}
+
+/** The text of reference part `n`: one goods line naming it. */
+export function partText(n: number): string {
+  return `##@@&&\r\n#\r\nP${n};;part;;1;\r\n`;
+}
+
+export class KassirSim {
+  /** Every transaction written, in order. */
+  readonly written: number[] = [];
+  /** Reference part numbers as Kassir loaded them, in order. */
+  readonly applied: number[] = [];
+  /** Till reference files that were not complete when Kassir looked (a half-written file under the final name). */
+  readonly tornReferenceFiles: string[] = [];
+  published = 0;
+  private tx = 1;
+  private receipt = 1;
+  private file = 0;
+
+  constructor(private readonly till: string) {}
+
+  /** Kassir closes 1-3 report files of 1-4 receipts each. */
+  async sell(): Promise<void> {
+    for (let f = 0, files = rand(1, 4); f < files; f++) {
+      const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: this.receipt++, lines: rand(0, 6) }));
+      const r = reportFile(specs, this.tx);
+      this.tx = r.nextTx;
+      this.written.push(...r.txs);
+      await dropReport(this.till, `R${String(++this.file).padStart(5, '0')}.rep`, r.data);
+    }
+  }
+
+  /** The next reference part's number and text (the backend publishes it). */
+  nextPart(): { n: number; text: string } {
+    const n = ++this.published;
+    return { n, text: partText(n) };
+  }
+
+  /** Kassir loads the reference file if one waits (line 2 `#`), notes its parts and marks it loaded (`@`). */
+  async load(): Promise<void> {
+    const path = join(this.till, 'POS1.spr');
+    const ref = await fs.readFile(path, 'latin1').catch(() => undefined);
+    if (ref === undefined) return;
+    const lines = ref.replace(/^\xef\xbb\xbf/, '').split('\r\n');
+    const complete = ref.endsWith('\r\n') && lines[0]!.startsWith('##@@&&') && (lines[1] === '#' || lines[1] === '@') && lines.slice(2, -1).every((l) => /^P\d+;;part;;1;$/.test(l));
+    if (!complete) {
+      this.tornReferenceFiles.push(JSON.stringify(ref.slice(0, 200)));
+      return;
+    }
+    if (lines[1] !== '#') return;
+    for (const l of lines.slice(2, -1)) this.applied.push(Number(l.slice(1, l.indexOf(';'))));
+    await fs.writeFile(path, ref.replace('\r\n#\r\n', '\r\n@\r\n'), 'latin1');
+  }
+}
+
+/** Lost, duplicated and out-of-order counts of `got` against `expected` (both lists of unique ids in order). */
+export function compareSequences(expected: readonly number[], got: readonly number[]): { lost: number; duplicated: number; outOfOrder: number } {
+  const seen = new Set<number>();
+  let duplicated = 0;
+  let outOfOrder = 0;
+  let last = -Infinity;
+  const rank = new Map(expected.map((x, i) => [x, i]));
+  for (const x of got) {
+    if (seen.has(x)) {
+      duplicated++;
+      continue;
+    }
+    seen.add(x);
+    const r = rank.get(x) ?? Infinity;
+    if (r < last) outOfOrder++;
+    last = Math.max(last, r);
+  }
+  const lost = expected.filter((x) => !seen.has(x)).length;
+  return { lost, duplicated, outOfOrder };
+}
