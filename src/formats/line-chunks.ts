@@ -90,7 +90,7 @@ export async function readLineChunks(
       const done = buf;
       buf = spare;
       spare = done;
-      filled = 0;
+      filled = tail;
     }
   } finally {
     // Never close the file under a read still in flight (its error, if any, is moot now).

@@ -82,6 +82,8 @@ export class Store {
   private readonly mutex = new Mutex();
   private lock?: DataDirLock;
   private sealed = new Map<number, PackageMeta>();
+  /** In-memory state newer than the saved one (counters after a delivery); saved with the next commit or at close. */
+  private dirty = false;
 
   constructor(
     readonly dataDir: string,
@@ -124,6 +126,7 @@ export class Store {
 
   async close(): Promise<void> {
     await this.mutex.run(async () => {
+      if (this.dirty && this.lock) await this.saveState(structuredClone(this.current)).catch(() => undefined);
       await this.lock?.release();
       this.lock = undefined;
     });
@@ -156,8 +159,24 @@ export class Store {
     let changed = false;
 
     // Sealed packages and the archive: the counter must never reuse a number.
-    this.sealed = await this.readMetas(this.outboxDir, true);
     const archived = await this.readMetas(this.archiveDir, false);
+    for (const name of await fs.readdir(this.outboxDir)) {
+      const n = Number(/^(\d+)\.json$/.exec(name)?.[1] ?? NaN);
+      if (Number.isNaN(n)) continue;
+      if (archived.get(n)?.deliveredAt !== undefined) {
+        // Delivered and archived; the outbox meta came back after a power cut (or its removal was cut short).
+        await fs.rm(join(this.outboxDir, name), { force: true });
+        await fs.rm(this.packagePath(n), { force: true });
+        this.log.info('store.recover.archived', { package: n, note: 'already delivered; not resent' });
+      } else if ((await statOrUndefined(this.packagePath(n))) === undefined && (await statOrUndefined(join(this.archiveDir, `${n}.rep`))) !== undefined) {
+        // The bytes were moved to the archive but the delivery record was not written: back to
+        // the queue; the transport's notes (or KKMTransfer's "already processed") settle it without a duplicate.
+        await fs.rename(join(this.archiveDir, `${n}.rep`), this.packagePath(n));
+        await fsyncDir(this.outboxDir);
+        this.log.warn('store.recover.unarchived', { package: n, note: 'delivery was being recorded when the agent stopped; checked again with the back office' });
+      }
+    }
+    this.sealed = await this.readMetas(this.outboxDir, true);
     for (const meta of [...this.sealed.values()]) {
       if (meta.deliveredAt !== undefined) {
         // Delivered, but the move to the archive was interrupted.
@@ -315,6 +334,7 @@ export class Store {
   private async saveState(draft: AgentState): Promise<void> {
     await this.stateFile.save(draft);
     this.current = draft;
+    this.dirty = false;
   }
 
   // ------------------------------------------------------------ open package
@@ -405,13 +425,17 @@ export class Store {
     });
   }
 
-  /** Counts an attempt before it is made (so a crash mid-attempt still shows in `status`). */
+  /**
+   * Counts an attempt. Kept in memory and written with the package's next meta
+   * write (its notes, its failure or its delivery): an attempt count is for
+   * people, and an fsync per attempt would halve the speed of a backlog drain.
+   */
   beginAttempt(number: number): Promise<PackageMeta> {
     return this.mutex.run(async () => {
       const meta = this.mustGet(number);
       const at = new Date().toISOString();
       const next = { ...meta, attempts: meta.attempts + 1, lastAttemptAt: at, firstAttemptAt: meta.firstAttemptAt ?? at };
-      await this.writeMeta(next);
+      this.sealed.set(number, next);
       return next;
     });
   }
@@ -424,21 +448,27 @@ export class Store {
     });
   }
 
-  /** Records delivery and moves the package to the archive. */
+  /**
+   * Records delivery: the package moves to the archive with its meta marked
+   * delivered. That archive meta is the one durable record (one fsynced write,
+   * whose folder fsync also makes the move of the bytes durable); the rest is
+   * bookkeeping that start-up recovery completes after a crash (see recover()).
+   * Counters and the last push time are committed with the next state change.
+   */
   delivered(number: number, result: { outcome: 'delivered' | 'duplicate'; remoteName: string; serverAnswer?: string }, entry: Omit<HistoryEntry, 'at' | 'op' | 'package' | 'outcome'>): Promise<void> {
     return this.mutex.run(async () => {
       const meta = this.mustGet(number);
       const done: PackageMeta = { ...meta, deliveredAt: new Date().toISOString(), remoteName: result.remoteName, outcome: result.outcome, lastError: undefined };
-      await this.writeMeta(done);
-      failpoint('store.delivered.after-meta');
-      await this.appendHistory({ at: done.deliveredAt!, op: 'push', package: number, outcome: result.outcome, remoteName: result.remoteName, serverAnswer: result.serverAnswer, ...entry });
       await this.moveToArchive(done);
       this.sealed.delete(number);
-      const draft = structuredClone(this.current);
-      draft.counters.packagesDelivered += 1;
-      draft.lastPushOk = done.deliveredAt;
-      draft.lastPush = { at: done.deliveredAt!, ok: true };
-      await this.saveState(draft);
+      await this.appendHistory({ at: done.deliveredAt!, op: 'push', package: number, outcome: result.outcome, remoteName: result.remoteName, serverAnswer: result.serverAnswer, ...entry }, { sync: false });
+      this.current = {
+        ...this.current,
+        counters: { ...this.current.counters, packagesDelivered: this.current.counters.packagesDelivered + 1 },
+        lastPushOk: done.deliveredAt,
+        lastPush: { at: done.deliveredAt!, ok: true },
+      };
+      this.dirty = true;
     });
   }
 
@@ -479,12 +509,13 @@ export class Store {
 
   private async moveToArchive(meta: PackageMeta): Promise<void> {
     const n = meta.number;
-    // Bytes first, meta last: a package is in the outbox as long as its meta is.
+    // Bytes first, then the archive meta (durable, with its folder): from then on the
+    // package counts as delivered. The outbox meta left behind is removed without an
+    // fsync; should a power cut bring it back, recovery sees the archive meta and drops it.
     if ((await statOrUndefined(this.packagePath(n))) !== undefined) await fs.rename(this.packagePath(n), join(this.archiveDir, `${n}.rep`));
-    await fsyncDir(this.archiveDir);
     await writeJsonAtomic(join(this.archiveDir, `${n}.json`), meta);
+    failpoint('store.delivered.after-meta');
     await fs.rm(join(this.outboxDir, `${n}.json`), { force: true });
-    await fsyncDir(this.outboxDir);
   }
 
   private mustGet(number: number): PackageMeta {
@@ -585,12 +616,17 @@ export class Store {
 
   // ----------------------------------------------------------------- history
 
-  async appendHistory(entry: HistoryEntry): Promise<void> {
+  /**
+   * Appends one line to the attempt journal. `sync: false` for deliveries, whose
+   * durable record is the archive meta: a power cut may then cost the journal its
+   * last lines, never an earlier one (a torn line is skipped by `history`).
+   */
+  async appendHistory(entry: HistoryEntry, opts: { sync?: boolean } = {}): Promise<void> {
     const file = join(this.historyDir, `${entry.at.slice(0, 10)}.jsonl`);
     const fh = await fs.open(file, 'a', FILE_MODE);
     try {
       await fh.write(JSON.stringify(entry) + '\n');
-      await fh.datasync();
+      if (opts.sync !== false) await fh.datasync();
     } finally {
       await fh.close();
     }

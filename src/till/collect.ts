@@ -129,7 +129,9 @@ export class ReportCollector {
       else waiting++;
     }
     for (const name of this.observed.keys()) if (!present.has(name)) this.observed.delete(name);
-    candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name));
+    // Oldest first; files written in the same instant go in name order with numbers compared
+    // as numbers (r9.rep before r10.rep), as a writer numbering its files means them.
+    candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const c of candidates) {
       if (await this.endsInOpenReceipt(c.name, now - c.mtimeMs)) {
         waiting++;

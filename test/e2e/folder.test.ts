@@ -149,8 +149,7 @@ describe('folder transport, end to end', () => {
       await fs.rename(share, offline);
       for (let i = 5; i < 15; i++) await drop(i);
       await waitFor(async () => (await fs.readdir(ws!.till)).filter((n) => n.endsWith('.rep')).length === 0, 'reports collected while offline');
-      await new Promise((r) => setTimeout(r, 500));
-      assert.ok(agent.output().includes('push.failed'), 'the failure is logged');
+      await waitFor(() => agent.output().includes('push.failed'), 'the failure is logged');
       await fs.rename(offline, share);
       await waitFor(async () => (await sharePackages(share)).flatMap((p) => transactionNumbers(p.data)).length >= all.length, 'backlog delivered after the share returned');
       const pkgs = await sharePackages(share);

@@ -125,6 +125,32 @@ describe('store recovery', () => {
     await s2.close();
   });
 
+  it('a delivery cut between moving the bytes and writing the archive record goes back to the queue', async () => {
+    const s = await open();
+    await withOpenPackage(s, 'A\r\n', 1);
+    await s.seal();
+    await s.close();
+    await fs.rename(join(dir, 'outbox/1.rep'), join(dir, 'archive/1.rep'));
+    const s2 = await open();
+    assert.deepEqual(s2.queued().map((m) => m.number), [1], 'checked again with the back office (the transport reconciles)');
+    assert.equal(await fs.readFile(join(dir, 'outbox/1.rep'), 'utf8'), 'A\r\n');
+    assert.ok(events().includes('store.recover.unarchived'));
+    await s2.close();
+  });
+
+  it('an outbox meta that reappears after its package was archived as delivered is dropped, not resent', async () => {
+    const s = await open();
+    await withOpenPackage(s, 'A\r\n', 1);
+    const meta = await s.seal();
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await s.close();
+    await fs.writeFile(join(dir, 'outbox/1.json'), JSON.stringify(meta));
+    const s2 = await open();
+    assert.deepEqual(s2.queued(), []);
+    assert.equal(s2.state.counters.packagesDelivered, 1, 'the delivery counter was saved at close');
+    await s2.close();
+  });
+
   it('drops staged parts whose staging was never committed (they are fetched again)', async () => {
     const s = await open();
     await s.close();
