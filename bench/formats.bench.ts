@@ -77,6 +77,7 @@ export default async function formatsBench(): Promise<void> {
     const r = await interleaved(runs, {
       wc: command('wc', ['-l', report]),
       readParse: async () => parseReport(await readFile(report), 'POS1.rep'),
+      read: () => readFile(report),
       parse: () => parseReport(data, 'POS1.rep'),
       lineLoop: () => lineLoop(data),
       batch: () => batchAll(units),
@@ -95,6 +96,7 @@ export default async function formatsBench(): Promise<void> {
         ['mergeSprParts (clear at end: drops earlier users)', showStats(m.mergeClear), mbps(totalClear, m.mergeClear.median), ratio(m.catClear, m.mergeClear), ''],
         ['`wc -l report` (baseline)', showStats(r.wc), mbps(data.length, r.wc.median), '1.00', ''],
         ['readFile + parseReport', showStats(r.readParse), mbps(data.length, r.readParse.median), ratio(r.wc, r.readParse), '>= 0.3x'],
+        ['of which readFile alone (a fresh buffer of the whole file)', showStats(r.read), mbps(data.length, r.read.median), ratio(r.wc, r.read), ''],
         ['parseReport (in memory)', showStats(r.parse), `${mbps(data.length, r.parse.median)}, ${nsPerLine(r.parse.median)}`, ratio(r.wc, r.parse), ''],
         ['floor: one Buffer.indexOf per line, nothing else', showStats(r.lineLoop), `${mbps(data.length, r.lineLoop.median)}, ${nsPerLine(r.lineLoop.median)}`, ratio(r.wc, r.lineLoop), ''],
         ['planAppend of every unit (1000 per package)', showStats(r.batch), mbps(data.length, r.batch.median), '', ''],

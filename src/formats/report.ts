@@ -30,10 +30,10 @@
  * - 'other': non-understood lines between units, or a run started by a type
  *   we do not know (grouped by key exactly like a receipt, so it is never split).
  *
- * Works on bytes: only `#`, `@`, `;`, digits, CR and LF are looked at, which
- * both encodings write the same. Units keep byte spans into `data`; their
- * `lines` (views, no copies) are made only when read, because one Buffer
- * object per line costs more than the whole parse (see BENCHMARKS.md).
+ * Works on bytes: only `#`, `@`, `;`, digits, spaces, CR and LF are looked
+ * at, which both encodings write the same. A unit is one byte range of
+ * `data`; its `lines` (views, no copies) are made only when read, because one
+ * Buffer object per line costs more than the whole parse (see BENCHMARKS.md).
  */
 import { detectEncoding, type TextEncoding } from './encoding.js';
 import { FormatError } from './errors.js';
@@ -74,7 +74,7 @@ export interface ReportUnit {
  * a literal's objects straight in the old generation once it sees them survive
  * (allocation-site pretenuring, which `new` does not get), so the young-
  * generation collections stop copying every unit twice. On a 100 MB report
- * this halved the time spent in GC (BENCHMARKS.md).
+ * this cut the time profiled in GC by about 40% (BENCHMARKS.md).
  */
 class ParsedUnit implements ReportUnit {
   declare kind: UnitKind;
@@ -184,8 +184,6 @@ function uintField(data: Buffer, s: number, e: number): number {
   return state === 3 || digits === 0 || digits > 15 ? -1 : v;
 }
 
-const NONE = -2;
-
 /** Text of a field that is not a number (rare): such keys are compared as written. */
 function textKey(data: Buffer, s: number, e: number): string {
   return data.toString('latin1', s, e);
@@ -225,12 +223,13 @@ function finishUnit(unit: ParsedUnit, units: ReportUnit[], keyed: boolean, atEnd
 
 /*
  * The hot loop. Per line: one Buffer.indexOf for LF (a native memchr, about
- * as fast as `wc -l`), one byte scan from the line start up to the 6th `;`
- * (or line end), integer parses of fields 4-6. Nothing else is read and
- * nothing is allocated per line: a unit is one object made when it starts,
- * and it grows by moving its end offset. Keys (POS, receipt) are integers;
- * a non-numeric field (rare) is compared as its text, kept beside a NONE
- * marker so the integer comparison stays monomorphic.
+ * as fast as `wc -l`), a byte scan of field 1, a check that fields 2-3 have
+ * their usual width, and one pass over fields 4-6 that finds their ends and
+ * parses them as integers; the rest of the line is never read. Nothing is
+ * allocated per line: a unit is one object made when it starts, and it grows
+ * by moving its end offset. Keys (POS, receipt) are integers; a field that is
+ * not a number (rare) is -1 and compared by its text beside it, so the
+ * integer comparison stays monomorphic.
  */
 export function parseReport(data: Buffer, name: string, opts: { header?: BlockHeader } = {}): ParsedReport {
   const encoding = detectEncoding(data);
@@ -249,11 +248,11 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
   let headerLine = 0;
 
   // The open unit. `keyed`: it is a run keyed by (POS, receipt), whose keys
-  // are curPos/curRcpt (NONE: the text in curPosText/curRcptText).
+  // are curPos/curRcpt (-1: not a number, its text is in curPosText/curRcptText).
   let cur: ParsedUnit | undefined;
   let keyed = false;
-  let curPos = NONE;
-  let curRcpt = NONE;
+  let curPos = -1;
+  let curRcpt = -1;
   let curPosText = '';
   let curRcptText = '';
 

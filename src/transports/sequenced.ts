@@ -3,17 +3,20 @@
  * small RemoteDir interface (only listing/reading/writing/renaming differ).
  *
  * Pull (back office -> till): the reference file `NAME` and its parts
- * `NAME.$1 .. NAME.$n`. Every part present is downloaded, then the listing is
- * read again and parts that appeared meanwhile (higher numbers) are fetched too;
- * all of them are staged durably, and only then deleted on the remote side,
- * highest number first, each only if it is still the file we fetched (same size
- * and mtime). Deleting from the top never opens a free low number while an
- * older part still waits above it, so a back office that reuses the first free
- * number cannot slip a newer part in front of an older one. Should a listing
- * still show a gap (e.g. `$1` and `$5` after parts were taken by someone else),
- * the parts above the gap are the older ones and are applied first.
- * Names pending deletion are kept in the cursor, so a crash between staging and
- * deleting neither loses nor re-applies a part.
+ * `NAME.$1 .. NAME.$n`, as one listing shows them when a cycle starts (a part
+ * that appears while the cycle runs waits for the next one). They are
+ * downloaded, staged durably, and only then deleted on the remote side, highest
+ * number first, each only if it is still the file we fetched (same size and
+ * mtime). Names pending deletion are kept in the cursor, so a crash between
+ * staging and deleting neither loses nor re-applies a part.
+ *
+ * The race with a back office that writes to the first free number: while we
+ * delete, it may write a new part into a number we just freed, below an older
+ * part that appeared during our cycle and still waits. Its number is lower but
+ * it is newer. Deleting from the top keeps that window small, and orderParts()
+ * recognises the case in the next listing by its evidence (a later mtime, or
+ * without mtimes a gap in the numbers), so an older part is never applied
+ * after a newer one.
  *
  * Push (till -> back office): each sealed package is uploaded under a temporary
  * name in the target folder (`NAME.kassir-agent-<package>.tmp`, which never
@@ -29,6 +32,7 @@
  */
 import { join } from 'node:path';
 import { compareSprPartNames, sprPartNumber } from '../formats/spr-names.js';
+import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import { TransportError } from './errors.js';
 import type { RemoteDir, RemoteEntry } from './remote-dir.js';
@@ -75,14 +79,31 @@ export function reportNumbers(entries: RemoteEntry[], base: string): number[] {
   return out;
 }
 
+/** Modification times closer than this are not evidence of order (FTP listings have 1 s resolution, clocks jitter). */
+export const MTIME_SLACK_MS = 2_000;
+
 /**
  * Orders reference parts for loading: numeric suffix order (`$10` after `$9`,
- * the plain name first), except that when the numbers have a gap, the parts
- * above the first gap were written before the parts below it (the back office
- * refilled freed low numbers) and are loaded first.
+ * the plain name first), unless the listing shows that a low number was
+ * reused for a newer part (see the module comment):
+ * - with modification times: if a part was written clearly later (more than
+ *   MTIME_SLACK_MS) than a part with a higher number, the parts are loaded in
+ *   the order they were written (mtime, then number);
+ * - without them: when the numbers have a gap, the parts above the first gap
+ *   were written before the parts below it and are loaded first.
  */
-export function orderParts(names: string[], base: string): string[] {
-  const sorted = [...names].sort(compareSprPartNames);
+export function orderParts(entries: { name: string; mtimeMs?: number }[], base: string): string[] {
+  const sorted = [...entries].sort((a, b) => compareSprPartNames(a.name, b.name));
+  const timed = sorted.every((e) => e.mtimeMs !== undefined);
+  if (timed) {
+    const reused = sorted.some((a, i) => sorted.slice(i + 1).some((b) => a.mtimeMs! > b.mtimeMs! + MTIME_SLACK_MS));
+    if (!reused) return sorted.map((e) => e.name);
+    return [...sorted].sort((a, b) => a.mtimeMs! - b.mtimeMs! || compareSprPartNames(a.name, b.name)).map((e) => e.name);
+  }
+  return orderByGap(sorted.map((e) => e.name), base);
+}
+
+function orderByGap(sorted: string[], base: string): string[] {
   const numbered = sorted.filter((n) => (sprPartNumber(n, base) ?? 0) > 0);
   const plain = sorted.filter((n) => sprPartNumber(n, base) === 0);
   let gapAt = -1;
@@ -129,37 +150,33 @@ export class SequencedFilesTransport implements Transport {
     await this.finishDeletes(ctx, dir);
     const fetched = new Map<string, PendingDelete & { localPath: string }>();
     let seq = 0;
-    // Fetch until a listing shows nothing new (bounded: a back office publishing
-    // without pause must not keep one cycle running forever).
-    for (let round = 0; round < 5; round++) {
-      const entries = await this.remote.list(dir);
-      const fresh = entries.filter((e) => this.isPart(e.name, base) && !fetched.has(e.name));
-      if (fresh.length === 0) break;
-      for (const e of fresh) {
-        if (ctx.signal.aborted) throw new TransportError('unreachable', 'pull aborted: the agent is stopping');
-        const remoteName = joinRemote(dir, e.name);
-        const localPath = join(ctx.tmpDir, `pull-${Date.now()}-${++seq}`);
-        const started = Date.now();
-        let lastLogged = 0;
-        const bytes = await this.remote.download(remoteName, localPath, (b) => {
-          // Progress for large first loads of a catalogue: one line per 10 MB.
-          if (b - lastLogged >= 10 * 1024 * 1024) {
-            lastLogged = b;
-            ctx.log.info('pull.progress', { part: remoteName, bytes: b, of: e.size });
-          }
-        });
-        if (bytes !== e.size && e.size > 0) {
-          // The back office is still writing it (no temp-then-rename on its side): try next cycle.
-          ctx.log.warn('pull.part.changing', { part: remoteName, listed: e.size, downloaded: bytes });
-          continue;
+    const parts = (await this.remote.list(dir)).filter((e) => this.isPart(e.name, base));
+    const byName = new Map(parts.map((e) => [e.name, e]));
+    for (const e of orderParts(parts, base).map((n) => byName.get(n)!)) {
+      if (ctx.signal.aborted) throw new TransportError('unreachable', 'pull aborted: the agent is stopping');
+      const remoteName = joinRemote(dir, e.name);
+      const localPath = join(ctx.tmpDir, `pull-${Date.now()}-${++seq}`);
+      const started = Date.now();
+      let lastLogged = 0;
+      const bytes = await this.remote.download(remoteName, localPath, (b) => {
+        // Progress for large first loads of a catalogue: one line per 10 MB.
+        if (b - lastLogged >= 10 * 1024 * 1024) {
+          lastLogged = b;
+          ctx.log.info('pull.progress', { part: remoteName, bytes: b, of: e.size });
         }
-        ctx.log.debug('pull.downloaded', { part: remoteName, bytes, durationMs: Date.now() - started });
-        fetched.set(e.name, { name: e.name, size: bytes, mtimeMs: e.mtimeMs, localPath });
+      });
+      if (bytes !== e.size && e.size > 0) {
+        // The back office is still writing it (no temp-then-rename on its side). It and every
+        // part after it wait for the next cycle: a later part must never be applied before it.
+        ctx.log.warn('pull.part.changing', { part: remoteName, listed: e.size, downloaded: bytes });
+        break;
       }
-      if (!this.opts.sequenced) break;
+      ctx.log.debug('pull.downloaded', { part: remoteName, bytes, durationMs: Date.now() - started });
+      fetched.set(e.name, { name: e.name, size: bytes, mtimeMs: e.mtimeMs, localPath });
     }
     if (fetched.size === 0) return { parts: 0, bytes: 0 };
-    const order = orderParts([...fetched.keys()], base);
+    // Map iteration keeps insertion order: the load order decided above.
+    const order = [...fetched.keys()];
     const pending: PendingDelete[] = order.map((n) => {
       const f = fetched.get(n)!;
       return { name: f.name, size: f.size, ...(f.mtimeMs !== undefined ? { mtimeMs: f.mtimeMs } : {}) };
@@ -184,6 +201,7 @@ export class SequencedFilesTransport implements Transport {
     const pending = (ctx.cursor.pendingDelete as PendingDelete[] | undefined) ?? [];
     if (pending.length === 0) return;
     const { name: base } = splitRemote(this.opts.referenceName);
+    failpoint('pull.before-ack');
     const listing = new Map((await this.remote.list(dir)).map((e) => [e.name, e]));
     const byNumberDesc = [...pending].sort((a, b) => (sprPartNumber(b.name, base) ?? 0) - (sprPartNumber(a.name, base) ?? 0));
     for (const p of byNumberDesc) {
@@ -235,6 +253,7 @@ export class SequencedFilesTransport implements Transport {
       await this.remote.upload(pkg.path, temp);
       const size = await this.remote.size(temp);
       if (size !== pkg.bytes) throw new TransportError('protocol', `${temp}: uploaded ${pkg.bytes} bytes but the server has ${size ?? 'none'}`);
+      failpoint('push.after-upload');
     }
 
     // Rename to the final name, never replacing a file. The final name is noted
@@ -251,6 +270,7 @@ export class SequencedFilesTransport implements Transport {
       }
       const r = await this.remote.renameNoReplace(temp, final);
       if (r === 'renamed') {
+        failpoint('push.after-rename');
         this.rememberFinal(final, base);
         return { outcome: 'delivered', remoteName: final };
       }
