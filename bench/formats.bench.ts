@@ -5,9 +5,9 @@
  * Targets: merge >= 0.5x cat, parsing >= 0.3x wc -l, RSS flat as input grows.
  *
  * Method (see lib/measure.ts and BENCHMARKS.md): one warm-up round, then
- * BENCH_RUNS (default 5) interleaved rounds of the agent and its baseline;
- * medians are compared. `true` is timed the same way: it is the cost of
- * spawning a command, included in every baseline figure.
+ * BENCH_RUNS (default 7) interleaved rounds of the agent and its baseline,
+ * each run after a full GC; medians are compared. `true` is timed the same
+ * way: it is the cost of spawning a command, included in every baseline.
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -46,7 +46,7 @@ function batchAll(units: ReturnType<typeof parseReport>['units']): number {
 
 export default async function formatsBench(): Promise<void> {
   const s = scale();
-  const runs = benchRuns();
+  const runs = benchRuns(7);
   const dir = await mkdtemp(join(tmpdir(), 'kassir-bench-formats-'));
   try {
     const sprBytes = Math.round(200 * MB * s);

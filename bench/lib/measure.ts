@@ -9,9 +9,14 @@
  * rounds in which every entry runs once, in a rotating order. A burst then
  * hits the agent and its baseline alike instead of one whole series, and the
  * median of N ignores a few spoiled runs. Ratios are taken between medians.
+ * Before every timed run a full garbage collection (not timed) clears what
+ * the previous entry left, so no entry pays for another's garbage (a 100 MB
+ * buffer dropped by one entry would otherwise be collected in the next).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export const MB = 1 << 20;
 
@@ -51,6 +56,16 @@ function stats(runs: number[]): Stats {
   return { runs, median, best: sorted[0]! };
 }
 
+let gc: (() => void) | undefined;
+/** V8's gc(), made available on first use without starting node with --expose-gc. */
+function fullGc(): void {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+}
+
 /**
  * Wall time of every entry over `runs` rounds after one warm-up round (not
  * counted); round r runs the entries starting from the r-th, so none always
@@ -62,6 +77,7 @@ export async function interleaved<K extends string>(runs: number, entries: Recor
   for (let round = -1; round < runs; round++) {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[(Math.max(round, 0) + i) % keys.length]!;
+      fullGc();
       const t0 = performance.now();
       await entries[k]();
       const dt = performance.now() - t0;

@@ -138,6 +138,37 @@ describe('kkmtransfer transport, end to end', () => {
     },
   );
 
+  it('an unreadable package is quarantined with its reason, the counter moves past it and the next package is delivered', async (t) => {
+    const good = encodeBase64(Buffer.from('##@@&&\r\n#\r\n2;;после;;1;\r\n', 'utf8'));
+    const server = await startPlainServer(t, (req, res) =>
+      sendJson(
+        res,
+        req.url.endsWith('/1/1')
+          ? { data: 'UEsD*broken*', errcode: '0', packagetype: 'spr' }
+          : req.url.endsWith('/1/2')
+            ? { data: good, errcode: '0', packagetype: 'spr' }
+            : SEED_NOTHING_RESPONSE,
+      ),
+    );
+    const ws = await kkmWorkspace(t, server.url);
+    const r = await once(ws);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(await fs.readFile(join(ws.till, 'POS1.spr'), 'utf8'), '##@@&&\r\n#\r\n2;;после;;1;\r\n');
+    const quarantine = join(ws.data, 'quarantine');
+    const names = (await fs.readdir(quarantine)).sort();
+    assert.equal(names.length, 2, names.join(', '));
+    const kept = names.find((n) => !n.endsWith('.why.txt'))!;
+    assert.match(kept, /package 1\.base64$/);
+    assert.equal(await fs.readFile(join(quarantine, kept), 'utf8'), 'UEsD*broken*');
+    assert.match(await fs.readFile(join(quarantine, `${kept}.why.txt`), 'utf8'), /ReceiveData 1\/1: package 1 line 1: '\*' \(U\+002A\) is not a base64 character/);
+    const logged = (await logLines(ws)).find((l) => l.event === 'pull.quarantined');
+    assert.equal(logged?.level, 'error');
+    // The counter was persisted past both: the next run asks for package 3 only.
+    const asked = server.requests.length;
+    assert.equal((await once(ws)).code, 0);
+    assert.deepEqual(server.requests.slice(asked).map((q) => q.url), ['/1/3']);
+  });
+
   it('errcode 3 (nothing to send) with nothing else pending: run --once exits 0 after one request', async (t) => {
     const emu = await emulatorFor(t);
     const ws = await kkmWorkspace(t, emu.url);

@@ -105,3 +105,28 @@ test('merge: more empty lines than are located still merge (line by line), the s
     assert.equal(a.outputs[0]!.dataLines, body.length);
   });
 });
+
+test('merge: past the budget of located lines across parts, later parts are copied line by line, with the same result', async () => {
+  await withTempDir(async (dir) => {
+    // 20 parts x 4000 empty lines = 80000 located lines, more than one merge holds (65536).
+    const parts = Array.from({ length: 20 }, (_, k) => Array.from({ length: 4000 }, (_, i) => `${k * 4000 + i};товар`));
+    const sparse = [];
+    const dense = [];
+    for (const [k, lines] of parts.entries()) {
+      const name = `POS1.spr.$${k + 1}`;
+      await mkdir(join(dir, 's'), { recursive: true });
+      await mkdir(join(dir, 'd'), { recursive: true });
+      await writeFile(join(dir, 's', name), iconv.encode(`##@@&&\r\n#\r\n${lines.join('\r\n\r\n')}\r\n`, 'win1251'));
+      await writeFile(join(dir, 'd', name), iconv.encode(`##@@&&\r\n#\r\n${lines.join('\r\n')}\r\n`, 'win1251'));
+      sparse.push({ path: join(dir, 's', name), name });
+      dense.push({ path: join(dir, 'd', name), name });
+    }
+    await mkdir(join(dir, 'o1'));
+    await mkdir(join(dir, 'o2'));
+    const a = await mergeSprParts(sparse, join(dir, 'o1'));
+    const b = await mergeSprParts(dense, join(dir, 'o2'));
+    assert.equal(a.outputs.length, 1);
+    assert.ok((await readFile(a.outputs[0]!.path)).equals(await readFile(b.outputs[0]!.path)));
+    assert.equal(a.outputs[0]!.dataLines, 80000);
+  });
+});

@@ -45,7 +45,7 @@ export function runAgent(o: AgentRunOptions): Promise<AgentRun> {
     let killTimer: NodeJS.Timeout | undefined;
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (!opened && stdout.includes('"store.opened"')) {
+      if (!opened && /\sstore\.opened(\s|$)/m.test(stdout)) {
         opened = true;
         o.onOpened?.();
         if (o.killAfterOpenedMs !== undefined) killTimer = setTimeout(() => child.kill('SIGKILL'), o.killAfterOpenedMs);

@@ -14,7 +14,7 @@ import { decodeText, detectEncoding, type TextEncoding } from '../encoding.js';
 import { FormatError } from '../errors.js';
 import { CR, LF, readLineChunks } from '../line-chunks.js';
 import { addCommands, emptyCommandSummary, type SprCommandSummary } from './commands.js';
-import { NAB_P, OTHER, TABLE_COUNT, TOV, USR } from './tables.js';
+import { TABLE_COUNT, tableOfLine } from './tables.js';
 
 export interface SprPartInfo {
   name: string;
@@ -59,9 +59,6 @@ export const MAX_SKIPPED_LINES = 4096;
 
 const MAGIC = Buffer.from('##@@&&', 'latin1');
 const DOLLAR = 0x24;
-const HASH = 0x23; // these three as in tables.ts tableOfLine, inlined in the hot loop
-const AMP = 0x26;
-const TILDE = 0x7e;
 
 /** Shows up to 40 characters of a bad line, quoted, so control bytes are visible. */
 export function preview(line: Buffer, encoding: TextEncoding): string {
@@ -114,12 +111,7 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer, s
       p = next;
     }
     // Data and command lines: one indexOf per line, then only the first
-    // bytes are looked at. Table counts are kept in locals for the chunk.
-    let tov = 0;
-    let usr = 0;
-    let nabP = 0;
-    let other = 0;
-    let data = 0;
+    // bytes are looked at.
     while (p < n) {
       const ls = p;
       let end = chunk.indexOf(LF, ls);
@@ -135,7 +127,11 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer, s
       } else {
         p = end + 1;
         e = end > ls && chunk[end - 1] === CR ? end - 1 : end;
-        if (e === end) clean = rangeCopy = false; // a bare LF: pass 2 must add the CR
+        if (e === end) {
+          // A bare LF: pass 2 must add the CR, line by line.
+          clean = false;
+          noRangeCopy();
+        }
       }
       lineNo++;
       if (e === ls) {
@@ -152,17 +148,9 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer, s
         skipLine(fileOffset + ls, fileOffset + p, SKIP_COMMAND);
         continue;
       }
-      data++;
-      if ((c >= 0x30 && c <= 0x39) || c === HASH) tov++;
-      else if (c === AMP) usr++;
-      else if (c === TILDE) nabP++;
-      else other++;
+      dataLines++;
+      tableLines[tableOfLine(chunk, ls)]!++;
     }
-    dataLines += data;
-    tableLines[TOV]! += tov;
-    tableLines[USR]! += usr;
-    tableLines[NAB_P]! += nabP;
-    tableLines[OTHER]! += other;
     fileOffset += n;
   }, { ...(buffer ? { buffer } : {}), ...(spare ? { spare } : {}) });
   if (lineNo === 0) throw new FormatError(name, 1, 'expected ##@@&&, found an empty file');
@@ -171,12 +159,12 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer, s
 
   function skipLine(start: number, end: number, kind: number): void {
     if (!rangeCopy) return;
-    if (skips.length >= 3 * MAX_SKIPPED_LINES) {
-      rangeCopy = false;
-      skips.length = 0;
-      return;
-    }
-    skips.push(start, end, kind);
+    if (skips.length >= 3 * MAX_SKIPPED_LINES) noRangeCopy();
+    else skips.push(start, end, kind);
+  }
+  function noRangeCopy(): void {
+    rangeCopy = false;
+    skips.length = 0;
   }
 }
 
