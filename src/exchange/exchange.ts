@@ -17,6 +17,7 @@
  * right before its first send attempt. A sealed package never changes.
  * Pull and push share the transport and never run at the same time.
  */
+import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { ExchangeConfig } from '../config/schema.js';
@@ -98,7 +99,11 @@ export class Exchange {
     private readonly log: Logger,
   ) {
     this.collector = new ReportCollector(
-      { tillDir: config.till.dir, reportFiles: config.till.reportFiles, settleMs: config.till.settleMs, openReceiptMs: config.till.openReceiptMs, maxTransactions: config.batch.maxTransactions },
+      { tillDir: config.till.dir, reportFiles: config.till.reportFiles, settleMs: config.till.settleMs,
+        openReceiptMs: config.till.openReceiptMs,
+        maxTransactions: config.batch.maxTransactions,
+        requestFile: join(config.till.dir, config.till.requestFile!),
+      },
       store,
       log,
     );
@@ -246,6 +251,7 @@ export class Exchange {
 
   private async collectNow(): Promise<void> {
     try {
+      await this.deliverer.noticeTakenRequests();
       const r = await this.collector.collect();
       this.lastTillWaiting = r.waiting;
       if (r.transactions > 0 || r.sealed.length > 0) void this.pushFlight.trigger();

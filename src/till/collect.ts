@@ -22,9 +22,12 @@
  *    the file open when it was renamed keeps writing into it, and those lines
  *    are picked up by the next pass instead of being deleted.
  *
- * Requests (KKMTransfer flr): the first report file taken over after Kassir
- * took a request file is its answer; it travels in packages of its own that
- * carry the request's UID (see deliver.ts for the request side).
+ * Requests (KKMTransfer flr): the answer to a request delivered to the till is
+ * the first report file written after the request was delivered, once Kassir
+ * has taken the request file (it is gone). It travels in packages of its own
+ * that carry the request's UID (see deliver.ts for the request side). Files
+ * written before the request arrived are ordinary reports, even when they are
+ * taken over later.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -44,6 +47,8 @@ export interface CollectorOptions {
   settleMs: number;
   openReceiptMs: number;
   maxTransactions: number;
+  /** The till's request file (KKMTransfer flr), to see whether Kassir has taken it. */
+  requestFile?: string;
 }
 
 export interface CollectResult {
@@ -198,7 +203,7 @@ export class ReportCollector {
       return { transactions: 0, sealed: [], released: false };
     }
     const done = this.store.state.sources[takenName]?.units ?? 0;
-    const uid = await this.answerUid(takenName, done);
+    const uid = await this.answerUid(takenName, done, before.mtimeMs);
     const sealed: number[] = [];
     let transactions = 0;
     let i = done;
@@ -272,12 +277,17 @@ export class ReportCollector {
   }
 
   /** The UID of the flr request this taken file answers, if any (see the module comment). */
-  private async answerUid(takenName: string, done: number): Promise<string | undefined> {
+  private async answerUid(takenName: string, done: number, mtimeMs: number): Promise<string | undefined> {
     const known = this.store.state.sources[takenName];
     if (known) return known.uid;
     if (done > 0) return undefined;
-    const request = this.store.state.requests.find((r) => r.takenAt !== undefined);
+    // Requests are answered in the order they were delivered.
+    const request = this.store.state.requests[0];
     if (!request) return undefined;
+    if (mtimeMs <= Date.parse(request.deliveredAt)) return undefined; // written before the request arrived
+    if (request.takenAt === undefined) {
+      if (!this.opts.requestFile || (await statOrUndefined(this.opts.requestFile)) !== undefined) return undefined; // not taken yet
+    }
     await this.store.commit((d) => {
       d.requests = d.requests.filter((r) => r.uid !== request.uid);
       d.sources[takenName] = { units: 0, uid: request.uid };

@@ -174,8 +174,12 @@ export class TillDeliverer {
     return true;
   }
 
-  /** Marks delivered requests whose file Kassir has taken (it is gone). */
-  private async noticeTakenRequests(): Promise<void> {
+  /**
+   * Marks delivered requests whose file Kassir has taken (it is gone). Called
+   * before every collect too: the report Kassir writes right after taking a
+   * request is its answer and must be recognised as such (collect.ts).
+   */
+  async noticeTakenRequests(): Promise<void> {
     const pending = this.store.state.requests.filter((r) => r.takenAt === undefined);
     if (pending.length === 0) return;
     if ((await statOrUndefined(join(this.opts.tillDir, this.opts.requestFile))) !== undefined) return;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
 /** Inputs per property; FUZZ_RUNS overrides (the soak runs more). */
-export const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+export const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 
 /** A hang guard, not a timing assertion: a parser stuck for this long on a few KB is a hang. */
 const HANG_MS = 20_000;

@@ -112,12 +112,18 @@ export async function makeWorkspace(overrides: Record<string, unknown> = {}, tra
   return { ...ws, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
 }
 
-/** Writes a report file into the till folder the way a careful writer does (temp, then rename), with an old mtime so it counts as finished. */
-export async function dropReport(till: string, name: string, data: string): Promise<void> {
+/**
+ * Writes a report file into the till folder the way a careful writer does (temp, then rename),
+ * by default with an mtime a minute old so it counts as finished at once; `mtime: 'now'` keeps the
+ * real time (what Kassir leaves; the flr answer rule compares it with the request's delivery).
+ */
+export async function dropReport(till: string, name: string, data: string, opts: { mtime?: 'old' | 'now' } = {}): Promise<void> {
   const tmp = join(till, `.${name}.writing`);
   await fs.writeFile(tmp, data, 'latin1');
-  const old = new Date(Date.now() - 60_000);
-  await fs.utimes(tmp, old, old);
+  if (opts.mtime !== 'now') {
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(tmp, old, old);
+  }
   await fs.rename(tmp, join(till, name));
 }
 

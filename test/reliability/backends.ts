@@ -73,7 +73,7 @@ function finalNameChecker(dir: () => string): () => Promise<string[]> {
       const data = await fs.readFile(join(dir(), name), 'latin1').catch(() => undefined);
       if (data === undefined) continue;
       const why = incompletePackage(data);
-      if (why) bad.push(`${name}: ${why}`);
+      if (why) bad.push(`${name}: ${why}: ${JSON.stringify(data.slice(0, 120))}`);
       else ok.add(name);
     }
     return bad;
@@ -166,7 +166,7 @@ export async function kkmBackend(): Promise<Backend & FinalNameWatch> {
       for (const p of await delivered().catch(() => [])) {
         if (seen.has(p.n)) continue;
         const why = incompletePackage(p.data);
-        if (why) bad.push(`SendData ${p.n}: ${why}`);
+        if (why) bad.push(`SendData ${p.n}: ${why}: ${JSON.stringify(p.data.slice(0, 120))}`);
         seen.add(p.n);
       }
       return bad;

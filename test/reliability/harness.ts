@@ -100,7 +100,9 @@ export async function makeRig(kind: TransportKind, config: Record<string, unknow
     backend: b,
     cleanup: async () => {
       await b.stop();
-      await ws.cleanup();
+      // RELIABILITY_KEEP=1 keeps the workspace (data folder, logs, share) for a post-mortem.
+      if (process.env.RELIABILITY_KEEP === '1') process.stderr.write(`# workspace kept: ${ws.root}\n`);
+      else await ws.cleanup();
     },
   };
 }
@@ -168,7 +170,7 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
     const owner = new Map<string, number>();
     for (const p of pkgs) {
       const why = incompletePackage(p.data);
-      if (why) violations.push(`package ${p.n}: ${why}`);
+      if (why) violations.push(`package ${p.n}: ${why}: ${JSON.stringify(p.data.slice(0, 120))}`);
       for (const rc of receiptsOf(p.data)) {
         if (owner.has(rc)) fig.packages.splitReceipts++;
         owner.set(rc, p.n);

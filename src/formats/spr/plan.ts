@@ -5,8 +5,11 @@
  *
  * Rules (each keeps "loading the outputs one after another gives the same
  * final state as loading every part in order"):
- * 1. A part whose line 2 is '@' was already loaded: skipped. A part with no
- *    data lines and no clear (at most ADD/RPL) changes nothing: skipped.
+ * 1. A part whose line 2 is '@' was already loaded: skipped. A part with
+ *    neither data lines nor commands is empty: skipped. A part with commands
+ *    but no data (the protocol's own sample is `##@@&&$$$RPL` alone) is
+ *    delivered: what a command means to Kassir is inferred, not documented,
+ *    so it is never assumed to do nothing.
  *    Skipped names are still listed in the neighbouring output's `parts`,
  *    so the caller removes them when that output is delivered.
  * 2. A clear of a known table (tables.ts) drops that table's lines from every
@@ -105,8 +108,8 @@ export function planSprMerge(scans: SprPartScan[]): MergePlan {
       pending.push(s.name);
       continue;
     }
-    if (s.summary.unknown.length === 0 && s.dataLines === 0 && !clear) {
-      skipped.push({ name: s.name, reason: s.commands.length > 0 ? `no data lines; its commands (${s.commands.join(' ')}) change nothing alone` : 'empty: no data lines' });
+    if (s.summary.unknown.length === 0 && s.dataLines === 0 && !clear && s.commands.length === 0) {
+      skipped.push({ name: s.name, reason: 'empty: no data lines and no commands' });
       pending.push(s.name);
       continue;
     }
