@@ -22,12 +22,11 @@ import { Store } from '../src/store/store.js';
 import { FtpRemoteDir } from '../src/transports/ftp/ftp-remote-dir.js';
 import { SequencedFilesTransport } from '../src/transports/sequenced.js';
 import { nullLogger } from '../src/util/logger.js';
-import { reportFile } from '../test/helpers/kassir.js';
 import { startProftpd, type ProftpdServer } from '../test/helpers/proftpd.js';
 import { scale, table } from './lib/measure.js';
+import { queuePackages } from './lib/queue.js';
 
 /** Receipts per package (4 transactions each): about 1.6 KB, a busy hour of one till. */
-const RECEIPTS_PER_PACKAGE = 6;
 
 export default async function ftpBench(): Promise<void> {
   const packages = Math.max(20, Math.round(2000 * scale()));
@@ -37,7 +36,7 @@ export default async function ftpBench(): Promise<void> {
     const store = new Store(join(dir, 'data'), { retentionDays: 30 }, nullLogger);
     await store.open();
     const t0 = performance.now();
-    const bytes = await queue(store, packages);
+    const bytes = await queuePackages(store, packages);
     console.log(`queued ${packages} packages (${(bytes / 1024).toFixed(0)} KB) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const numbers = store.queued().map((m) => m.number);
     const paths = numbers.map((n) => store.packagePath(n));
@@ -65,28 +64,6 @@ export default async function ftpBench(): Promise<void> {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Fills the outbox with `n` sealed packages through the Store API, as collecting would. Returns the bytes. */
-async function queue(store: Store, n: number): Promise<number> {
-  let tx = 1;
-  let receipt = 1;
-  let bytes = 0;
-  for (let i = 0; i < n; i++) {
-    const r = reportFile(
-      Array.from({ length: RECEIPTS_PER_PACKAGE }, () => ({ receipt: receipt++ })),
-      tx,
-    );
-    tx = r.nextTx;
-    const chunk = Buffer.from(r.data, 'latin1');
-    bytes += chunk.length;
-    await store.appendOpen(chunk, (d) => {
-      d.open.pkg = { transactions: r.txs.length, bytes: chunk.length };
-      d.open.startedAt ??= new Date().toISOString();
-    });
-    await store.seal();
-  }
-  return bytes;
 }
 
 /** The agent's push path over every queued package, in order. Returns the wall time in ms. */

@@ -31,9 +31,9 @@ import { KkmTransferTransport } from '../src/transports/kkmtransfer/index.js';
 import { nullLogger, type LogFields, type Logger } from '../src/util/logger.js';
 import { CLI, ROOT, reportFile } from '../test/helpers/kassir.js';
 import { scale, table } from './lib/measure.js';
+import { queuePackages, RECEIPTS_PER_PACKAGE } from './lib/queue.js';
 
 /** Receipts per backlog package (4 transactions each), as in bench/ftp.bench.ts. */
-const RECEIPTS_PER_PACKAGE = 6;
 
 export default async function kkmTransferBench(): Promise<void> {
   const receipts = Math.max(20, Math.round(200 * scale()));
@@ -134,7 +134,7 @@ async function backlog(dir: string, packages: number): Promise<void> {
     const store = new Store(join(dir, 'data'), { retentionDays: 30 }, nullLogger);
     await store.open();
     const tq = performance.now();
-    const bytes = await queue(store, packages);
+    const bytes = await queuePackages(store, packages);
     const queueMs = performance.now() - tq;
     const numbers = store.queued().map((m) => m.number);
 
@@ -168,28 +168,6 @@ async function backlog(dir: string, packages: number): Promise<void> {
   } finally {
     await emu.stop();
   }
-}
-
-/** Fills the outbox with `n` sealed packages through the Store API, as collecting would. Returns the bytes. */
-async function queue(store: Store, n: number): Promise<number> {
-  let tx = 1;
-  let receipt = 1;
-  let bytes = 0;
-  for (let i = 0; i < n; i++) {
-    const r = reportFile(
-      Array.from({ length: RECEIPTS_PER_PACKAGE }, () => ({ receipt: receipt++ })),
-      tx,
-    );
-    tx = r.nextTx;
-    const chunk = Buffer.from(r.data, 'latin1');
-    bytes += chunk.length;
-    await store.appendOpen(chunk, (d) => {
-      d.open.pkg = { transactions: r.txs.length, bytes: chunk.length };
-      d.open.startedAt ??= new Date().toISOString();
-    });
-    await store.seal();
-  }
-  return bytes;
 }
 
 /** The agent's push path over every queued package, in order (what Exchange.pushOne does). Returns the wall time in ms. */
