@@ -51,10 +51,16 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: '(yaml)', message: `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({ path: '(yaml)', message: `line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${yamlReason(e.message)}` })),
     );
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    // Aliases are allowed (shared transport settings across exchanges), alias bombs are not.
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    throw new ConfigError(file, [{ path: '(yaml)', message: `aliases expand too far (${(e as Error).message.split('\n')[0]})` }]);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(file, [{ path: '(file)', message: 'must be a YAML mapping of keys (pos, dataDir, till, transport, ...)' }]);
   }
@@ -114,8 +120,20 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   return { config, file, secrets, warnings };
 }
 
+/**
+ * The yaml library's message without the text it quotes from the file: a
+ * syntax error may sit on the password's line, and these lines are printed.
+ */
+function yamlReason(message: string): string {
+  return message
+    .split('\n')[0]!
+    .replace(/\s*at line \d+, column \d+:?\s*$/, '')
+    .replace(/"(?:[^"\\]|\\.)*"/g, '(text hidden)')
+    .replace(/:\s*$/, '');
+}
+
 /** `${NAME}` in any string value is replaced by the environment variable NAME; an unset one is a problem. */
-function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[]): unknown {
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[], seen = new Set<unknown>()): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
       const v = env[name];
@@ -126,11 +144,21 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | n
       return v;
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems);
-    return out;
+    // An alias that refers to itself (`a: &a [*a]`) makes a cycle: a problem, not a stack overflow.
+    if (seen.has(value)) {
+      problems.push({ path: path.join('.') || '(root)', message: 'a YAML alias refers to itself' });
+      return null;
+    }
+    seen.add(value);
+    try {
+      if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems, seen));
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems, seen);
+      return out;
+    } finally {
+      seen.delete(value);
+    }
   }
   return value;
 }
