@@ -197,11 +197,11 @@ hang guard. End-to-end bad input through the running agent, power loss, disk ful
 
 ${problems.length ? problems.map((p) => `- ${p}`).join('\n') : '- none: 0 lost, 0 duplicated, 0 out of order, 0 temporary files under a final name, 0 hangs, 0 passwords in logs.'}
 
-## Bugs the harness found (each has a failing regression test until it is fixed)
+## Bugs the harness found (each has a regression test; it fails until the bug is fixed)
 
 - A YAML alias that refers to itself, or an alias bomb, crashes config loading (RangeError / ReferenceError instead of a
-  ConfigError): \`test/fuzz/config-regressions.test.ts\`.
-- A YAML syntax error quotes the password of the broken config line: \`test/fuzz/config-regressions.test.ts\`.
+  ConfigError): \`test/fuzz/config-regressions.test.ts\` (fixed in d8bd29f).
+- A YAML syntax error quotes the password of the broken config line: \`test/fuzz/config-regressions.test.ts\` (fixed in d8bd29f).
 - A queued package damaged on disk (truncated, NUL-filled, last record cut) is sent as it is (NUL-filled: under a final
   name) or blocks the queue forever, and is never quarantined: \`test/reliability/power-loss.test.ts\`.
 - With both state slots unreadable, start-up truncates the open package although its sources are gone (transactions
