@@ -11,7 +11,7 @@ import { ControlServer } from './control/server.js';
 import { Exchange, type OnceResult } from './exchange/exchange.js';
 import type { ClosableLogger } from './log.js';
 import { MetricsServer } from './metrics.js';
-import { statusOf, type StatusReport } from './status.js';
+import { dataFreeBytes, statusOf, type StatusReport } from './status.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
 import { createTransport } from './transports/create.js';
@@ -145,7 +145,10 @@ export class Agent {
 
   private controlHandlers() {
     return {
-      status: async () => ({ exchanges: this.snapshot(), notRunning: Object.fromEntries(this.failedToStart()) }),
+      status: async () => ({
+        exchanges: await Promise.all(this.snapshot().map(async (r) => ({ ...r, dataFreeBytes: await dataFreeBytes(r.dataDir) }))),
+        notRunning: Object.fromEntries(this.failedToStart()),
+      }),
       exchangeNow: async (pos: number | undefined) => {
         const results = [];
         for (const ex of this.select(pos)) results.push({ pos: ex.pos, ...(await ex.runOnce()) });

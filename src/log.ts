@@ -6,7 +6,7 @@
  * credentials in URLs, as a second line of defence behind code that never logs
  * them.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
@@ -83,6 +83,20 @@ export function createLogger(opts: LogOptions): ClosableLogger {
         })(),
       ),
     });
+    // The rotation's audit file is created with the default mode; make it as private as the logs.
+    const privateAudit = () => chmodSync(join(opts.dir!, '.kassir-agent-log-audit.json'), 0o600);
+    for (const ev of ['new', 'rotate', 'logRemoved']) file.on(ev, () => {
+      try {
+        privateAudit();
+      } catch {
+        /* not written yet */
+      }
+    });
+    try {
+      privateAudit();
+    } catch {
+      /* written with the first line */
+    }
     // A rotation refused by a Windows file lock (an editor holding the log) must never stop the agent.
     file.on('error', (e: Error) => process.stderr.write(`kassir-agent: log file error (logging continues on the console): ${e.message}\n`));
     transports.push(file);

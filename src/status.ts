@@ -3,6 +3,7 @@
  * and why; counters; the last successful pull and push. Reads the data folder
  * without taking the lock, so it works beside a running agent.
  */
+import * as fs from 'node:fs/promises';
 import type { Config, ExchangeConfig } from './config/schema.js';
 import type { ExchangeLive } from './exchange/exchange.js';
 import { Store } from './store/store.js';
@@ -24,6 +25,21 @@ export interface StatusReport {
   lastPushOk?: string;
   /** Present when read from the running agent. */
   live?: ExchangeLive;
+  /** Free space in the data folder, in bytes (undefined where the system cannot tell). */
+  dataFreeBytes?: number;
+}
+
+/** Below this, `status` warns that the data folder is (nearly) full. */
+export const LOW_SPACE_BYTES = 1024 * 1024;
+
+/** Free bytes on the data folder's filesystem: a full disk is why reports stay with Kassir. */
+export async function dataFreeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const s = await fs.statfs(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Status of every exchange, read from the data folders (works with or without a running agent). */
@@ -32,7 +48,8 @@ export async function readStatus(config: Config, now = Date.now()): Promise<Stat
   for (const ex of config.exchanges) {
     const store = new Store(ex.dataDir, { retentionDays: ex.archive.retentionDays, readOnly: true }, nullLogger);
     await store.open();
-    out.push(statusOf(ex, store, now));
+    const free = await dataFreeBytes(ex.dataDir);
+    out.push({ ...statusOf(ex, store, now), ...(free !== undefined ? { dataFreeBytes: free } : {}) });
   }
   return out;
 }
@@ -76,6 +93,12 @@ export function formatStatus(r: StatusReport, now = Date.now()): string {
   lines.push(`POS ${r.pos} · transport ${r.transport} · data ${r.dataDir} · ${r.live ? 'agent running' : 'agent not running (read from the data folder)'}`);
   if (r.live?.nextAttemptAt) lines.push(`next attempt: ${r.live.nextAttemptAt} (after ${r.live.consecutiveFailures} failed attempt(s); \`kassir-agent retry\` sends now)`);
   const since = (iso?: string) => (iso ? `${iso} (${formatAge(now - Date.parse(iso))} ago)` : 'never');
+  if (r.dataFreeBytes !== undefined && r.dataFreeBytes < LOW_SPACE_BYTES) {
+    lines.push(`DATA FOLDER FULL: ${r.dataFreeBytes} bytes free (ENOSPC): new reports stay with Kassir and nothing new is stored or sent until space is freed`);
+  } else if (r.dataFreeBytes !== undefined) {
+    lines.push(`data folder: ${(r.dataFreeBytes / 1024 / 1024).toFixed(0)} MB free`);
+  }
+  if (r.live?.lastLocalError) lines.push(`last local error: ${r.live.lastLocalError}`);
   lines.push(`last successful pull: ${since(r.lastPullOk)}${r.lastPull && !r.lastPull.ok ? ` · last attempt failed: ${r.lastPull.error}` : ''}`);
   lines.push(`last successful push: ${since(r.lastPushOk)}${r.lastPush && !r.lastPush.ok ? ` · last attempt failed: ${r.lastPush.error}` : ''}`);
   lines.push(`queued packages: ${r.queued.length}`);

@@ -67,6 +67,8 @@ export interface ExchangeLive {
   attempts: { delivered: number; failed: number };
   transactionsSent: number;
   bytesSent: number;
+  /** The last failure on this machine's side (data folder full, till folder unreadable), with its time. */
+  lastLocalError?: string;
 }
 
 export class Exchange {
@@ -91,6 +93,7 @@ export class Exchange {
   private readonly health = { pull: { failing: false } as FlowHealth, push: { failing: false } as FlowHealth };
   private lastTillWaiting = 0;
   private readonly stats = { attempts: { delivered: 0, failed: 0 }, transactionsSent: 0, bytesSent: 0 };
+  private lastLocalError?: string;
 
   constructor(
     private readonly config: ExchangeConfig,
@@ -207,7 +210,12 @@ export class Exchange {
       attempts: { ...this.stats.attempts },
       transactionsSent: this.stats.transactionsSent,
       bytesSent: this.stats.bytesSent,
+      ...(this.lastLocalError !== undefined ? { lastLocalError: this.lastLocalError } : {}),
     };
+  }
+
+  private localError(e: unknown): void {
+    this.lastLocalError = `${new Date().toISOString()} ${(e as Error).message}`;
   }
 
   /** Pushes now whatever is queued (after `resend`, for instance). */
@@ -256,6 +264,7 @@ export class Exchange {
       this.lastTillWaiting = r.waiting;
       if (r.transactions > 0 || r.sealed.length > 0) void this.pushFlight.trigger();
     } catch (e) {
+      this.localError(e);
       this.log.error('till.collect.failed', { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, note: 'the report files stay in the till folder; retried at the next scan' });
     }
   }
@@ -317,6 +326,7 @@ export class Exchange {
     try {
       await this.deliverer.deliver();
     } catch (e) {
+      this.localError(e);
       this.log.error('till.deliver.failed', { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, note: 'the parts stay staged; retried at the next scan' });
     }
   }
@@ -363,8 +373,9 @@ export class Exchange {
     });
   }
 
-  /** One attempt at the head package. Returns true when it was delivered. */
+  /** One attempt at the head package. Returns true when the queue can move on (delivered, or quarantined as damaged). */
   private async pushOne(number: number): Promise<boolean> {
+    if (!(await this.store.checkPackage(number))) return true;
     const meta = await this.store.beginAttempt(number);
     const started = Date.now();
     const pkg = { number, path: this.store.packagePath(number), bytes: meta.bytes, transactions: meta.transactions, ...(meta.uid !== undefined ? { uid: meta.uid } : {}) };
@@ -440,7 +451,10 @@ export class Exchange {
     } else {
       this.log.debug(`${flow}.failed`, line);
     }
-    if (!isTransportError(e)) this.log.error(`${flow}.error`, { error: message, stack: (e as Error).stack?.split('\n').slice(0, 4).join(' | ') });
+    if (!isTransportError(e)) {
+      this.localError(e);
+      this.log.error(`${flow}.error`, { error: message, stack: (e as Error).stack?.split('\n').slice(0, 4).join(' | ') });
+    }
     h.failing = true;
     h.lastError = message;
   }

@@ -74,6 +74,8 @@ export const packageMetaSchema = z.object({
   number: z.number().int(),
   transactions: z.number().int(),
   bytes: z.number().int(),
+  /** SHA-256 of the package bytes at sealing: a package damaged on disk is never sent as if whole. */
+  sha256: z.string().optional(),
   sealedAt: z.string(),
   uid: z.string().optional(),
   attempts: z.number().int().default(0),

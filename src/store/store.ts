@@ -13,6 +13,7 @@
  * Every change is crash-safe (fsutil.ts) and serialised through `commit`.
  * `open()` performs the start-up recovery and logs every repair it makes.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
@@ -200,6 +201,14 @@ export class Store {
         draft.open = emptyOpenPackage();
         changed = true;
       }
+    } else if (open !== undefined && open.size > 0 && fresh && loaded.damaged.length > 0) {
+      // No readable state: which part of the open package was committed is unknown, and its
+      // sources are gone from the till. Keep it for a person rather than cut it or send it twice.
+      const q = await this.quarantineCopy(this.openPath, `open package (${open.size} bytes) found with no readable state: whether its transactions were committed is unknown`);
+      this.log.error('store.recover.open-quarantined', { bytes: open.size, quarantined: q, note: 'check it against the back office; it is not sent' });
+      await fs.rm(this.openPath, { force: true });
+      draft.open = emptyOpenPackage();
+      changed = true;
     } else if (open !== undefined && open.size > draft.open.length) {
       this.log.warn('store.recover.truncate-open', { bytes: open.size - draft.open.length, note: 'an append was interrupted before it was committed; its source is still in the till folder and is taken again' });
       await fs.truncate(this.openPath, draft.open.length);
@@ -378,10 +387,13 @@ export class Store {
       const open = this.current.open;
       if (open.length === 0) return undefined;
       const number = this.current.nextPackage;
+      const bytes = await fs.readFile(this.openPath);
+      if (bytes.length !== open.length) throw new Error(`${this.openPath}: ${bytes.length} bytes on disk, ${open.length} committed; not sealed`);
       const meta = packageMetaSchema.parse({
         number,
         transactions: open.pkg.transactions,
         bytes: open.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
         sealedAt: new Date().toISOString(),
         uid: open.uid,
       });
@@ -415,6 +427,39 @@ export class Store {
   private async writeMeta(meta: PackageMeta): Promise<void> {
     await writeJsonAtomic(join(this.outboxDir, `${meta.number}.json`), meta);
     this.sealed.set(meta.number, meta);
+  }
+
+  /**
+   * Checks a queued package's bytes against the size and SHA-256 taken when it
+   * was sealed. A damaged one (a disk or a power cut that lied about fsync) is
+   * moved to quarantine with its meta and an error line, and true is returned
+   * only for an intact package: a damaged package is never sent as if whole, and
+   * never holds up the ones behind it.
+   */
+  checkPackage(number: number): Promise<boolean> {
+    return this.mutex.run(async () => {
+      const meta = this.mustGet(number);
+      let bytes: Buffer | undefined;
+      try {
+        bytes = await fs.readFile(this.packagePath(number));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      const sha = bytes && createHash('sha256').update(bytes).digest('hex');
+      const intact = bytes !== undefined && bytes.length === meta.bytes && (meta.sha256 === undefined || sha === meta.sha256);
+      if (intact) return true;
+      const found = bytes === undefined ? 'the file is missing' : `found ${bytes.length} bytes with SHA-256 ${sha}`;
+      const reason = `package ${number} damaged on disk: sealed as ${meta.bytes} bytes with SHA-256 ${meta.sha256 ?? '(not recorded)'}, ${found}; its ${meta.transactions} transactions are not sent`;
+      if (bytes !== undefined) await this.quarantineMove(this.packagePath(number), `package-${number}.rep`, reason);
+      await this.quarantineCopy(join(this.outboxDir, `${number}.json`), reason);
+      await fs.rm(join(this.outboxDir, `${number}.json`), { force: true });
+      this.sealed.delete(number);
+      const draft = structuredClone(this.current);
+      draft.counters.quarantined += 1;
+      await this.saveState(draft);
+      this.log.error('package.damaged', { package: number, transactions: meta.transactions, reason });
+      return false;
+    });
   }
 
   /** Persists transport notes for a package (before a step a crash must not repeat blindly). */
