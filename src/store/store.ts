@@ -354,7 +354,20 @@ export class Store {
    * interrupted append is cut off at start-up instead of being sent twice.
    */
   appendOpen(chunk: Buffer, edit: (draft: AgentState) => void): Promise<void> {
+    return this.appendPlanned(() => ({ chunk, edit, result: undefined })).then(() => undefined);
+  }
+
+  /**
+   * Like appendOpen, but the bytes are planned from the committed state under
+   * the store's lock: nothing (a seal by the push flow, in particular) can come
+   * between reading the open package's state and appending to it. `plan`
+   * returns undefined to append nothing.
+   */
+  appendPlanned<T>(plan: (state: Readonly<AgentState>) => { chunk: Buffer; edit: (draft: AgentState) => void; result: T } | undefined): Promise<T | undefined> {
     return this.mutex.run(async () => {
+      const planned = plan(this.current);
+      if (!planned) return undefined;
+      const { chunk, edit, result } = planned;
       const before = this.current.open.length;
       const fh = await fs.open(this.openPath, 'a', FILE_MODE);
       try {
@@ -374,6 +387,7 @@ export class Store {
         await fs.truncate(this.openPath, before).catch(() => undefined);
         throw e;
       }
+      return result;
     });
   }
 

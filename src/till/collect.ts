@@ -213,38 +213,49 @@ export class ReportCollector {
       if (meta) sealed.push(meta.number);
     }
     while (i < units.length) {
-      // Gather units into one append until the open package is full.
-      const chunks: Buffer[] = [];
-      let pkg = this.store.state.open.pkg;
-      let count = 0;
-      let sealFirst = false;
-      while (i < units.length) {
-        const plan = planAppend(pkg, units[i]!, this.opts.maxTransactions);
-        if (plan.sealFirst) {
-          if (chunks.length > 0) break; // seal after this group, then continue
-          sealFirst = true;
+      // Gather units into one append until the open package is full. The plan is made from the
+      // committed state under the store's lock, so a seal by the push flow cannot come between.
+      const from = i;
+      const startedAt = new Date(this.now()).toISOString();
+      const appended = await this.store.appendPlanned((state) => {
+        let pkg = state.open.pkg;
+        const chunks: Buffer[] = [];
+        let count = 0;
+        let j = from;
+        while (j < units.length) {
+          const plan = planAppend(pkg, units[j]!, this.opts.maxTransactions);
+          if (plan.sealFirst) break; // the open package cannot take this unit: seal it first
+          chunks.push(plan.chunk);
+          pkg = plan.state;
+          count += units[j]!.transactions;
+          j++;
+          if (pkg.transactions >= this.opts.maxTransactions) break;
         }
-        chunks.push(plan.chunk);
-        pkg = plan.state;
-        count += units[i]!.transactions;
-        i++;
-        if (pkg.transactions >= this.opts.maxTransactions) break;
-      }
-      if (sealFirst) {
+        if (chunks.length === 0) return undefined;
+        const upTo = j;
+        const after = pkg;
+        return {
+          chunk: Buffer.concat(chunks),
+          edit: (d: AgentState) => {
+            d.open.pkg = after;
+            d.open.startedAt ??= startedAt;
+            if (uid !== undefined) d.open.uid = uid;
+            d.sources[takenName] = { units: upTo, ...(uid !== undefined ? { uid } : {}) };
+            d.counters.transactionsCollected += count;
+          },
+          result: { upTo, count, full: after.transactions >= this.opts.maxTransactions },
+        };
+      });
+      if (appended === undefined) {
+        // Full (or holding another header's receipts it cannot mix): seal, then plan again on an empty package.
         const meta = await this.store.seal();
         if (meta) sealed.push(meta.number);
+        else throw new Error(`${original}: a unit does not fit an empty package`); // planAppend never refuses an empty package
+        continue;
       }
-      const upTo = i;
-      const startedAt = new Date(this.now()).toISOString();
-      await this.store.appendOpen(Buffer.concat(chunks), (d: AgentState) => {
-        d.open.pkg = pkg;
-        d.open.startedAt ??= startedAt;
-        if (uid !== undefined) d.open.uid = uid;
-        d.sources[takenName] = { units: upTo, ...(uid !== undefined ? { uid } : {}) };
-        d.counters.transactionsCollected += count;
-      });
-      transactions += count;
-      if (pkg.transactions >= this.opts.maxTransactions) {
+      i = appended.upTo;
+      transactions += appended.count;
+      if (appended.full) {
         const meta = await this.store.seal();
         if (meta) sealed.push(meta.number);
       }
