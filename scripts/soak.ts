@@ -197,17 +197,26 @@ hang guard. End-to-end bad input through the running agent, power loss, disk ful
 
 ${problems.length ? problems.map((p) => `- ${p}`).join('\n') : '- none: 0 lost, 0 duplicated, 0 out of order, 0 temporary files under a final name, 0 hangs, 0 passwords in logs.'}
 
-## Bugs the harness found (each has a regression test; it fails until the bug is fixed)
+## Bugs the harness found (each has a regression test, which failed before the fix)
 
-- A YAML alias that refers to itself, or an alias bomb, crashes config loading (RangeError / ReferenceError instead of a
+- A YAML alias that refers to itself, or an alias bomb, crashed config loading (RangeError / ReferenceError instead of a
   ConfigError): \`test/fuzz/config-regressions.test.ts\` (fixed in d8bd29f).
-- A YAML syntax error quotes the password of the broken config line: \`test/fuzz/config-regressions.test.ts\` (fixed in d8bd29f).
-- A queued package damaged on disk (truncated, NUL-filled, last record cut) is sent as it is (NUL-filled: under a final
-  name) or blocks the queue forever, and is never quarantined: \`test/reliability/power-loss.test.ts\`.
-- With both state slots unreadable, start-up truncates the open package although its sources are gone (transactions
-  neither delivered nor quarantined): \`test/reliability/power-loss.test.ts\`.
-- \`status\` says nothing when the data folder is full: \`test/reliability/disk-full.test.ts\`.
-- The log rotation's audit file is created 0644: \`test/reliability/security.test.ts\`.
+- A YAML syntax error quoted the password of the broken config line: \`test/fuzz/config-regressions.test.ts\` (fixed in d8bd29f).
+- A queued package damaged on disk (truncated, NUL-filled, last record cut) was sent as it was (NUL-filled: under a final
+  name) or blocked the queue forever: \`test/reliability/power-loss.test.ts\` (fixed in a98de4c: a SHA-256 taken at sealing
+  is checked before every attempt; a damaged package is quarantined with an error line and the queue moves on).
+- With both state slots unreadable, start-up truncated the open package although its sources were gone:
+  \`test/reliability/power-loss.test.ts\` (fixed in a98de4c: the open package is quarantined and the loss of state is logged).
+- \`status\` said nothing when the data folder was full: \`test/reliability/disk-full.test.ts\` (fixed in a98de4c: free
+  space and the last local error are shown).
+- The log rotation's audit file was created 0644: \`test/reliability/security.test.ts\` (fixed in a98de4c).
+- Under random kills a package appeared under its final name without its block header: a seal by the push flow came
+  between the collector planning an append and making it, so the next package began with a header-less chunk
+  (\`test/till/collect-race.test.ts\` reproduces it deterministically; fixed in 6c7a900: appends are planned under the
+  store's lock). Nothing was lost or duplicated, but a back-office importer would have rejected that package.
+- With the share dropping away during a pull, deleting a fetched part "succeeded" (ENOENT counted as already deleted), so
+  the part was forgotten while still on the share and applied a second time when the share came back:
+  \`test/transports/remote-dir-folder.test.ts\` (fixed: a delete whose folder is gone is \`unreachable\`).
 
 ## In CI and for longer runs
 

@@ -80,6 +80,9 @@ describe('FolderRemoteDir specifics', () => {
     await rm(root, { recursive: true });
     await assert.rejects(dir.size('POS1.rep.$1'), (e) => e instanceof TransportError && e.kind === 'unreachable');
     await assert.rejects(dir.list(''), (e) => e instanceof TransportError && e.kind === 'unreachable');
+    // Regression (reliability harness): a delete while the share is away is not "already gone";
+    // the caller would forget a part still on the share and apply it again when it returns.
+    await assert.rejects(dir.remove('POS1.spr.$1'), (e) => e instanceof TransportError && e.kind === 'unreachable');
   });
 
   it('a missing source file is a server error naming it; a path escaping the share is refused', async () => {

@@ -134,7 +134,9 @@ export class FolderRemoteDir implements RemoteDir {
     try {
       await fs.unlink(abs);
     } catch (e) {
-      if (errnoOf(e) === 'ENOENT') return;
+      // Already gone is fine; but a folder that is gone (the share dropped away) is not a
+      // deletion: the caller would forget a part that is still on the share and fetch it again.
+      if (errnoOf(e) === 'ENOENT' && (await fs.stat(path.dirname(abs)).then((st) => st.isDirectory(), () => false))) return;
       throw await this.mapError(e, 'remove', remotePath, abs, false);
     }
     await fsyncDirs(abs);
