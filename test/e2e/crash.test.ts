@@ -9,35 +9,25 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, ROOT, dropReport, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { CLI, ROOT, SalesWriter, makeWorkspace, randInt, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 55);
 
 let ws: Workspace | undefined;
 after(async () => ws?.cleanup());
 
-function rand(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min));
-}
 
 describe('SIGKILL at random moments (folder transport)', () => {
   it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async () => {
     ws = await makeWorkspace({ batch: { maxTransactions: 7, flushMs: 0 } });
-    let tx = 1;
-    let receipt = 1;
-    const all: number[] = [];
+    const sales = new SalesWriter(ws.till);
+    const all = sales.written;
     let part = 0;
     const partsApplied: number[] = [];
     let kills = 0;
     for (let round = 0; round < KILLS; round++) {
       // Kassir writes 1-3 report files; the back office publishes a reference part now and then.
-      for (let f = 1, files = rand(1, 4); f <= files; f++) {
-        const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: receipt++, lines: rand(0, 6) }));
-        const r = reportFile(specs, tx);
-        tx = r.nextTx;
-        all.push(...r.txs);
-        await dropReport(ws.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
-      }
+      await sales.round(round);
       if (round % 5 === 0) {
         const names = await fs.readdir(ws.share);
         const next = Math.max(0, ...names.filter((n) => n.startsWith('POS1.spr.$')).map((n) => Number(n.slice(10)))) + 1;
@@ -51,7 +41,7 @@ describe('SIGKILL at random moments (folder transport)', () => {
       }
       const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: 'ignore' });
       const exited = new Promise((r) => child.on('exit', r));
-      await new Promise((r) => setTimeout(r, rand(300, 1500)));
+      await new Promise((r) => setTimeout(r, randInt(300, 1500)));
       child.kill('SIGKILL');
       await exited;
       kills++;

@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, ROOT, dropReport, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { CLI, ROOT, SalesWriter, makeWorkspace, randInt, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 50);
@@ -28,9 +28,6 @@ after(async () => {
   await server?.stop();
 });
 
-function rand(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min));
-}
 
 /** Kassir loads the reference file when one waits (line 2 `#`), marks it loaded, and notes which parts it held. */
 async function kassirLoads(till: string, applied: number[]): Promise<void> {
@@ -58,20 +55,13 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
         timeoutMs: 5_000,
       },
     );
-    let tx = 1;
-    let receipt = 1;
-    const all: number[] = [];
+    const sales = new SalesWriter(ws.till);
+    const all = sales.written;
     let part = 0;
     const applied: number[] = [];
     let kills = 0;
     for (let round = 0; round < KILLS; round++) {
-      for (let f = 1, n = rand(1, 4); f <= n; f++) {
-        const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: receipt++, lines: rand(0, 6) }));
-        const r = reportFile(specs, tx);
-        tx = r.nextTx;
-        all.push(...r.txs);
-        await dropReport(ws.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
-      }
+      await sales.round(round);
       if (round % 5 === 0) {
         // The back office publishes at the first number above every part still waiting (writing it, then renaming, as it should).
         const names = await fs.readdir(files);
@@ -99,7 +89,7 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
           resolve();
         });
       });
-      await new Promise((r) => setTimeout(r, rand(0, 700)));
+      await new Promise((r) => setTimeout(r, randInt(0, 700)));
       child.kill('SIGKILL');
       await exited;
       kills++;

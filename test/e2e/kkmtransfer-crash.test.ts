@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { CLI, ROOT, dropReport, reportFile, runCli, type Workspace } from '../helpers/kassir.js';
+import { CLI, ROOT, SalesWriter, randInt, runCli, type Workspace } from '../helpers/kassir.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
 import type { FaultSpec } from '../../scripts/kkm-emulator/faults.js';
@@ -21,9 +21,6 @@ import type { KkmEmulator } from '../../scripts/kkm-emulator/server.js';
 const KILLS = Number(process.env.CRASH_KILLS ?? 50);
 const MAX_TX = 7;
 
-function rand(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min));
-}
 
 /** Kassir loads the reference file when one is waiting (line 2 `#`): note its parts, mark it loaded. */
 async function kassirLoadsReference(ws: Workspace, applied: number[]): Promise<void> {
@@ -48,7 +45,7 @@ async function runAndKill(ws: Workspace, round: number): Promise<void> {
   const exited = new Promise((r) => child.on('exit', r));
   const point = KILL_POINTS[round % KILL_POINTS.length];
   if (point === undefined) {
-    await new Promise((r) => setTimeout(r, rand(50, 700)));
+    await new Promise((r) => setTimeout(r, randInt(50, 700)));
   } else {
     let out = '';
     let timer: NodeJS.Timeout | undefined;
@@ -63,7 +60,7 @@ async function runAndKill(ws: Workspace, round: number): Promise<void> {
       exited,
     ]);
     clearTimeout(timer);
-    await new Promise((r) => setTimeout(r, point === 'agent.started' ? rand(0, 400) : rand(0, 60)));
+    await new Promise((r) => setTimeout(r, point === 'agent.started' ? randInt(0, 400) : randInt(0, 60)));
   }
   child.stdout.resume(); // keep the pipe drained until it dies
   child.kill('SIGKILL');
@@ -79,21 +76,14 @@ async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary:
     },
   });
   for (const f of faults) emu.setFault(f);
-  let tx = 1;
-  let receipt = 1;
-  const all: number[] = [];
+  const sales = new SalesWriter(ws.till);
+  const all = sales.written;
   let part = 0;
   const applied: number[] = [];
   let kills = 0;
   for (let round = 0; round < KILLS; round++) {
     // Kassir writes 1-3 report files; the back office publishes a reference package now and then.
-    for (let f = 1, files = rand(1, 4); f <= files; f++) {
-      const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: receipt++, lines: rand(0, 6) }));
-      const r = reportFile(specs, tx);
-      tx = r.nextTx;
-      all.push(...r.txs);
-      await dropReport(ws.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
-    }
+    await sales.round(round);
     if (round % 4 === 0) {
       part++;
       await emu.publish(`part-${String(part).padStart(4, '0')}.spr`, `##@@&&\r\n#\r\nP${part};;part;;1;\r\n`);
