@@ -49,7 +49,7 @@ function suite(label: string, secure: FtpOptions['secure']): void {
         timeoutMs: 10_000,
         root: sub,
       });
-      return { dir, localRoot, cleanup: () => rm(localRoot, { recursive: true, force: true }) };
+      return { dir, localRoot, cleanup: () => rm(localRoot, { recursive: true, force: true }), refusesEmptyUploads: secure !== false };
     });
   });
 }

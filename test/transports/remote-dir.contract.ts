@@ -18,6 +18,11 @@ export interface ContractSubject {
   /** Where the remote root's files are on local disk, for assertions. */
   localRoot: string;
   cleanup(): Promise<void>;
+  /**
+   * FTPS cannot store an empty file (the TLS data connection closes before any data and
+   * servers answer with a TLS alert): such a subject must refuse it with a clear error instead.
+   */
+  refusesEmptyUploads?: boolean;
 }
 
 function assertKind(e: unknown, kind: TransportError['kind'], mentions?: string): true {
@@ -93,12 +98,16 @@ export function remoteDirContract(name: string, make: () => Promise<ContractSubj
     });
 
     it('upload() then download() round-trips exact bytes (5 MB, empty, $ in the name)', async () => {
-      const { dir, localRoot } = await fresh();
+      const { dir, localRoot, refusesEmptyUploads } = await fresh();
       const cases: Array<[string, Buffer]> = [
         ['big.bin.$1', randomBytes(5 * 1024 * 1024 + 123)],
-        ['empty.rep', Buffer.alloc(0)],
+        ...(refusesEmptyUploads ? [] : ([['empty.rep', Buffer.alloc(0)]] as Array<[string, Buffer]>)),
         ['POS1.rep.$12', Buffer.from('#\r\n1;2;3\r\n', 'latin1')],
       ];
+      if (refusesEmptyUploads) {
+        const src = await localFile('up-empty', Buffer.alloc(0));
+        await assert.rejects(dir.upload(src, 'empty.rep'), (e) => assertKind(e, 'protocol', 'empty.rep'));
+      }
       for (const [remoteName, data] of cases) {
         const src = await localFile(`up-${remoteName}`, data);
         await dir.upload(src, remoteName);

@@ -95,6 +95,12 @@ export class FtpRemoteDir implements RemoteDir {
     } catch (e) {
       throw new TransportError('server', `FTP upload '${path}': cannot read local file '${localPath}': ${(e as Error).message}`, { cause: e });
     }
+    if (bytes === 0 && this.opts.secure !== false) {
+      // A TLS data connection that closes before any data is refused by servers with a TLS alert
+      // (basic-ftp, lftp and others alike); said plainly here rather than as an alert. The agent
+      // never uploads an empty file: a package always holds its block header.
+      throw new TransportError('protocol', `FTP upload '${path}': an empty file cannot be stored over an FTPS data connection`);
+    }
     try {
       await this.run('upload', path, true, {}, async (c) => {
         const w = this.wire(path);
