@@ -217,6 +217,10 @@ ${problems.length ? problems.map((p) => `- ${p}`).join('\n') : '- none: 0 lost, 
 - With the share dropping away during a pull, deleting a fetched part "succeeded" (ENOENT counted as already deleted), so
   the part was forgotten while still on the share and applied a second time when the share came back:
   \`test/transports/remote-dir-folder.test.ts\` (fixed: a delete whose folder is gone is \`unreachable\`).
+- FTP, random kills: killed after deleting a fetched part but before clearing its pending-delete record, while the back
+  office published its next part under the freed name with the same size in the same second (FTP mtimes have 1 s
+  resolution); the stale record deleted the new part unseen: \`test/transports/sequenced-delete.test.ts\` (fixed: parts up
+  to 1 MB are compared by SHA-256 before deletion).
 
 ## In CI and for longer runs
 

@@ -30,6 +30,9 @@
  * With `sequenced: false` the package is uploaded and renamed to `NAME` itself
  * only once the back office has taken the previous one (the name is free).
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareSprPartNames, sprPartNumber } from '../formats/spr-names.js';
 import { failpoint } from '../util/failpoints.js';
@@ -50,6 +53,17 @@ interface PendingDelete {
   name: string;
   size: number;
   mtimeMs?: number;
+  /** SHA-256 of what was staged: a small part is compared by content before it is deleted (see finishDeletes). */
+  sha256?: string;
+}
+
+/** Parts up to this size are compared by content before deletion (size and a 1-second FTP mtime can coincide). */
+export const VERIFY_BEFORE_DELETE_BYTES = 1024 * 1024;
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** `uploading` and `renamed` are no longer written, but notes saved by earlier versions may hold them. */
@@ -172,14 +186,14 @@ export class SequencedFilesTransport implements Transport {
         break;
       }
       ctx.log.debug('pull.downloaded', { part: remoteName, bytes, durationMs: Date.now() - started });
-      fetched.set(e.name, { name: e.name, size: bytes, mtimeMs: e.mtimeMs, localPath });
+      fetched.set(e.name, { name: e.name, size: bytes, mtimeMs: e.mtimeMs, localPath, ...(bytes <= VERIFY_BEFORE_DELETE_BYTES ? { sha256: await sha256Of(localPath) } : {}) });
     }
     if (fetched.size === 0) return { parts: 0, bytes: 0 };
     // Map iteration keeps insertion order: the load order decided above.
     const order = [...fetched.keys()];
     const pending: PendingDelete[] = order.map((n) => {
       const f = fetched.get(n)!;
-      return { name: f.name, size: f.size, ...(f.mtimeMs !== undefined ? { mtimeMs: f.mtimeMs } : {}) };
+      return { name: f.name, size: f.size, ...(f.mtimeMs !== undefined ? { mtimeMs: f.mtimeMs } : {}), ...(f.sha256 !== undefined ? { sha256: f.sha256 } : {}) };
     });
     const cursor = { ...ctx.cursor, pendingDelete: pending };
     await ctx.stage(
@@ -207,7 +221,18 @@ export class SequencedFilesTransport implements Transport {
     for (const p of byNumberDesc) {
       const now = listing.get(p.name);
       if (!now) continue;
-      const same = now.size === p.size && (p.mtimeMs === undefined || now.mtimeMs === undefined || now.mtimeMs === p.mtimeMs);
+      let same = now.size === p.size && (p.mtimeMs === undefined || now.mtimeMs === undefined || now.mtimeMs === p.mtimeMs);
+      if (same && p.sha256 !== undefined) {
+        // A crash after a delete but before this list was cleared, and the back office writing its next
+        // part under the freed name, with the same size in the same second: only the content tells.
+        const check = join(ctx.tmpDir, `verify-${Date.now()}`);
+        try {
+          await this.remote.download(joinRemote(dir, p.name), check);
+          same = (await sha256Of(check)) === p.sha256;
+        } finally {
+          await rm(check, { force: true });
+        }
+      }
       if (!same) {
         ctx.log.warn('pull.part.replaced', { part: joinRemote(dir, p.name), note: 'a new part under a name already fetched; it is kept for the next cycle' });
         continue;
