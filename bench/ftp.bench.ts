@@ -24,7 +24,7 @@ import { SequencedFilesTransport } from '../src/transports/sequenced.js';
 import { nullLogger } from '../src/util/logger.js';
 import { startProftpd, type ProftpdServer } from '../test/helpers/proftpd.js';
 import { scale, table } from './lib/measure.js';
-import { queuePackages } from './lib/queue.js';
+import { drainQueue, queuePackages } from './lib/queue.js';
 
 /** Receipts per package (4 transactions each): about 1.6 KB, a busy hour of one till. */
 
@@ -80,24 +80,7 @@ async function drain(server: ProftpdServer, store: Store, expected: number): Pro
     timeoutMs: 30_000,
   });
   const transport = new SequencedFilesTransport('ftp', remote, { referenceName: 'Files/POS1.spr', reportName: 'Files/POS1.rep', sequenced: true });
-  const signal = new AbortController().signal;
-  const t0 = performance.now();
-  await transport.open();
-  let done = 0;
-  for (const head of store.queued()) {
-    const meta = await store.beginAttempt(head.number);
-    const started = performance.now();
-    const r = await transport.push(
-      { number: meta.number, path: store.packagePath(meta.number), bytes: meta.bytes, transactions: meta.transactions },
-      { notes: structuredClone(meta.notes), saveNotes: (notes) => store.saveNotes(meta.number, notes), log: nullLogger, signal },
-    );
-    await store.delivered(meta.number, r, { attempt: meta.attempts, transactions: meta.transactions, bytes: meta.bytes, durationMs: performance.now() - started });
-    done++;
-  }
-  await transport.close();
-  const ms = performance.now() - t0;
-  if (done !== expected) throw new Error(`drained ${done} of ${expected}`);
-  return ms;
+  return drainQueue(store, transport, expected);
 }
 
 /** The same files uploaded by a plain basic-ftp loop to their final names: no durability, no checks. */

@@ -31,7 +31,7 @@ import { KkmTransferTransport } from '../src/transports/kkmtransfer/index.js';
 import { nullLogger, type LogFields, type Logger } from '../src/util/logger.js';
 import { CLI, ROOT, reportFile } from '../test/helpers/kassir.js';
 import { scale, table } from './lib/measure.js';
-import { queuePackages, RECEIPTS_PER_PACKAGE } from './lib/queue.js';
+import { drainQueue, queuePackages, RECEIPTS_PER_PACKAGE } from './lib/queue.js';
 
 /** Receipts per backlog package (4 transactions each), as in bench/ftp.bench.ts. */
 
@@ -176,25 +176,7 @@ async function drain(emu: KkmEmulator, store: Store, expected: number): Promise<
     { url: emu.url, pos: 1, tls: { rejectUnauthorized: true }, timeoutMs: 30_000, zipReports: true, maxPackageBytes: 1024 ** 3 },
     { log: nullLogger },
   );
-  const signal = new AbortController().signal;
-  const t0 = performance.now();
-  await transport.open();
-  let done = 0;
-  for (const head of store.queued()) {
-    const meta = await store.beginAttempt(head.number);
-    const started = performance.now();
-    const r = await transport.push(
-      { number: meta.number, path: store.packagePath(meta.number), bytes: meta.bytes, transactions: meta.transactions },
-      { notes: structuredClone(meta.notes), saveNotes: (notes) => store.saveNotes(meta.number, notes), log: nullLogger, signal },
-    );
-    if (r.outcome !== 'delivered') throw new Error(`package ${meta.number}: ${r.outcome}`);
-    await store.delivered(meta.number, r, { attempt: meta.attempts, transactions: meta.transactions, bytes: meta.bytes, durationMs: performance.now() - started });
-    done++;
-  }
-  await transport.close();
-  const t = performance.now() - t0;
-  if (done !== expected) throw new Error(`drained ${done} of ${expected}`);
-  return t;
+  return drainQueue(store, transport, expected);
 }
 
 /** The transport's push alone over the same report files: reading, hashing, zipping, base64, HTTP; no durable store. */

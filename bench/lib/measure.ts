@@ -25,16 +25,6 @@ export function scale(): number {
   return Number.isFinite(s) && s > 0 ? s : 1;
 }
 
-/** Best (lowest) wall time in ms of `runs` runs of an async function. Best-of filters out noise from a shared machine. */
-export async function bestOf(runs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
 
 /** Runs per measurement: BENCH_RUNS, default `fallback`. */
 export function benchRuns(fallback = 5): number {
@@ -100,18 +90,6 @@ export function command(cmd: string, args: string[], stdoutPath = '/dev/null'): 
   };
 }
 
-/** Best wall time in ms of a command; stdout goes to `stdoutPath` (default /dev/null). */
-export async function bestOfCommand(runs: number, cmd: string, args: string[], stdoutPath = '/dev/null'): Promise<number> {
-  return bestOf(runs, () => {
-    const fd = openSync(stdoutPath, 'w');
-    try {
-      const r = spawnSync(cmd, args, { stdio: ['ignore', fd, 'inherit'] });
-      if (r.status !== 0) throw new Error(`${cmd} exited with ${r.status}`);
-    } finally {
-      closeSync(fd);
-    }
-  });
-}
 
 /** Runs `node --import tsx script args` and returns its last stdout line parsed as JSON. */
 export function runChild<T>(script: string, args: string[]): T {

@@ -1,5 +1,7 @@
 /** Fills a Store's outbox with sealed packages, as collecting would, for the drain benchmarks. */
 import type { Store } from '../../src/store/store.js';
+import type { Transport } from '../../src/transports/transport.js';
+import { nullLogger } from '../../src/util/logger.js';
 import { reportFile } from '../../test/helpers/kassir.js';
 
 /** Receipts per queued package (each receipt: 2 sales, a payment and a close: 4 transactions). */
@@ -25,4 +27,31 @@ export async function queuePackages(store: Store, n: number): Promise<number> {
     await store.seal();
   }
   return bytes;
+}
+
+/**
+ * The agent's push path (what Exchange.pushOne does) over every queued package, in order,
+ * through `transport`, which it opens and closes. Returns the wall time in ms; throws unless
+ * all `expected` packages were delivered.
+ */
+export async function drainQueue(store: Store, transport: Transport, expected: number): Promise<number> {
+  const signal = new AbortController().signal;
+  const t0 = performance.now();
+  await transport.open();
+  let done = 0;
+  for (const head of store.queued()) {
+    const meta = await store.beginAttempt(head.number);
+    const started = performance.now();
+    const r = await transport.push(
+      { number: meta.number, path: store.packagePath(meta.number), bytes: meta.bytes, transactions: meta.transactions },
+      { notes: structuredClone(meta.notes), saveNotes: (notes) => store.saveNotes(meta.number, notes), log: nullLogger, signal },
+    );
+    if (r.outcome !== 'delivered') throw new Error(`package ${meta.number}: ${r.outcome}`);
+    await store.delivered(meta.number, r, { attempt: meta.attempts, transactions: meta.transactions, bytes: meta.bytes, durationMs: performance.now() - started });
+    done++;
+  }
+  await transport.close();
+  const ms = performance.now() - t0;
+  if (done !== expected) throw new Error(`drained ${done} of ${expected}`);
+  return ms;
 }
