@@ -223,10 +223,6 @@ export class Exchange {
     return this.pushFlight.trigger();
   }
 
-  triggerPull(): Promise<void> {
-    return this.pullFlight.trigger();
-  }
-
   /** Forgets the backoff and sends everything queued now. */
   retryNow(): Promise<void> {
     this.retryAt = 0;

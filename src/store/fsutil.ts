@@ -90,16 +90,6 @@ export async function moveFile(src: string, target: string): Promise<void> {
   await fsyncDir(dirname(target));
 }
 
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}
-
 export async function statOrUndefined(path: string) {
   try {
     return await fs.stat(path);
