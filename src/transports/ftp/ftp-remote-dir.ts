@@ -9,6 +9,7 @@
  * never repeated blindly: the RNTO may have been done with its reply lost, so
  * the error goes to the caller, which reconciles by looking at the target.
  */
+import { keepControlOnDataSocketError } from './data-socket-errors.js';
 import { readFile, open as openFile, stat } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, FileType, type FileInfo } from 'basic-ftp';
@@ -213,6 +214,7 @@ export class FtpRemoteDir implements RemoteDir {
     this.client = client;
     this.closedByUs = false;
     this.codec.attach(client);
+    keepControlOnDataSocketError(client, this.opts.timeoutMs);
     const tls = await this.tlsOptions();
     let phase: Phase = 'connect';
     try {

@@ -1,0 +1,38 @@
+/**
+ * basic-ftp closes the whole session when the data connection fails. When a
+ * server aborts an upload (quota or disk full: `552`/`452`), it closes the data
+ * connection and then sends its final reply; whether our next write hits EPIPE
+ * before that reply arrives is a race, and if it does, the reply that tells the
+ * real cause is destroyed with the control connection. So a socket error of the
+ * data connection closes only the data connection: the transfer waits for the
+ * server's final reply, which decides the error (or, if none comes, the control
+ * connection's timeout, re-armed here, ends the wait as `timeout`).
+ * Timeouts of the data connection still close everything at once (a black hole).
+ */
+import type { Client } from 'basic-ftp';
+import type { Socket } from 'node:net';
+
+const DATA_SOCKET_ERROR = /\b(EPIPE|ECONNRESET)\b.*\(data socket\)$/;
+
+interface ContextInternals {
+  closeWithError(err: Error): void;
+  socket: Socket;
+  dataSocket: Socket | undefined;
+}
+
+const patched = new WeakSet<object>();
+
+export function keepControlOnDataSocketError(client: Client, controlTimeoutMs: number): void {
+  const ctx = client.ftp as unknown as ContextInternals;
+  if (patched.has(ctx)) return;
+  patched.add(ctx);
+  const close = ctx.closeWithError.bind(ctx);
+  ctx.closeWithError = (err: Error) => {
+    if (DATA_SOCKET_ERROR.test(err.message) && !ctx.socket.destroyed) {
+      ctx.dataSocket = undefined; // closes the data connection only
+      ctx.socket.setTimeout(controlTimeoutMs);
+      return;
+    }
+    close(err);
+  };
+}
