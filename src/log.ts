@@ -74,7 +74,9 @@ export function createLogger(opts: LogOptions): ClosableLogger {
       maxFiles: opts.maxFiles,
       // The rotation's bookkeeping: hidden, so a shipper globbing *.log reads log lines only.
       auditFile: join(opts.dir, '.kassir-agent-log-audit.json'),
-      options: { mode: 0o600 },
+      // `flags: 'a'`: the stream options replace the library's default ({ flags: 'a' }), and without it
+      // every start would truncate the day's file (found when a harness run's log held only its last start).
+      options: { flags: 'a', mode: 0o600 },
       format: winston.format.combine(
         winston.format((info) => {
           // `message` carries the event name; rename it so every line reads {time, level, event, ...}.
