@@ -19,7 +19,8 @@
  */
 import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { parseInterval } from '../config/interval.js';
 import type { ExchangeConfig } from '../config/schema.js';
 import { FormatError } from '../formats/errors.js';
 import { inspectSprPart } from '../formats/spr.js';
@@ -27,7 +28,7 @@ import type { Store } from '../store/store.js';
 import { TillDeliverer } from '../till/deliver.js';
 import { ReportCollector, TAKEN_DIR } from '../till/collect.js';
 import { isTransportError, TransportError } from '../transports/errors.js';
-import type { IncomingPart, Transport } from '../transports/transport.js';
+import { UPCOMING_PACKAGES, type IncomingPart, type Transport } from '../transports/transport.js';
 import type { Logger } from '../util/logger.js';
 import { failpoint } from '../util/failpoints.js';
 import { Mutex } from '../util/mutex.js';
@@ -140,7 +141,13 @@ export class Exchange {
       void this.deliverFlight.trigger();
     });
     this.every(6 * 3_600_000, () => void this.store.cleanup().catch((e) => this.log.error('store.cleanup.failed', { error: (e as Error).message })));
-    this.cronTask = cron.schedule(this.config.schedule.pull, () => void this.pullFlight.trigger(), { noOverlap: true, name: 'pull' });
+    const pullEvery = parseInterval(this.config.schedule.pull);
+    if (pullEvery !== undefined) this.every(pullEvery, () => void this.pullFlight.trigger());
+    else {
+      // Loaded only for a cron expression (see config/interval.ts).
+      const { default: cron } = await import('node-cron');
+      if (!this.stopping) this.cronTask = cron.schedule(this.config.schedule.pull, () => void this.pullFlight.trigger(), { noOverlap: true, name: 'pull' });
+    }
     void this.store.cleanup().catch((e) => this.log.error('store.cleanup.failed', { error: (e as Error).message }));
     void this.collectFlight.trigger();
     void this.pullFlight.trigger();
@@ -347,26 +354,36 @@ export class Exchange {
       return;
     }
     await this.transportLock.run(async () => {
-      for (;;) {
-        if (this.stopping && !opts.force) return;
-        let head = this.store.queued()[0]?.number;
-        if (head === undefined) {
-          const open = this.store.state.open;
-          const age = open.startedAt ? Date.now() - Date.parse(open.startedAt) : 0;
-          if (open.length === 0) return;
-          if (!opts.force && age < this.config.batch.flushMs) {
-            // Let it collect more receipts; wake up when its flush interval is over.
-            this.armFlush(Date.parse(open.startedAt!) + this.config.batch.flushMs + 1);
-            return;
-          }
-          const sealed = await this.store.seal();
-          if (!sealed) return;
-          this.log.info('package.sealed', { package: sealed.number, transactions: sealed.transactions, bytes: sealed.bytes });
-          head = sealed.number;
-        }
-        if (!(await this.pushOne(head))) return;
+      try {
+        await this.pushQueue(opts);
+      } finally {
+        // The deliveries of this run go to the archive in one batch (see Store.checkpoint).
+        await this.store.checkpoint().catch((e) => this.log.error('store.checkpoint.failed', { error: (e as Error).message, note: 'retried at the end of the next push run; the journal keeps every delivery meanwhile' }));
       }
     });
+  }
+
+  /** Pushes queued packages in order (sealing the open one when due) until the queue is empty or an attempt fails. */
+  private async pushQueue(opts: { force?: boolean }): Promise<void> {
+    for (;;) {
+      if (this.stopping && !opts.force) return;
+      let head = this.store.queued()[0]?.number;
+      if (head === undefined) {
+        const open = this.store.state.open;
+        const age = open.startedAt ? Date.now() - Date.parse(open.startedAt) : 0;
+        if (open.length === 0) return;
+        if (!opts.force && age < this.config.batch.flushMs) {
+          // Let it collect more receipts; wake up when its flush interval is over.
+          this.armFlush(Date.parse(open.startedAt!) + this.config.batch.flushMs + 1);
+          return;
+        }
+        const sealed = await this.store.seal();
+        if (!sealed) return;
+        this.log.info('package.sealed', { package: sealed.number, transactions: sealed.transactions, bytes: sealed.bytes });
+        head = sealed.number;
+      }
+      if (!(await this.pushOne(head))) return;
+    }
   }
 
   /** One attempt at the head package. Returns true when the queue can move on (delivered, or quarantined as damaged). */
@@ -374,14 +391,15 @@ export class Exchange {
     if (!(await this.store.checkPackage(number))) return true;
     const meta = await this.store.beginAttempt(number);
     const started = Date.now();
-    const pkg = { number, path: this.store.packagePath(number), bytes: meta.bytes, transactions: meta.transactions, ...(meta.uid !== undefined ? { uid: meta.uid } : {}) };
+    const upcoming = this.store.queuedAfter(number, UPCOMING_PACKAGES).map((m) => this.store.outgoing(m));
     try {
       await this.ensureOpen();
-      const r = await this.transport.push(pkg, {
+      const r = await this.transport.push(this.store.outgoing(meta), {
         notes: structuredClone(meta.notes),
         saveNotes: (notes) => this.store.saveNotes(number, notes),
         log: this.log,
         signal: this.abort.signal,
+        upcoming,
       });
       failpoint('push.after-answer');
       const durationMs = Date.now() - started;

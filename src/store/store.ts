@@ -5,6 +5,7 @@
  *   inbox/<id>.<kind>            incoming parts staged in order, until delivered to the till
  *   outbox/open.rep              the open package (append-only; its committed length is in the state)
  *   outbox/<n>.rep + <n>.json    sealed packages, immutable, with their attempt notes
+ *   outbox/journal.jsonl         notes and deliveries since the last checkpoint (outbox-journal.ts)
  *   archive/<n>.rep + <n>.json   delivered packages, kept `retentionDays`
  *   history/<YYYY-MM-DD>.jsonl   every attempt, kept `retentionDays`
  *   quarantine/                  bad input and damaged files, each with a .why.txt; never deleted by the agent
@@ -14,12 +15,14 @@
  * `open()` performs the start-up recovery and logs every repair it makes.
  */
 import { createHash } from 'node:crypto';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { failpoint } from '../util/failpoints.js';
+import { eachLimited, inSlices } from '../util/each-limited.js';
 import { Mutex } from '../util/mutex.js';
-import type { IncomingPart, TransportCursor } from '../transports/transport.js';
+import type { IncomingPart, OutgoingPackage, TransportCursor } from '../transports/transport.js';
 import {
   DIR_MODE,
   FILE_MODE,
@@ -30,10 +33,12 @@ import {
   isAtomicTemp,
   moveFile,
   statOrUndefined,
+  tempNameFor,
   writeFileAtomic,
   writeJsonAtomic,
 } from './fsutil.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
+import { OutboxJournal, readJournal, writeAllSync, type JournalRecord } from './outbox-journal.js';
 import { StateFile } from './state-file.js';
 import {
   agentStateSchema,
@@ -68,6 +73,10 @@ export interface StoreOptions {
 }
 
 const DAY_MS = 86_400_000;
+/** The outbox journal is checkpointed (its records made durable in the package files, then emptied) past this size: about 2,000 deliveries. */
+const JOURNAL_CHECKPOINT_BYTES = 1 << 20;
+/** File operations a checkpoint keeps in flight. */
+const CHECKPOINT_PARALLEL = 8;
 
 export class Store {
   readonly inboxDir: string;
@@ -85,6 +94,13 @@ export class Store {
   private sealed = new Map<number, PackageMeta>();
   /** In-memory state newer than the saved one (counters after a delivery); saved with the next commit or at close. */
   private dirty = false;
+  private readonly journal: OutboxJournal;
+  /** Delivered packages recorded in the journal whose files are still in the outbox: the next checkpoint archives them. */
+  private readonly unarchived = new Map<number, PackageMeta>();
+  /** Queued packages whose notes are in the journal only: the next checkpoint writes them into their metas. */
+  private readonly notesJournaled = new Set<number>();
+  /** Today's history file, kept open: one write per entry instead of an open and a close. */
+  private history: { day: string; fh: fs.FileHandle } | undefined;
 
   constructor(
     readonly dataDir: string,
@@ -98,6 +114,7 @@ export class Store {
     this.quarantineDir = join(dataDir, 'quarantine');
     this.tmpDir = join(dataDir, 'tmp');
     this.openPath = join(this.outboxDir, 'open.rep');
+    this.journal = new OutboxJournal(join(this.outboxDir, 'journal.jsonl'));
     this.stateFile = new StateFile(dataDir, (raw) => agentStateSchema.parse(raw), log);
   }
 
@@ -115,6 +132,8 @@ export class Store {
     }
     await ensureDir(this.dataDir);
     this.lock = await lockDataDir(this.dataDir, this.log);
+    this.unarchived.clear();
+    this.notesJournaled.clear();
     try {
       for (const d of [this.inboxDir, this.outboxDir, this.archiveDir, this.historyDir, this.quarantineDir, this.tmpDir]) await ensureDir(d);
       await this.recover();
@@ -127,6 +146,10 @@ export class Store {
 
   async close(): Promise<void> {
     await this.mutex.run(async () => {
+      if (this.lock) await this.checkpointLocked().catch((e) => this.log.warn('store.checkpoint.failed', { error: (e as Error).message, note: 'the journal is replayed at the next start' }));
+      await this.journal.close();
+      await this.history?.fh.close().catch(() => undefined);
+      this.history = undefined;
       if (this.dirty && this.lock) await this.saveState(structuredClone(this.current)).catch(() => undefined);
       await this.lock?.release();
       this.lock = undefined;
@@ -137,6 +160,10 @@ export class Store {
     const loaded = await this.stateFile.load(async () => {});
     this.current = loaded.state ?? newAgentState();
     this.sealed = await this.readMetas(this.outboxDir, false);
+    for (const r of (await readJournal(this.journal.path)).records) {
+      if (r.op === 'delivered') this.sealed.delete(r.meta.number);
+      else if (this.sealed.has(r.n)) this.sealed.set(r.n, { ...this.sealed.get(r.n)!, notes: r.notes });
+    }
   }
 
   /** Start-up recovery: every repair is explicit and logged; nothing is dropped silently. */
@@ -159,6 +186,14 @@ export class Store {
     const draft = structuredClone(this.current);
     let changed = false;
 
+    // The outbox journal: deliveries recorded since the last checkpoint are completed first.
+    const journal = await this.readJournalForRecovery();
+    for (const r of journal) {
+      if (r.op !== 'delivered') continue;
+      await this.moveToArchive(r.meta, { durable: true });
+      this.log.info('store.recover.journal', { package: r.meta.number, note: 'delivery recorded in the journal; archived now, not resent' });
+    }
+
     // Sealed packages and the archive: the counter must never reuse a number.
     const archived = await this.readMetas(this.archiveDir, false);
     for (const name of await fs.readdir(this.outboxDir)) {
@@ -178,10 +213,18 @@ export class Store {
       }
     }
     this.sealed = await this.readMetas(this.outboxDir, true);
+    // Transport notes from the journal (the last one per package wins) go into the package metas.
+    const notes = new Map<number, Record<string, unknown>>();
+    for (const r of journal) if (r.op === 'notes') notes.set(r.n, r.notes);
+    for (const [n, value] of notes) {
+      const meta = this.sealed.get(n);
+      if (meta) await this.writeMeta({ ...meta, notes: value });
+    }
+    await this.journal.reset();
     for (const meta of [...this.sealed.values()]) {
       if (meta.deliveredAt !== undefined) {
         // Delivered, but the move to the archive was interrupted.
-        await this.moveToArchive(meta);
+        await this.moveToArchive(meta, { durable: true });
         this.sealed.delete(meta.number);
         this.log.info('store.recover.archived', { package: meta.number, note: 'delivered before the crash; archived now, not resent' });
       }
@@ -434,13 +477,81 @@ export class Store {
     return [...this.sealed.values()].sort((a, b) => a.number - b.number);
   }
 
+  /** Up to `count` queued packages after `number`, in order (the ones a transport may start sending early). */
+  queuedAfter(number: number, count: number): PackageMeta[] {
+    // One pass keeping the `count` lowest (a few), not a sort of a queue that may hold thousands.
+    const after: PackageMeta[] = [];
+    for (const m of this.sealed.values()) {
+      if (m.number <= number || (after.length === count && m.number > after[count - 1]!.number)) continue;
+      after.push(m);
+      after.sort((a, b) => a.number - b.number);
+      if (after.length > count) after.pop();
+    }
+    return after;
+  }
+
   packagePath(number: number): string {
     return join(this.outboxDir, `${number}.rep`);
+  }
+
+  /** A queued package as a transport sees it. */
+  outgoing(meta: PackageMeta): OutgoingPackage {
+    return { number: meta.number, path: this.packagePath(meta.number), bytes: meta.bytes, transactions: meta.transactions, ...(meta.uid !== undefined ? { uid: meta.uid } : {}) };
   }
 
   private async writeMeta(meta: PackageMeta): Promise<void> {
     await writeJsonAtomic(join(this.outboxDir, `${meta.number}.json`), meta);
     this.sealed.set(meta.number, meta);
+  }
+
+  /** The journal's records at start-up; unreadable lines are kept in quarantine and reported (never silently dropped). */
+  private async readJournalForRecovery(): Promise<JournalRecord[]> {
+    const { records, bad } = await readJournal(this.journal.path);
+    if (bad.length > 0) {
+      const q = await this.quarantineCopy(this.journal.path, `outbox journal: unreadable line(s) ${bad.map((b) => `${b.line} (${b.error})`).join(', ')}`);
+      this.log.error('store.recover.journal-damaged', { lines: bad.map((b) => b.line), quarantined: q, note: 'the readable records are applied; packages whose record was lost are checked with the back office again' });
+    }
+    return records;
+  }
+
+  /**
+   * Makes durable in the package files what the journal says, then empties it:
+   * delivered packages move to the archive (bytes, then meta; the metas are
+   * written first and fsynced together, cheaper than one durable write each),
+   * queued packages get their journaled notes in their metas. The exchange
+   * calls it when a push run ends; it also runs at close, before retention
+   * cleanup and resend, and when the journal passes its size limit.
+   */
+  checkpoint(): Promise<void> {
+    return this.mutex.run(() => this.checkpointLocked());
+  }
+
+  private async checkpointLocked(): Promise<void> {
+    if (this.unarchived.size + this.notesJournaled.size === 0) return;
+    const delivered = [...this.unarchived.values()];
+    // The moves are small metadata operations: done synchronously, a few dozen microseconds each, in
+    // slices between which other work runs. The fsyncs go several at a time: fsyncs in flight together
+    // share one commit of the file system's journal.
+    await inSlices(delivered, (meta) => this.moveToArchiveSync(meta));
+    await eachLimited(delivered, CHECKPOINT_PARALLEL, (meta) => fsyncFile(join(this.archiveDir, `${meta.number}.json`)));
+    await fsyncDir(this.archiveDir);
+    // The archive metas are durable: the outbox metas may go (should a power cut bring one back, recovery drops it).
+    await inSlices(delivered, (meta) => rmSync(join(this.outboxDir, `${meta.number}.json`), { force: true }));
+    await fsyncDir(this.outboxDir);
+    const notes = [...this.notesJournaled].map((n) => this.sealed.get(n)).filter((m) => m !== undefined);
+    await eachLimited(notes, CHECKPOINT_PARALLEL, (meta) => this.writeMeta(meta));
+    failpoint('store.checkpoint.before-reset');
+    await this.journal.reset();
+    this.unarchived.clear();
+    this.notesJournaled.clear();
+  }
+
+  /** Appends a journal record (see OutboxJournal.append for `sync`); past the size limit, checkpoints. Call inside the mutex. */
+  private async journalAppend(record: JournalRecord, opts: { sync?: boolean } = {}): Promise<void> {
+    await this.journal.append(record, opts);
+    if (record.op === 'delivered') this.unarchived.set(record.meta.number, record.meta);
+    else this.notesJournaled.add(record.n);
+    if (this.journal.bytes > JOURNAL_CHECKPOINT_BYTES) await this.checkpointLocked();
   }
 
   /**
@@ -480,7 +591,8 @@ export class Store {
   saveNotes(number: number, notes: Record<string, unknown>): Promise<void> {
     return this.mutex.run(async () => {
       const meta = this.mustGet(number);
-      await this.writeMeta({ ...meta, notes });
+      await this.journalAppend({ op: 'notes', n: number, notes });
+      this.sealed.set(number, { ...meta, notes });
     });
   }
 
@@ -508,17 +620,21 @@ export class Store {
   }
 
   /**
-   * Records delivery: the package moves to the archive with its meta marked
-   * delivered. That archive meta is the one durable record (one fsynced write,
-   * whose folder fsync also makes the move of the bytes durable); the rest is
-   * bookkeeping that start-up recovery completes after a crash (see recover()).
+   * Records delivery: one journal record, not synced on its own: it becomes
+   * durable with the next synced record (the next package's notes) or at the
+   * checkpoint that ends the push run, which moves the package to the archive.
+   * Until then the package's files stay in the outbox, so should a power cut
+   * lose the record, the package is simply queued again and its transport
+   * settles it from its durable notes (the temporary file is gone: renamed;
+   * KKMTransfer: "already loaded") without a second copy at the back office.
    * Counters and the last push time are committed with the next state change.
    */
   delivered(number: number, result: { outcome: 'delivered' | 'duplicate'; remoteName: string; serverAnswer?: string }, entry: Omit<HistoryEntry, 'at' | 'op' | 'package' | 'outcome'>): Promise<void> {
     return this.mutex.run(async () => {
       const meta = this.mustGet(number);
       const done: PackageMeta = { ...meta, deliveredAt: new Date().toISOString(), remoteName: result.remoteName, outcome: result.outcome, lastError: undefined };
-      await this.moveToArchive(done);
+      await this.journalAppend({ op: 'delivered', meta: done }, { sync: false });
+      failpoint('store.delivered.after-journal');
       this.sealed.delete(number);
       await this.appendHistory({ at: done.deliveredAt!, op: 'push', package: number, outcome: result.outcome, remoteName: result.remoteName, serverAnswer: result.serverAnswer, ...entry }, { sync: false });
       this.current = {
@@ -537,6 +653,7 @@ export class Store {
    */
   requeueArchived(number: number): Promise<PackageMeta> {
     return this.mutex.run(async () => {
+      await this.checkpointLocked();
       const archivedMeta = join(this.archiveDir, `${number}.json`);
       let old: PackageMeta;
       try {
@@ -566,15 +683,33 @@ export class Store {
     });
   }
 
-  private async moveToArchive(meta: PackageMeta): Promise<void> {
+  /**
+   * Bytes first, then the archive meta: from then on the package counts as
+   * delivered. `durable: true` (recovery) fsyncs the meta with its folder, which
+   * also makes the move of the bytes durable, and removes the outbox meta;
+   * `durable: false` (a checkpoint) leaves both to its caller, which fsyncs a
+   * whole batch. The outbox meta is removed without an fsync; should a power cut
+   * bring it back, recovery sees the archive meta and drops it.
+   */
+  /** moveToArchive without the fsyncs and without removing the outbox meta, synchronously (for a checkpoint's batch). */
+  private moveToArchiveSync(meta: PackageMeta): void {
     const n = meta.number;
-    // Bytes first, then the archive meta (durable, with its folder): from then on the
-    // package counts as delivered. The outbox meta left behind is removed without an
-    // fsync; should a power cut bring it back, recovery sees the archive meta and drops it.
+    try {
+      renameSync(this.packagePath(n), join(this.archiveDir, `${n}.rep`));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    const target = join(this.archiveDir, `${n}.json`);
+    const tmp = tempNameFor(target);
+    writeFileSync(tmp, JSON.stringify(meta, null, 1) + '\n', { mode: FILE_MODE });
+    renameSync(tmp, target);
+  }
+
+  private async moveToArchive(meta: PackageMeta, opts: { durable: boolean }): Promise<void> {
+    const n = meta.number;
     if ((await statOrUndefined(this.packagePath(n))) !== undefined) await fs.rename(this.packagePath(n), join(this.archiveDir, `${n}.rep`));
-    await writeJsonAtomic(join(this.archiveDir, `${n}.json`), meta);
-    failpoint('store.delivered.after-meta');
-    await fs.rm(join(this.outboxDir, `${n}.json`), { force: true });
+    await writeJsonAtomic(join(this.archiveDir, `${n}.json`), meta, opts);
+    if (opts.durable) await fs.rm(join(this.outboxDir, `${n}.json`), { force: true });
   }
 
   private mustGet(number: number): PackageMeta {
@@ -681,19 +816,22 @@ export class Store {
    * last lines, never an earlier one (a torn line is skipped by `history`).
    */
   async appendHistory(entry: HistoryEntry, opts: { sync?: boolean } = {}): Promise<void> {
-    const file = join(this.historyDir, `${entry.at.slice(0, 10)}.jsonl`);
-    const fh = await fs.open(file, 'a', FILE_MODE);
-    try {
-      await fh.write(JSON.stringify(entry) + '\n');
-      if (opts.sync !== false) await fh.datasync();
-    } finally {
-      await fh.close();
+    const day = entry.at.slice(0, 10);
+    if (this.history?.day !== day) {
+      await this.history?.fh.close().catch(() => undefined);
+      this.history = undefined;
+      this.history = { day, fh: await fs.open(join(this.historyDir, `${day}.jsonl`), 'a', FILE_MODE) };
     }
+    const { fh } = this.history;
+    writeAllSync(fh.fd, Buffer.from(JSON.stringify(entry) + '\n'), null); // see OutboxJournal.append
+    if (opts.sync !== false) await fh.datasync();
   }
 
   /** Deletes archived packages and history days older than the retention period. */
   cleanup(now = Date.now()): Promise<{ packages: number; historyFiles: number }> {
     return this.mutex.run(async () => {
+      // A journal record must never bring back an archived package that retention removed.
+      await this.checkpointLocked();
       const limit = now - this.opts.retentionDays * DAY_MS;
       let packages = 0;
       let historyFiles = 0;

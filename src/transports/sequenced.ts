@@ -21,7 +21,10 @@
  * Push (till -> back office): each sealed package is uploaded under a temporary
  * name in the target folder (`NAME.kassir-agent-<package>.tmp`, which never
  * matches `NAME.$n`), its size verified, then renamed to the first free number
- * above every existing one (`NAME.$k`), never replacing a file. The temporary
+ * above every existing one (`NAME.$k`), never replacing a file. While a backlog
+ * drains, the next package is uploaded to its temporary name on a second
+ * session while this one is renamed (only the renames must happen in order,
+ * and a temporary name is invisible to the back office). The temporary
  * and final names are noted durably before the rename (the one step a crash
  * must not repeat blindly), so a crash, a dropped connection or a lost rename
  * reply is reconciled by looking: the temporary file still there means the
@@ -38,6 +41,7 @@ import { compareSprPartNames, sprPartNumber } from '../formats/spr-names.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import { TransportError } from './errors.js';
+import { AheadUploads } from './ahead-uploads.js';
 import type { RemoteDir, RemoteEntry } from './remote-dir.js';
 import type { OutgoingPackage, PullContext, PullResult, PushContext, PushResult, RemoteNotes, Transport } from './transport.js';
 
@@ -81,6 +85,12 @@ export function splitRemote(path: string): { dir: string; name: string } {
 }
 
 const joinRemote = (dir: string, name: string) => (dir === '' ? name : `${dir}/${name}`);
+
+/** A package's temporary upload name: follows from its number alone, so an interrupted upload is redone under the same name. */
+const tempName = (dir: string, base: string, pkgNumber: number) => joinRemote(dir, `${base}.kassir-agent-${pkgNumber}.tmp`);
+
+/** Sessions uploading the next packages early (beside the main one, which renames). */
+const AHEAD_SESSIONS = 2;
 
 /** Report suffix numbers present in a listing (`POS1.rep.$7` -> 7). */
 export function reportNumbers(entries: RemoteEntry[], base: string): number[] {
@@ -134,16 +144,20 @@ function orderByGap(sorted: string[], base: string): string[] {
 }
 
 export class SequencedFilesTransport implements Transport {
-  /** The report number this session renamed to last (see nextNumber); forgotten on open/close. */
+  /** The report number renamed to last while a backlog drains (see nextNumber); forgotten on open/close and when the queue runs dry. */
   private lastNumber: number | undefined;
   /** Stale temporary files are looked for once per session (they come from crashes and re-sends, not from a running drain). */
   private staleTempsChecked = false;
+  /** The next packages' uploads to their temporary names, beside this one's rename. */
+  private readonly ahead: AheadUploads;
 
   constructor(
     readonly type: string,
     private readonly remote: RemoteDir,
     private readonly opts: SequencedOptions,
-  ) {}
+  ) {
+    this.ahead = new AheadUploads(remote, AHEAD_SESSIONS);
+  }
 
   async open(): Promise<void> {
     this.lastNumber = undefined;
@@ -154,6 +168,7 @@ export class SequencedFilesTransport implements Transport {
   async close(): Promise<void> {
     this.lastNumber = undefined;
     this.staleTempsChecked = false;
+    await this.ahead.close();
     await this.remote.close();
   }
 
@@ -251,19 +266,24 @@ export class SequencedFilesTransport implements Transport {
     let notes = ctx.notes as PushNotes;
     // The temporary name follows from the package number alone, so an upload
     // interrupted before anything was noted is simply redone under the same name.
-    const temp = notes.temp ?? joinRemote(dir, `${base}.kassir-agent-${pkg.number}.tmp`);
+    const temp = notes.temp ?? tempName(dir, base, pkg.number);
     const save = async (n: PushNotes) => {
       notes = n;
       await ctx.saveNotes(n);
     };
 
     if (notes.stage === 'renamed') return { outcome: 'delivered', remoteName: notes.final ?? '?' };
-    let uploaded = false;
+    // This package's early upload (started while an earlier one was renamed) must be over before its temporary file is touched.
+    const early = await this.ahead.take(pkg.number);
+    const upcoming = ctx.upcoming ?? [];
+    if (this.opts.sequenced) this.ahead.start(upcoming, (n) => tempName(dir, base, n), ctx.log);
+    if (upcoming.length === 0) await this.ahead.close(); // the queue ran dry: no idle sessions left open
+    let uploaded = notes.stage === undefined && early;
     if (notes.stage === 'uploaded') {
       const size = await this.remote.size(temp);
       if (size === undefined) {
         // Only this agent removes its temporary file, and only by renaming it: the rename happened.
-        this.rememberFinal(notes.final, base);
+        this.rememberFinal(upcoming.length > 0 ? notes.final : undefined, base);
         ctx.log.info('push.reconciled', { package: pkg.number, remoteName: notes.final, note: 'the rename had happened before the connection or the agent was lost' });
         return { outcome: 'delivered', remoteName: notes.final ?? joinRemote(dir, base) };
       }
@@ -276,27 +296,28 @@ export class SequencedFilesTransport implements Transport {
         this.staleTempsChecked = true;
       }
       await this.remote.upload(pkg.path, temp);
-      const size = await this.remote.size(temp);
-      if (size !== pkg.bytes) throw new TransportError('protocol', `${temp}: uploaded ${pkg.bytes} bytes but the server has ${size ?? 'none'}`);
       failpoint('push.after-upload');
     }
 
     // Rename to the final name, never replacing a file. The final name is noted
     // durably before the rename (one notes write per package: nothing earlier
-    // needs one, see above). A final name chosen by an interrupted attempt is
-    // tried first: on a share the rename is link-then-unlink, and a crash
-    // between the two leaves both names on one file, which renameNoReplace
-    // completes instead of linking the file under a second number.
+    // needs one, see above), while the remote side is asked whether the name is
+    // free. A final name chosen by an interrupted attempt is tried first: on a
+    // share the rename is link-then-unlink, and a crash between the two leaves
+    // both names on one file, which renameNoReplace completes instead of
+    // linking the file under a second number.
     let final = notes.stage === 'uploaded' ? notes.final : undefined;
     for (let tries = 0; tries < 5; tries++) {
+      let noteFinal: (() => Promise<void>) | undefined;
       if (final === undefined || notes.stage !== 'uploaded' || notes.final !== final) {
         final ??= this.opts.sequenced ? joinRemote(dir, `${base}.$${await this.nextNumber(dir, base)}`) : joinRemote(dir, base);
-        await save({ stage: 'uploaded', temp, final });
+        const planned = { stage: 'uploaded' as const, temp, final };
+        noteFinal = () => save(planned);
       }
-      const r = await this.remote.renameNoReplace(temp, final);
+      const r = await this.remote.renameNoReplace(temp, final, noteFinal);
       if (r === 'renamed') {
         failpoint('push.after-rename');
-        this.rememberFinal(final, base);
+        this.rememberFinal(upcoming.length > 0 ? final : undefined, base);
         return { outcome: 'delivered', remoteName: final };
       }
       if (!this.opts.sequenced) throw new TransportError('busy', `${final} has not been taken by the back office yet; package ${pkg.number} waits (uploaded, to be renamed)`);
@@ -317,15 +338,16 @@ export class SequencedFilesTransport implements Transport {
 
   /**
    * The first free number above every existing report. Only this agent creates
-   * `NAME.$n` and the back office only takes them away, so while the number we
-   * renamed to last (in this session) is still there, nothing above it exists
-   * and the next number is the one after it: one SIZE instead of a listing per
-   * package (a listing of a long backlog grows with every package). When it is
-   * gone (taken), or at the start of a session, the folder is listed.
+   * `NAME.$n` and the back office only takes them away, so while a backlog
+   * drains nothing appears above the number we renamed to last and the next
+   * number is the one after it, with no round trip (a listing of a long backlog
+   * grows with every package). The folder is listed when a session starts and
+   * when the queue ran dry, so numbering starts low again once the back office
+   * has taken everything. Should another writer take a number all the same,
+   * renameNoReplace refuses it and the folder is listed again.
    */
   private async nextNumber(dir: string, base: string): Promise<number> {
-    const last = this.lastNumber;
-    if (last !== undefined && (await this.remote.size(joinRemote(dir, `${base}.$${last}`))) !== undefined) return last + 1;
+    if (this.lastNumber !== undefined) return this.lastNumber + 1;
     return Math.max(0, ...reportNumbers(await this.remote.list(dir), base)) + 1;
   }
 

@@ -76,7 +76,17 @@ export interface PushContext {
   saveNotes(notes: RemoteNotes): Promise<void>;
   log: Logger;
   signal: AbortSignal;
+  /**
+   * The packages the exchange will push after this one, in order (a few at
+   * most; empty when the queue runs dry). A transport may start sending them
+   * early, as long as nothing of them is visible to the back office before
+   * their own `push` (e.g. uploads to temporary names).
+   */
+  upcoming?: OutgoingPackage[];
 }
+
+/** How many upcoming packages the exchange passes to `push` (PushContext.upcoming). */
+export const UPCOMING_PACKAGES = 2;
 
 export interface PushResult {
   /** `delivered`: accepted now; `duplicate`: the server already had it (KKMTransfer errcode 1, or found at its final name). */

@@ -51,10 +51,13 @@ describe('config', () => {
     ]);
   });
 
-  it('requires the keys that have no default, and checks the transport type and the cron expression', () => {
+  it('requires the keys that have no default, and checks the transport type and the pull schedule', () => {
     assert.deepEqual(problems('pos: 1\n'), ['dataDir: is required', 'till: is required', 'transport: is required']);
     assert.ok(problems(BASE.replace('type: folder', 'type: smb')).some((l) => l.startsWith('transport.type:')));
-    assert.ok(problems(BASE + 'schedule:\n  pull: "every minute"\n').some((l) => l.startsWith('schedule.pull: not a valid cron expression')));
+    for (const bad of ['every minute', '0s', '30 s x', '* * *']) {
+      assert.ok(problems(BASE + `schedule:\n  pull: "${bad}"\n`).some((l) => l.startsWith('schedule.pull: neither an interval')), bad);
+    }
+    for (const good of ['30s', '5m', '1h', '500ms', '*/30 * * * * *', '0 */15 6-22 * * *']) assert.deepEqual(problems(BASE + `schedule:\n  pull: "${good}"\n`), [], good);
     assert.ok(problems(BASE.replace('referenceFile: POS1.spr', 'referenceFile: sub/POS1.spr')).some((l) => l.startsWith('till.referenceFile: must be a bare file name')));
   });
 

@@ -209,6 +209,7 @@ describe('retention', () => {
     }
     await s.delivered(1, { outcome: 'delivered', remoteName: 'x' }, {});
     await s.delivered(2, { outcome: 'delivered', remoteName: 'y' }, {});
+    await s.checkpoint();
     const old = JSON.parse(await fs.readFile(join(dir, 'archive/1.json'), 'utf8'));
     await fs.writeFile(join(dir, 'archive/1.json'), JSON.stringify({ ...old, deliveredAt: new Date(Date.now() - 31 * 86_400_000).toISOString() }));
     await fs.writeFile(join(dir, 'history/2020-01-01.jsonl'), '{}\n');

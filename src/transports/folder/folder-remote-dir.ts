@@ -4,7 +4,7 @@
  * writes are durable before they are renamed into place (copy + fsync), and
  * `renameNoReplace` never replaces a file the back office has not taken yet.
  */
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { TransportError } from '../errors.js';
@@ -56,14 +56,9 @@ export class FolderRemoteDir implements RemoteDir {
     const out: RemoteEntry[] = [];
     for (const name of names.sort()) {
       // stat, not the dirent type: CIFS may report DT_UNKNOWN, and we need size and mtime anyway.
-      let st;
-      try {
-        st = await fs.stat(path.join(abs, name));
-      } catch (e) {
-        if (errnoOf(e) === 'ENOENT') continue; // taken away while we listed: not there any more
-        throw await this.mapError(e, 'list', joinRel(dir, name), abs, false);
-      }
-      if (st.isFile()) out.push({ name, size: st.size, mtimeMs: st.mtimeMs });
+      // Missing now: taken away while we listed (not there any more), unless the share dropped away.
+      const st = await this.statOrMissing(path.join(abs, name), 'list', joinRel(dir, name));
+      if (st?.isFile()) out.push({ name, size: st.size, mtimeMs: st.mtimeMs });
     }
     return out;
   }
@@ -91,30 +86,51 @@ export class FolderRemoteDir implements RemoteDir {
     } catch (e) {
       throw fsTransportError('server', 'read local file', localPath, this.root, e);
     }
+    let copied: number;
     try {
-      await copyDurably(input, dst, undefined, (e) => this.mapError(e, 'upload to', remotePath, dst, false));
+      copied = await copyDurably(input, dst, undefined, (e) => this.mapError(e, 'upload to', remotePath, dst, false));
     } finally {
       await input.close().catch(() => {});
     }
+    const held = await this.size(remotePath);
+    if (held !== copied) throw new TransportError('protocol', `upload to '${remotePath}' in ${this.root}: the share holds ${held ?? 'no'} bytes after copying ${copied}`);
+  }
+
+  /** File operations on a share may run side by side: the second session is this one. */
+  fork(): FolderRemoteDir {
+    return this;
   }
 
   async size(remotePath: string): Promise<number | undefined> {
-    const abs = this.resolve(remotePath);
-    try {
-      return (await fs.stat(abs)).size;
-    } catch (e) {
-      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') {
-        // A vanished share must not look like a free name.
-        await this.assertRootReachable('size', remotePath, e);
-        return undefined;
+    // A vanished share must not look like a free name (or like a temporary file already renamed).
+    return (await this.statOrMissing(this.resolve(remotePath), 'size of', remotePath))?.size;
+  }
+
+  /**
+   * stat, telling a missing file from a share that dropped away (an unmounted
+   * share has no files): undefined only when the share is there. The share may
+   * also have been away for the first look and be back for the check of it, so
+   * "missing" counts only when a second look, made with the share present,
+   * finds nothing either. (Found by the reliability harness: a listing that
+   * lost an entry this way made a reference part look deleted, and it was
+   * fetched and applied twice.)
+   */
+  private async statOrMissing(abs: string, op: string, rel: string): Promise<Stats | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fs.stat(abs);
+      } catch (e) {
+        if (errnoOf(e) !== 'ENOENT' && errnoOf(e) !== 'ENOTDIR') throw await this.mapError(e, op, rel, abs, false);
+        await this.assertRootReachable(op, rel, e);
+        if (attempt === 2) return undefined;
       }
-      throw await this.mapError(e, 'size of', remotePath, abs, false);
     }
   }
 
-  async renameNoReplace(from: string, to: string): Promise<'renamed' | 'exists'> {
+  async renameNoReplace(from: string, to: string, before?: () => Promise<void>): Promise<'renamed' | 'exists'> {
     const src = this.resolve(from);
     const dst = this.resolve(to);
+    await before?.();
     try {
       await this.link(src, dst);
     } catch (e) {
@@ -131,13 +147,22 @@ export class FolderRemoteDir implements RemoteDir {
 
   async remove(remotePath: string): Promise<void> {
     const abs = this.resolve(remotePath);
-    try {
-      await fs.unlink(abs);
-    } catch (e) {
-      // Already gone is fine; but a folder that is gone (the share dropped away) is not a
-      // deletion: the caller would forget a part that is still on the share and fetch it again.
-      if (errnoOf(e) === 'ENOENT' && (await fs.stat(path.dirname(abs)).then((st) => st.isDirectory(), () => false))) return;
-      throw await this.mapError(e, 'remove', remotePath, abs, false);
+    const folderHere = () => fs.stat(path.dirname(abs)).then((st) => st.isDirectory(), () => false);
+    // Already gone is fine; but a folder that is gone (the share dropped away) is not a deletion:
+    // the caller would forget a part that is still on the share and fetch it again. The share may
+    // also have been away for the unlink and be back for the look at the folder, so the unlink is
+    // tried once more with the folder present: "gone" only counts when that one finds nothing.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fs.unlink(abs);
+        break;
+      } catch (e) {
+        if (errnoOf(e) === 'ENOENT' && (await folderHere())) {
+          if (attempt === 2) return;
+          continue;
+        }
+        throw await this.mapError(e, 'remove', remotePath, abs, false);
+      }
     }
     await fsyncDirs(abs);
   }

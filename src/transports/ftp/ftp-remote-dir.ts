@@ -33,6 +33,7 @@ export class FtpRemoteDir implements RemoteDir {
   private home = '/';
   private readonly codec: NameCodec;
   private readonly log: Logger;
+  private readonly baseLog: Logger;
   private readonly server: string;
   private readonly root: string;
 
@@ -43,11 +44,17 @@ export class FtpRemoteDir implements RemoteDir {
     this.codec = nameCodec(opts.encoding);
     this.server = `${opts.host}:${opts.port}`;
     this.root = (opts.root ?? '').replace(/\/+$/, '');
-    this.log = (deps.log ?? nullLogger).child({ remote: 'ftp', server: this.server });
+    this.baseLog = deps.log ?? nullLogger;
+    this.log = this.baseLog.child({ remote: 'ftp', server: this.server });
   }
 
   async open(): Promise<void> {
     await this.connected();
+  }
+
+  /** Another session with the same options and logger (its own control connection). */
+  fork(): FtpRemoteDir {
+    return new FtpRemoteDir(this.opts, { log: this.baseLog });
   }
 
   async close(): Promise<void> {
@@ -120,9 +127,16 @@ export class FtpRemoteDir implements RemoteDir {
     return this.run('size', path, true, {}, (c) => this.sizeOrUndefined(c, path));
   }
 
-  async renameNoReplace(from: string, to: string): Promise<'renamed' | 'exists'> {
-    // RNTO replaces an existing file on many servers: look first.
-    if ((await this.size(to)) !== undefined) return 'exists';
+  async renameNoReplace(from: string, to: string, before?: () => Promise<void>): Promise<'renamed' | 'exists'> {
+    // RNTO replaces an existing file on many servers: look first (while `before` runs).
+    const looking = this.size(to);
+    try {
+      await before?.();
+    } catch (e) {
+      await looking.catch(() => undefined); // one command at a time on the session: let the look end first
+      throw e;
+    }
+    if ((await looking) !== undefined) return 'exists';
     await this.run(`rename to '${to}':`, from, false, {}, (c) =>
       this.checkingFolder(c, from, false, () =>
         this.checkingFolder(c, to, false, () => c.rename(this.wire(from), this.wire(to))),

@@ -1,0 +1,179 @@
+/**
+ * The outbox journal (src/store/outbox-journal.ts): transport notes and
+ * deliveries are journal records until a checkpoint moves them into the
+ * package files. Each case leaves the data folder as a crash would (a copy of
+ * it taken while the store is open: what a SIGKILL leaves, the page cache
+ * included) or as a power cut might (records lost or torn), and checks what
+ * the store makes of it.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { OutboxJournal, readJournal } from '../../src/store/outbox-journal.js';
+import { Store } from '../../src/store/store.js';
+import { setFailpoints } from '../../src/util/failpoints.js';
+import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
+
+let root: string;
+let records: LogRecord[];
+const open = async (dir: string, readOnly = false) => {
+  const s = new Store(dir, { retentionDays: 30, readOnly }, memoryLogger({}, records));
+  await s.open();
+  return s;
+};
+const events = () => records.map((r) => r.event);
+
+/** A store with `n` sealed packages of one transaction each. */
+async function withPackages(dir: string, n: number): Promise<Store> {
+  const s = await open(dir);
+  for (let i = 1; i <= n; i++) {
+    const text = `#\r\n${i};01.01.2026;10:00:00;11;1;;;;;;\r\n`;
+    await s.appendOpen(Buffer.from(text), (d) => {
+      d.open.pkg = { transactions: 1, bytes: text.length };
+    });
+    await s.seal();
+  }
+  return s;
+}
+
+/** What a SIGKILL leaves: the data folder as it is now (copied while the store is open). */
+async function crashCopy(dir: string): Promise<string> {
+  const copy = join(root, `crash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  await fs.cp(dir, copy, { recursive: true });
+  await fs.rm(join(copy, 'agent.lock'), { force: true });
+  return copy;
+}
+
+beforeEach(async () => {
+  root = await fs.mkdtemp(join(tmpdir(), 'kassir-journal-'));
+  records = [];
+});
+afterEach(async () => {
+  setFailpoints(undefined);
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe('outbox journal', () => {
+  it('a delivery is one journal record until the checkpoint moves the package to the archive', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 2);
+    await s.saveNotes(1, { stage: 'uploaded', temp: 't1', final: 'POS1.rep.$1' });
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    assert.deepEqual(s.queued().map((m) => m.number), [2]);
+    assert.ok((await fs.readdir(join(dir, 'outbox'))).includes('1.rep'), 'the files stay in the outbox until the checkpoint');
+    const journal = (await readJournal(join(dir, 'outbox/journal.jsonl'))).records.map((r) => r.op);
+    assert.deepEqual(journal, ['notes', 'delivered']);
+
+    await s.checkpoint();
+    assert.deepEqual((await fs.readdir(join(dir, 'archive'))).sort(), ['1.json', '1.rep']);
+    assert.ok(!(await fs.readdir(join(dir, 'outbox'))).includes('1.json'));
+    const archived = JSON.parse(await fs.readFile(join(dir, 'archive/1.json'), 'utf8'));
+    assert.equal(archived.remoteName, 'POS1.rep.$1');
+    assert.equal((await fs.stat(join(dir, 'outbox/journal.jsonl'))).size, 0, 'the journal is emptied');
+    await s.close();
+  });
+
+  it('a crash after a delivery was recorded: the package is archived at start-up, not sent again', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 3);
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await s.delivered(2, { outcome: 'delivered', remoteName: 'POS1.rep.$2' }, {});
+    const copy = await crashCopy(dir);
+    await s.close();
+
+    const s2 = await open(copy);
+    assert.deepEqual(s2.queued().map((m) => m.number), [3]);
+    assert.deepEqual((await fs.readdir(join(copy, 'archive'))).sort(), ['1.json', '1.rep', '2.json', '2.rep']);
+    assert.equal(events().filter((e) => e === 'store.recover.journal').length, 2);
+    assert.equal((await fs.stat(join(copy, 'outbox/journal.jsonl'))).size, 0);
+    await s2.close();
+  });
+
+  it('notes written only to the journal reach the package meta after a crash', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 1);
+    const notes = { stage: 'uploaded', temp: 'Files/POS1.rep.kassir-agent-1.tmp', final: 'Files/POS1.rep.$4' };
+    await s.saveNotes(1, notes);
+    const copy = await crashCopy(dir);
+    await s.close();
+    const onDisk = JSON.parse(await fs.readFile(join(copy, 'outbox/1.json'), 'utf8'));
+    assert.deepEqual(onDisk.notes, {}, 'the meta file itself was not rewritten');
+
+    const s2 = await open(copy);
+    assert.deepEqual(s2.queued()[0]?.notes, notes);
+    assert.deepEqual(JSON.parse(await fs.readFile(join(copy, 'outbox/1.json'), 'utf8')).notes, notes, 'written into the meta at start-up');
+    await s2.close();
+  });
+
+  it('a delivery record lost to a power cut: the package is queued again with its notes (the transport settles it)', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 1);
+    const notes = { stage: 'uploaded', temp: 't', final: 'POS1.rep.$1' };
+    await s.saveNotes(1, notes);
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    const copy = await crashCopy(dir);
+    await s.close();
+    // The delivery record was not synced on its own: a power cut may take it, leaving the synced notes.
+    const path = join(copy, 'outbox/journal.jsonl');
+    const lines = (await fs.readFile(path, 'utf8')).split('\n').filter(Boolean);
+    await fs.writeFile(path, `${lines[0]}\n${lines[1]!.slice(0, 40)}`);
+
+    const s2 = await open(copy);
+    assert.deepEqual(s2.queued().map((m) => [m.number, m.notes]), [[1, notes]]);
+    assert.ok(!events().includes('store.recover.journal-damaged'), 'a torn last line is an interrupted append, not damage');
+    await s2.close();
+  });
+
+  it('an unreadable line inside the journal is quarantined and reported; the readable records still count', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 2);
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await s.delivered(2, { outcome: 'delivered', remoteName: 'POS1.rep.$2' }, {});
+    const copy = await crashCopy(dir);
+    await s.close();
+    const path = join(copy, 'outbox/journal.jsonl');
+    const lines = (await fs.readFile(path, 'utf8')).split('\n').filter(Boolean);
+    await fs.writeFile(path, `{"op":"delivered","meta":{"number":"bad"}}\n${lines[1]}\n`);
+
+    const s2 = await open(copy);
+    assert.ok(events().includes('store.recover.journal-damaged'));
+    assert.ok((await fs.readdir(join(copy, 'quarantine'))).some((n) => n.includes('journal')), 'the journal is kept in quarantine');
+    assert.deepEqual(s2.queued().map((m) => m.number), [1], 'package 2 archived from its record; package 1 queued again');
+    await s2.close();
+  });
+
+  it('status (read-only) sees the journal: a delivered package is not shown as queued', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 2);
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    const ro = await open(dir, true);
+    assert.deepEqual(ro.queued().map((m) => m.number), [2]);
+    await s.close();
+  });
+
+  it('resend of a package delivered in this run finds it in the archive', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 1);
+    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    const again = await s.requeueArchived(1);
+    assert.equal(again.resendOf, 1);
+    assert.deepEqual(s.queued().map((m) => m.number), [again.number]);
+    await s.close();
+  });
+
+  it('an append whose fsync failed is cut before the next one, so no stray bytes sit between records', async () => {
+    const path = join(root, 'journal.jsonl');
+    const j = new OutboxJournal(path);
+    await j.reset();
+    setFailpoints('fsync.file:eio');
+    await assert.rejects(j.append({ op: 'notes', n: 1, notes: { stage: 'uploaded', final: 'a-long-name-that-is-longer-than-the-next-one' } }), /EIO/);
+    setFailpoints(undefined);
+    await j.append({ op: 'notes', n: 2, notes: {} });
+    await j.close();
+    const { records: recs, bad } = await readJournal(path);
+    assert.deepEqual(bad, []);
+    assert.deepEqual(recs, [{ op: 'notes', n: 2, notes: {} }]);
+  });
+});
