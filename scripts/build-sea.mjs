@@ -130,6 +130,10 @@ async function bundle(outDir, version) {
     plugins: [cliPlugin(version)],
     metafile: true,
     legalComments: 'eof',
+    // Minified: the executable holds its script in memory; minifying (names kept, for error
+    // messages and class names in logs) took an idle agent from 28 to 16 MB of its own memory.
+    minify: true,
+    keepNames: true,
     logLevel: 'silent',
   }).catch((e) => fail(`esbuild: ${e.message}`));
   if (result.warnings.length > 0) {
