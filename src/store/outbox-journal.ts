@@ -94,6 +94,7 @@ export class OutboxJournal {
     }
     await this.fh.datasync();
     this.length = 0;
+    this.cut = false;
   }
 
   /**
