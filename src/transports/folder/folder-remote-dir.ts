@@ -97,7 +97,7 @@ export class FolderRemoteDir implements RemoteDir {
   }
 
   /** File operations on a share may run side by side: the second session is this one. */
-  fork(): FolderRemoteDir {
+  fork(): RemoteDir {
     return this;
   }
 
