@@ -19,6 +19,9 @@ export interface FolderRemoteDirOptions {
   log?: Logger;
 }
 
+/** Mode of the files the agent publishes on a share (reports for the back office). */
+const SHARED_FILE_MODE = 0o644;
+
 export class FolderRemoteDir implements RemoteDir {
   private readonly root: string;
   private readonly log: Logger;
@@ -92,6 +95,10 @@ export class FolderRemoteDir implements RemoteDir {
     } finally {
       await input.close().catch(() => {});
     }
+    // Readable by the back office: the service runs with UMask=0077 (its own data stays private),
+    // which would leave a report on a local or NFS share readable by the agent's user alone. Best
+    // effort: on an SMB mount the permissions come from the mount options and chmod may be refused.
+    await fs.chmod(dst, SHARED_FILE_MODE).catch(() => undefined);
     const held = await this.size(remotePath);
     if (held !== copied) throw new TransportError('protocol', `upload to '${remotePath}' in ${this.root}: the share holds ${held ?? 'no'} bytes after copying ${copied}`);
   }
