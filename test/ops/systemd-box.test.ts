@@ -2,7 +2,8 @@
  * The service under a real systemd: systemd (the machine's own, from the
  * `systemd` package .ci installs) runs as PID 1 of a throw-away box (new
  * mount, PID, UTS and IPC namespaces over an overlay of this machine's root,
- * nothing written to the real one), the agent installed in it by
+ * nothing written to the real one; kernel settings, /sys and devices left
+ * alone, see BOX_SCRIPT), the agent installed in it by
  * scripts/install-linux.sh as the single executable built here. Checked:
  * ExecStartPre, the service user, a report carried from the till folder to
  * the share with every hardening setting of the unit in force, a clean stop on
@@ -36,9 +37,23 @@ mount --rbind /sys $R/sys
 mount --rbind /dev $R/dev
 mount -t tmpfs tmpfs $R/run
 mount -t tmpfs tmpfs $R/tmp
+# The box must not change the machine: kernel settings and /sys read-only (systemd then skips
+# systemd-sysctl and udev, as in any container; the cgroup mounts under /sys stay writable), and
+# no kernel modules or device nodes.
+mount --bind $R/proc/sys $R/proc/sys && mount -o remount,bind,ro $R/proc/sys
+mount -o remount,bind,ro $R/sys
+for unit in systemd-modules-load.service systemd-tmpfiles-setup-dev.service systemd-sysctl.service systemd-udevd.service systemd-udev-trigger.service; do
+  ln -sf /dev/null $R/etc/systemd/system/$unit
+done
 printf '[Unit]\\nDescription=kassir-agent test box\\nWants=${UNIT}\\n' > $R/etc/systemd/system/kassir-box.target
 exec chroot $R /usr/bin/env container=kassir-box /usr/bin/systemd --unit=kassir-box.target --log-target=console --show-status=false
 `;
+
+/** Kernel settings a systemd booting with write access to /proc/sys would apply from /usr/lib/sysctl.d. */
+function hostSysctls(): Record<string, string> {
+  const keys = ['fs/protected_regular', 'fs/protected_fifos', 'fs/protected_hardlinks', 'fs/protected_symlinks', 'kernel/pid_max'];
+  return Object.fromEntries(keys.map((k) => [k, readFileSync(`/proc/sys/${k}`, 'utf8').trim()]));
+}
 
 async function waitFor<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
   const until = Date.now() + ms;
@@ -57,8 +72,10 @@ describe('the service under a real systemd (PID 1 of a throw-away box)', () => {
   let inBoxWith: (input: Buffer | string, ...cmd: string[]) => { status: number | null; out: string };
   const inBox = (...cmd: string[]) => inBoxWith('', ...cmd);
 
+  let sysctlsBefore: Record<string, string>;
   before(async () => {
     assert.equal(process.getuid?.(), 0, 'these tests boot systemd in new namespaces: run them as root (CI does)');
+    sysctlsBefore = hostSysctls();
     dir = mkdtempSync(join(tmpdir(), 'kassir-sdbox-'));
     const build = spawnSync(process.execPath, [join(REPO, 'scripts/build-sea.mjs'), '--target', 'linux-x64', '--out', join(dir, 'sea')], { encoding: 'utf8' });
     assert.equal(build.status, 0, `build-sea failed:\n${build.stdout}${build.stderr}`);
@@ -127,6 +144,10 @@ describe('the service under a real systemd (PID 1 of a throw-away box)', () => {
       const log = inBox('sh', '-c', 'cat /var/log/kassir-agent/kassir-agent-*.log').out;
       return (log.match(/"event":"agent\.started"/g) ?? []).length >= 2 ? true : undefined;
     });
+  });
+
+  it('left the machine\'s kernel settings alone', () => {
+    assert.deepEqual(hostSysctls(), sysctlsBefore);
   });
 
   it('is started again after a crash (Restart=always)', async () => {

@@ -161,22 +161,20 @@ export class FtpRemoteDir implements RemoteDir {
   /** Run `fn` connected; reconnect once and repeat it if the connection failed and `retrySafe`. */
   private async run<T>(op: string, path: string, retrySafe: boolean, extra: Partial<FtpErrorContext>, fn: (c: Client) => Promise<T>): Promise<T> {
     const ctx: FtpErrorContext = { op, path, server: this.server, phase: 'command', decode: this.codec.fromWire, ...extra };
-    const c = await this.connected();
-    try {
-      return await fn(c);
-    } catch (caught) {
-      const e = await this.settleSession(c, caught);
-      if (!isConnectionLevel(e, c.closed)) throw toTransportError(e, ctx);
-      this.drop(c); // whatever happens next, the next call starts on a fresh session
-      if (!retrySafe) throw toTransportError(e, ctx);
-      this.log.warn('ftp.retry', { op, path, reason: e instanceof Error ? e.message : String(e) });
-    }
-    const again = await this.connected();
-    try {
-      return await fn(again);
-    } catch (e) {
-      if (isConnectionLevel(e, again.closed)) this.drop(again);
-      throw toTransportError(e, ctx);
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.connected();
+      try {
+        return await fn(c);
+      } catch (caught) {
+        // Settled on every attempt: a repeated upload over quota fails like the first, and its late
+        // `552` left on the session would otherwise answer the next command (found in CI: the folder
+        // check after a repeated upload read it and called the folder missing).
+        const e = await this.settleSession(c, caught);
+        if (!isConnectionLevel(e, c.closed)) throw toTransportError(e, ctx);
+        this.drop(c); // whatever happens next, the next call starts on a fresh session
+        if (!retrySafe || attempt === 2) throw toTransportError(e, ctx);
+        this.log.warn('ftp.retry', { op, path, reason: e instanceof Error ? e.message : String(e) });
+      }
     }
   }
 
