@@ -4,7 +4,7 @@
  * an unmounted share, and the errno mapping.
  */
 import assert from 'node:assert/strict';
-import { link, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -39,6 +39,21 @@ describe('FolderRemoteDir specifics', () => {
     await mkdir(p);
     return p;
   }
+
+  it('publishes reports readable by the back office (0644) even under the service\'s UMask=0077', async () => {
+    const root = await share('umask');
+    const src = join(base, 'umask-src.rep');
+    await writeFile(src, 'sealed package');
+    const saved = process.umask(0o077);
+    try {
+      const dir = new FolderRemoteDir(root);
+      await dir.upload(src, 'POS1.rep.kassir-agent-1.tmp');
+      assert.equal(await dir.renameNoReplace('POS1.rep.kassir-agent-1.tmp', 'POS1.rep.$1'), 'renamed');
+    } finally {
+      process.umask(saved);
+    }
+    if (process.platform !== 'win32') assert.equal((await stat(join(root, 'POS1.rep.$1'))).mode & 0o777, 0o644);
+  });
 
   it("finishes a rename interrupted between link and unlink (same inode under both names) as 'renamed'", async () => {
     const root = await share('crash');
