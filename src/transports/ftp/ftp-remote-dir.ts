@@ -10,6 +10,7 @@
  * the error goes to the caller, which reconciles by looking at the target.
  */
 import { keepControlOnDataSocketError } from './data-socket-errors.js';
+import { localDestination, localSource, released } from './local-streams.js';
 import { readFile, open as openFile, stat } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, FileType, type FileInfo } from 'basic-ftp';
@@ -83,7 +84,12 @@ export class FtpRemoteDir implements RemoteDir {
       // basic-ftp counts socket bytes (TLS included); never report more than the file has.
       c.trackProgress((info) => onProgress?.(Math.min(info.bytes, expected)));
       try {
-        await c.downloadTo(localPath, w);
+        const destination = await localDestination(localPath);
+        try {
+          await c.downloadTo(destination, w);
+        } finally {
+          await released(destination);
+        }
       } finally {
         c.trackProgress();
       }
@@ -112,7 +118,12 @@ export class FtpRemoteDir implements RemoteDir {
     try {
       await this.run('upload', path, true, {}, async (c) => {
         const w = this.wire(path);
-        await this.checkingFolder(c, path, false, () => c.uploadFrom(localPath, w));
+        const source = await localSource(localPath);
+        try {
+          await this.checkingFolder(c, path, false, () => c.uploadFrom(source, w));
+        } finally {
+          await released(source);
+        }
         const remote = await c.size(w);
         if (remote !== bytes) {
           throw new TransportError('protocol', `FTP upload '${path}' to ${this.server}: the server holds ${remote} bytes after the upload, the local file has ${bytes}`);
