@@ -30,6 +30,8 @@ export class FtpRemoteDir implements RemoteDir {
   private connecting: Promise<Client> | undefined;
   /** Set when this code closed the session itself; a session found closed otherwise was dropped by the server or the network. */
   private closedByUs = false;
+  /** close() was called: no reconnecting until open(). */
+  private shut = false;
   /** The login folder as PWD reported it (wire form), to return to after probing a folder with CWD. */
   private home = '/';
   private readonly codec: NameCodec;
@@ -50,6 +52,7 @@ export class FtpRemoteDir implements RemoteDir {
   }
 
   async open(): Promise<void> {
+    this.shut = false;
     await this.connected();
   }
 
@@ -59,6 +62,8 @@ export class FtpRemoteDir implements RemoteDir {
   }
 
   async close(): Promise<void> {
+    // An operation still running (an upload ahead) fails now instead of reconnecting behind our back.
+    this.shut = true;
     const c = this.client;
     this.client = undefined;
     c?.close();
@@ -213,6 +218,7 @@ export class FtpRemoteDir implements RemoteDir {
   }
 
   private async connected(): Promise<Client> {
+    if (this.shut) throw new TransportError('unreachable', `FTP session to ${this.server} was closed by the agent`);
     if (this.client && !this.client.closed) return this.client;
     if (this.client && !this.closedByUs && !this.connecting) {
       // basic-ftp drops an unsolicited reply (ProFTPD's `421 Idle timeout`) and marks the client closed on the FIN
