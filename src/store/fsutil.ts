@@ -34,25 +34,13 @@ export function tempNameFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`);
 }
 
-export interface AtomicWriteOptions {
-  /**
-   * false: replace the file atomically (a reader never sees half of it) but
-   * without the fsyncs, for a file whose durable record is elsewhere (the
-   * outbox journal) and is made durable later (a checkpoint).
-   */
-  durable?: boolean;
-}
-
-export async function writeFileAtomic(target: string, data: Buffer | string, opts: AtomicWriteOptions = {}): Promise<void> {
-  const durable = opts.durable !== false;
+export async function writeFileAtomic(target: string, data: Buffer | string): Promise<void> {
   const tmp = tempNameFor(target);
   const fh = await fs.open(tmp, 'w', FILE_MODE);
   try {
     await fh.writeFile(data);
-    if (durable) {
-      failpoint('fsync.file');
-      await fh.sync();
-    }
+    failpoint('fsync.file');
+    await fh.sync();
   } finally {
     await fh.close();
   }
@@ -64,11 +52,11 @@ export async function writeFileAtomic(target: string, data: Buffer | string, opt
     throw e;
   }
   failpoint('atomic.after-rename');
-  if (durable) await fsyncDir(dirname(target));
+  await fsyncDir(dirname(target));
 }
 
-export async function writeJsonAtomic(target: string, value: unknown, opts: AtomicWriteOptions = {}): Promise<void> {
-  await writeFileAtomic(target, JSON.stringify(value, null, 1) + '\n', opts);
+export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
+  await writeFileAtomic(target, JSON.stringify(value, null, 1) + '\n');
 }
 
 /** Copy a file to `target` durably (temp, fsync, rename, fsync the folder). */

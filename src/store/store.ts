@@ -190,7 +190,7 @@ export class Store {
     const journal = await this.readJournalForRecovery();
     for (const r of journal) {
       if (r.op !== 'delivered') continue;
-      await this.moveToArchive(r.meta, { durable: true });
+      await this.moveToArchive(r.meta);
       this.log.info('store.recover.journal', { package: r.meta.number, note: 'delivery recorded in the journal; archived now, not resent' });
     }
 
@@ -224,7 +224,7 @@ export class Store {
     for (const meta of [...this.sealed.values()]) {
       if (meta.deliveredAt !== undefined) {
         // Delivered, but the move to the archive was interrupted.
-        await this.moveToArchive(meta, { durable: true });
+        await this.moveToArchive(meta);
         this.sealed.delete(meta.number);
         this.log.info('store.recover.archived', { package: meta.number, note: 'delivered before the crash; archived now, not resent' });
       }
@@ -684,14 +684,10 @@ export class Store {
   }
 
   /**
-   * Bytes first, then the archive meta: from then on the package counts as
-   * delivered. `durable: true` (recovery) fsyncs the meta with its folder, which
-   * also makes the move of the bytes durable, and removes the outbox meta;
-   * `durable: false` (a checkpoint) leaves both to its caller, which fsyncs a
-   * whole batch. The outbox meta is removed without an fsync; should a power cut
-   * bring it back, recovery sees the archive meta and drops it.
+   * moveToArchive for a checkpoint's batch: synchronous, without the fsyncs and
+   * without removing the outbox meta (checkpointLocked does both for the whole
+   * batch).
    */
-  /** moveToArchive without the fsyncs and without removing the outbox meta, synchronously (for a checkpoint's batch). */
   private moveToArchiveSync(meta: PackageMeta): void {
     const n = meta.number;
     try {
@@ -705,11 +701,18 @@ export class Store {
     renameSync(tmp, target);
   }
 
-  private async moveToArchive(meta: PackageMeta, opts: { durable: boolean }): Promise<void> {
+  /**
+   * Bytes first, then the archive meta (durable, with its folder, which also
+   * makes the move of the bytes durable): from then on the package counts as
+   * delivered. The outbox meta left behind is removed without an fsync; should
+   * a power cut bring it back, recovery sees the archive meta and drops it.
+   * Used by start-up recovery; a running agent archives in checkpoints.
+   */
+  private async moveToArchive(meta: PackageMeta): Promise<void> {
     const n = meta.number;
     if ((await statOrUndefined(this.packagePath(n))) !== undefined) await fs.rename(this.packagePath(n), join(this.archiveDir, `${n}.rep`));
-    await writeJsonAtomic(join(this.archiveDir, `${n}.json`), meta, opts);
-    if (opts.durable) await fs.rm(join(this.outboxDir, `${n}.json`), { force: true });
+    await writeJsonAtomic(join(this.archiveDir, `${n}.json`), meta);
+    await fs.rm(join(this.outboxDir, `${n}.json`), { force: true });
   }
 
   private mustGet(number: number): PackageMeta {
@@ -811,9 +814,10 @@ export class Store {
   // ----------------------------------------------------------------- history
 
   /**
-   * Appends one line to the attempt journal. `sync: false` for deliveries, whose
-   * durable record is the archive meta: a power cut may then cost the journal its
-   * last lines, never an earlier one (a torn line is skipped by `history`).
+   * Appends one line to the attempt history (today's file, kept open). `sync:
+   * false` for deliveries, whose durable record is the outbox journal: a power
+   * cut may then cost the history its last lines, never an earlier one (a torn
+   * line is skipped by `history`).
    */
   async appendHistory(entry: HistoryEntry, opts: { sync?: boolean } = {}): Promise<void> {
     const day = entry.at.slice(0, 10);

@@ -89,6 +89,14 @@ const joinRemote = (dir: string, name: string) => (dir === '' ? name : `${dir}/$
 /** A package's temporary upload name: follows from its number alone, so an interrupted upload is redone under the same name. */
 const tempName = (dir: string, base: string, pkgNumber: number) => joinRemote(dir, `${base}.kassir-agent-${pkgNumber}.tmp`);
 
+/** The package number of a temporary upload name made by tempName (a bare name), or undefined. */
+function tempPackageNumber(name: string, base: string): number | undefined {
+  const prefix = `${base}.kassir-agent-`;
+  if (!name.startsWith(prefix) || !name.endsWith('.tmp')) return undefined;
+  const n = name.slice(prefix.length, -'.tmp'.length);
+  return /^\d+$/.test(n) ? Number(n) : undefined;
+}
+
 /** Sessions uploading the next packages early (beside the main one, which renames). */
 const AHEAD_SESSIONS = 2;
 
@@ -358,10 +366,9 @@ export class SequencedFilesTransport implements Transport {
 
   /** Removes this POS's temporary files of earlier packages (left by a crash mid-upload of a package that was then re-uploaded). */
   private async cleanStaleTemps(dir: string, base: string, current: number, log: Logger): Promise<void> {
-    const re = new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.kassir-agent-(\\d+)\\.tmp$`);
     for (const e of await this.remote.list(dir)) {
-      const m = re.exec(e.name);
-      if (m && Number(m[1]) < current) {
+      const n = tempPackageNumber(e.name, base);
+      if (n !== undefined && n < current) {
         await this.remote.remove(joinRemote(dir, e.name));
         log.info('push.stale-temp.removed', { file: joinRemote(dir, e.name) });
       }

@@ -38,6 +38,11 @@ async function withPackages(dir: string, n: number): Promise<Store> {
   return s;
 }
 
+/** Records the delivery of each package `n` as `POS1.rep.$n`. */
+async function deliver(s: Store, ...numbers: number[]): Promise<void> {
+  for (const n of numbers) await s.delivered(n, { outcome: 'delivered', remoteName: `POS1.rep.$${n}` }, {});
+}
+
 /** What a SIGKILL leaves: the data folder as it is now (copied while the store is open). */
 async function crashCopy(dir: string): Promise<string> {
   const copy = join(root, `crash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
@@ -60,7 +65,7 @@ describe('outbox journal', () => {
     const dir = join(root, 'data');
     const s = await withPackages(dir, 2);
     await s.saveNotes(1, { stage: 'uploaded', temp: 't1', final: 'POS1.rep.$1' });
-    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await deliver(s, 1);
     assert.deepEqual(s.queued().map((m) => m.number), [2]);
     assert.ok((await fs.readdir(join(dir, 'outbox'))).includes('1.rep'), 'the files stay in the outbox until the checkpoint');
     const journal = (await readJournal(join(dir, 'outbox/journal.jsonl'))).records.map((r) => r.op);
@@ -78,8 +83,7 @@ describe('outbox journal', () => {
   it('a crash after a delivery was recorded: the package is archived at start-up, not sent again', async () => {
     const dir = join(root, 'data');
     const s = await withPackages(dir, 3);
-    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
-    await s.delivered(2, { outcome: 'delivered', remoteName: 'POS1.rep.$2' }, {});
+    await deliver(s, 1, 2);
     const copy = await crashCopy(dir);
     await s.close();
 
@@ -112,7 +116,7 @@ describe('outbox journal', () => {
     const s = await withPackages(dir, 1);
     const notes = { stage: 'uploaded', temp: 't', final: 'POS1.rep.$1' };
     await s.saveNotes(1, notes);
-    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await deliver(s, 1);
     const copy = await crashCopy(dir);
     await s.close();
     // The delivery record was not synced on its own: a power cut may take it, leaving the synced notes.
@@ -129,8 +133,7 @@ describe('outbox journal', () => {
   it('an unreadable line inside the journal is quarantined and reported; the readable records still count', async () => {
     const dir = join(root, 'data');
     const s = await withPackages(dir, 2);
-    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
-    await s.delivered(2, { outcome: 'delivered', remoteName: 'POS1.rep.$2' }, {});
+    await deliver(s, 1, 2);
     const copy = await crashCopy(dir);
     await s.close();
     const path = join(copy, 'outbox/journal.jsonl');
@@ -147,7 +150,7 @@ describe('outbox journal', () => {
   it('status (read-only) sees the journal: a delivered package is not shown as queued', async () => {
     const dir = join(root, 'data');
     const s = await withPackages(dir, 2);
-    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await deliver(s, 1);
     const ro = await open(dir, true);
     assert.deepEqual(ro.queued().map((m) => m.number), [2]);
     await s.close();
@@ -156,7 +159,7 @@ describe('outbox journal', () => {
   it('resend of a package delivered in this run finds it in the archive', async () => {
     const dir = join(root, 'data');
     const s = await withPackages(dir, 1);
-    await s.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, {});
+    await deliver(s, 1);
     const again = await s.requeueArchived(1);
     assert.equal(again.resendOf, 1);
     assert.deepEqual(s.queued().map((m) => m.number), [again.number]);

@@ -74,6 +74,15 @@ describe('uploads ahead', () => {
     assert.deepEqual((await fs.readdir(share)).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
   });
 
+  it('the first push of a session removes temporary files of earlier packages only', async () => {
+    for (const name of ['POS1.rep.kassir-agent-1.tmp', 'POS1.rep.kassir-agent-9.tmp', 'POS1.rep.kassir-agent-x.tmp', 'POS2.rep.kassir-agent-1.tmp']) await fs.writeFile(join(share, name), 'left by a crash');
+    const t = new SequencedFilesTransport('folder', new ForkingShare(share), { referenceName: 'POS1.spr', reportName: 'POS1.rep', sequenced: true });
+    await t.open();
+    await t.push(packages[1]!, { notes: {}, saveNotes: async () => {}, log: nullLogger, signal: new AbortController().signal });
+    await t.close();
+    assert.deepEqual((await fs.readdir(share)).sort(), ['POS1.rep.$1', 'POS1.rep.kassir-agent-9.tmp', 'POS1.rep.kassir-agent-x.tmp', 'POS2.rep.kassir-agent-1.tmp']);
+  });
+
   it('an early upload that fails is done again by the package\'s own push', async () => {
     const remote = new ForkingShare(share);
     remote.failEarly = true;
