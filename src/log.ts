@@ -30,6 +30,12 @@ export interface ClosableLogger extends Logger {
   close(): Promise<void>;
 }
 
+/**
+ * Fields only the agent fills, from a fixed vocabulary: never masked, so `transport=ftp` stays readable
+ * with the password `ftp`. (`message` is the event name, `timestamp` the time.)
+ */
+const AGENT_FILLED = new Set(['level', 'message', 'timestamp', 'transport', 'outcome', 'errorKind', 'kind', 'secure', 'encoding', 'auth', 'note']);
+
 function formatConsoleValue(v: unknown): string {
   if (typeof v === 'string') return /[\s"=]/.test(v) ? JSON.stringify(v) : v;
   return JSON.stringify(v);
@@ -38,9 +44,8 @@ function formatConsoleValue(v: unknown): string {
 export function createLogger(opts: LogOptions): ClosableLogger {
   const secrets = opts.secrets.filter((s) => s.length > 0);
   const mask = winston.format((info) => {
-    // `level`, `message` (the event name, chosen by the agent) and `timestamp` are never masked.
     for (const key of Object.keys(info)) {
-      if (key === 'level' || key === 'message' || key === 'timestamp') continue;
+      if (AGENT_FILLED.has(key)) continue;
       info[key] = maskDeep(info[key], secrets);
     }
     return info;
