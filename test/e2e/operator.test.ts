@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
+import type { KkmEmulator } from '../../scripts/kkm-emulator/server.js';
 import { dropReport, reportFile, runCli, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, logLines, storedPackages, type LogLine } from '../helpers/kkm-agent.js';
@@ -49,6 +50,20 @@ function assertReadable(lines: LogLine[], raw: string): void {
 async function readLogs(ws: Workspace): Promise<string> {
   const names = (await fs.readdir(ws.logs)).filter((n) => n.endsWith('.log')).sort();
   return (await Promise.all(names.map((n) => fs.readFile(`${ws.logs}/${n}`, 'utf8')))).join('');
+}
+
+/** A daemon pulling every second whose push backoff is 2 minutes, with one receipt to send. */
+async function slowRetryAgentWithOneReceipt(t: TestContext, emu: KkmEmulator): Promise<Workspace> {
+  const ws = await kkmWorkspace(t, emu.url, {
+    config: { schedule: { pull: '1s', retry: { initialMs: 120_000, maxMs: 240_000, jitter: 0 } }, batch: { maxTransactions: 10, flushMs: 0 } },
+  });
+  const agent = await startAgent(ws.configFile);
+  t.after(async () => {
+    agent.child.kill('SIGTERM');
+    await agent.exited;
+  });
+  await dropReport(ws.till, 'a.rep', reportFile([{ receipt: 1 }], 1).data);
+  return ws;
 }
 
 describe('the operator at 3 a.m.', () => {
@@ -119,15 +134,7 @@ describe('the operator at 3 a.m.', () => {
 
   it('lastPush records a failure; an error the back office gives on purpose keeps its backoff', async (t) => {
     const emu = await emulatorFor(t, { faults: [{ kind: 'errcode2', message: 'Период закрыт', on: 'send', times: 1 }] });
-    const ws = await kkmWorkspace(t, emu.url, {
-      config: { schedule: { pull: '1s', retry: { initialMs: 120_000, maxMs: 240_000, jitter: 0 } }, batch: { maxTransactions: 10, flushMs: 0 } },
-    });
-    const agent = await startAgent(ws.configFile);
-    t.after(async () => {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
-    });
-    await dropReport(ws.till, 'a.rep', reportFile([{ receipt: 1 }], 1).data);
+    const ws = await slowRetryAgentWithOneReceipt(t, emu);
     await waitFor(async () => (await logLines(ws)).some((l) => l.event === 'push.failed'), 'the first push failed');
     const status = JSON.parse((await runCli(['status', '--json', '--config', ws.configFile])).stdout).exchanges[0];
     assert.equal(status.lastPush.ok, false);
@@ -146,15 +153,7 @@ describe('the operator at 3 a.m.', () => {
   it('a back office that answers again cuts a connection backoff short', async (t) => {
     // SendData: the connection is dropped once; ReceiveData (every second) keeps answering.
     const emu = await emulatorFor(t, { faults: [{ kind: 'drop', on: 'send', times: 1 }] });
-    const ws = await kkmWorkspace(t, emu.url, {
-      config: { schedule: { pull: '1s', retry: { initialMs: 120_000, maxMs: 240_000, jitter: 0 } }, batch: { maxTransactions: 10, flushMs: 0 } },
-    });
-    const agent = await startAgent(ws.configFile);
-    t.after(async () => {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
-    });
-    await dropReport(ws.till, 'a.rep', reportFile([{ receipt: 1 }], 1).data);
+    const ws = await slowRetryAgentWithOneReceipt(t, emu);
     await waitFor(async () => (await storedPackages(emu)).length === 1, 'delivered long before the 2-minute backoff', 15_000);
     const events = (await logLines(ws)).map((l) => l.event);
     assert.ok(events.indexOf('push.failed') >= 0 && events.indexOf('push.failed') < events.indexOf('push.backoff.cut'), events.join(' '));
