@@ -215,6 +215,8 @@ async function makeExecutable(target, outDir, blob, cacheDir) {
   chmodSync(partial, 0o755);
   // Node's Windows binary is Authenticode-signed; injection invalidates that
   // signature (docs/INSTALL.md: sign the result with your own certificate).
+  // postject then prints warnings that look alarming and are not: say so first.
+  console.log(`${target}: injecting the agent into Node's binary; postject's warnings below ("The signature seems corrupted!", "Can't find string offset for section name...") are expected: the injection invalidates Node's own signature of its binary, and the executable works (sign it yourself, docs/INSTALL.md)`);
   await postject.inject(partial, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SEA_FUSE });
   renameSync(partial, exe);
   copyFileSync(license, join(dir, 'NODE-LICENSE.txt'));

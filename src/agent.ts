@@ -16,6 +16,7 @@ import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
 import { createTransport } from './transports/create.js';
 import type { Logger } from './util/logger.js';
+import { NotFoundError } from './util/not-found.js';
 
 interface Slot {
   config: ExchangeConfig;
@@ -51,7 +52,7 @@ export class Agent {
   // ---------------------------------------------------------------- daemon
 
   async start(): Promise<void> {
-    for (const w of this.loaded.warnings) this.log.warn('config.warning', { message: w });
+    for (const w of this.loaded.warnings) this.log.warn(w.event, { note: w.message });
     await Promise.all(this.slots.map((s) => this.startSlot(s)));
     const failed = this.slots.filter((s) => s.error);
     if (failed.length === this.slots.length && failed.every((s) => s.error instanceof DataDirLockedError)) {
@@ -104,7 +105,7 @@ export class Agent {
 
   /** One full cycle of every exchange, then stop. A failing exchange does not stop the others. */
   async runOnce(): Promise<(OnceResult & { pos: number; error?: string })[]> {
-    for (const w of this.loaded.warnings) this.log.warn('config.warning', { message: w });
+    for (const w of this.loaded.warnings) this.log.warn(w.event, { note: w.message });
     const results: (OnceResult & { pos: number; error?: string })[] = [];
     for (const slot of this.slots) {
       let exchange: Exchange | undefined;
@@ -137,7 +138,7 @@ export class Agent {
 
   private select(pos: number | undefined): Exchange[] {
     const chosen = this.slots.filter((s) => pos === undefined || s.config.pos === pos);
-    if (chosen.length === 0) throw new Error(`no exchange with pos ${pos}`);
+    if (chosen.length === 0) throw new NotFoundError(`no exchange with pos ${pos}`);
     const running = chosen.flatMap((s) => (s.exchange ? [s.exchange] : []));
     if (running.length === 0) throw new Error(`pos ${pos ?? '(all)'}: not running: ${chosen.map((s) => s.error?.message).join('; ')}`);
     return running;

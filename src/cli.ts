@@ -2,8 +2,8 @@
  * The command line: the product's interface, documented in the README.
  *
  *   kassir-agent run --config FILE [--once]
- *   kassir-agent check-config --config FILE
- *   kassir-agent status --config FILE [--json]
+ *   kassir-agent check-config --config FILE [--no-secrets]
+ *   kassir-agent status --config FILE [--json] [--verbose]
  *   kassir-agent exchange-now --config FILE [--pos N]
  *   kassir-agent retry --config FILE [--pos N]
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
@@ -15,7 +15,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type LoadedConfig } from './config/load.js';
+import { checkOnDisk } from './config/check.js';
+import { ConfigError, loadConfig, type ConfigProblem, type LoadedConfig, type LoadOptions } from './config/load.js';
 import { controlRequest } from './control/client.js';
 import { controlSocketPath } from './control/socket-path.js';
 import { agentLogger, runDaemon, runOnce } from './daemon.js';
@@ -23,6 +24,7 @@ import { formatHistoryRow, readHistory } from './history.js';
 import { formatStatus, readStatus, type StatusReport } from './status.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
+import { NotFoundError } from './util/not-found.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, pending: 3, locked: 4, notRunning: 5 } as const;
 
@@ -30,9 +32,13 @@ const HELP = `kassir-agent: exchange agent for the Kassir 5 point of sale
 
 Usage:
   kassir-agent run --config FILE [--once]   run the agent (--once: one full cycle, then exit)
-  kassir-agent check-config --config FILE   validate the config; prints "key: problem" lines
-  kassir-agent status --config FILE [--json]
-                                            queued packages, attempts, last errors, counters
+  kassir-agent check-config --config FILE [--no-secrets]
+                                            validate the config and the folders and files it names;
+                                            prints "key: problem" lines (--no-secrets: do not resolve
+                                            passwords, for a shell without the service's environment)
+  kassir-agent status --config FILE [--json] [--verbose]
+                                            queued packages (counts, oldest, last error, next retry),
+                                            held till files, counters; --verbose lists every package
                                             (live from the running agent, else from the data folder)
   kassir-agent exchange-now --config FILE [--pos N]
                                             the running agent performs a full exchange now; prints the result
@@ -47,7 +53,7 @@ Usage:
 Exit codes:
   0  done (run --once: everything delivered)
   1  unexpected failure (see the log)
-  2  usage error or invalid configuration
+  2  usage error, invalid configuration, or an unknown POS or package number
   3  run --once / exchange-now: something is still queued (network down, Kassir has not taken a file...)
   4  the data folder is in use by another kassir-agent
   5  exchange-now / retry: no agent is running for this config
@@ -58,21 +64,43 @@ function version(): string {
   return pkg.version;
 }
 
-function load(file: string | undefined): LoadedConfig | number {
+function reportProblems(file: string, problems: ConfigProblem[]): number {
+  for (const p of problems) process.stderr.write(`${p.path}: ${p.message}\n`);
+  process.stderr.write(`${file}: invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'})\n`);
+  return EXIT.usage;
+}
+
+/**
+ * Commands that only read the data folder or talk to the running agent load the config without its
+ * secrets: an operator's shell does not have the service's environment (`password: ${FTP_PASSWORD}`).
+ */
+const READ_ONLY: LoadOptions = { secrets: false };
+
+function load(file: string | undefined, opts: LoadOptions = {}): LoadedConfig | number {
   if (!file) {
     process.stderr.write('--config FILE is required\n');
     return EXIT.usage;
   }
   try {
-    return loadConfig(file);
+    return loadConfig(file, process.env, opts);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      for (const p of e.problems) process.stderr.write(`${p.path}: ${p.message}\n`);
-      process.stderr.write(`${e.file}: invalid configuration (${e.problems.length} problem${e.problems.length === 1 ? '' : 's'})\n`);
-      return EXIT.usage;
-    }
+    if (e instanceof ConfigError) return reportProblems(e.file, e.problems);
     throw e;
   }
+}
+
+/** An unknown --pos is a usage error (exit 2), caught before anything is asked of the agent or the data folder. */
+function unknownPos(loaded: LoadedConfig, pos: number | undefined): boolean {
+  const known = loaded.config.exchanges.map((x) => x.pos);
+  if (pos === undefined || known.includes(pos)) return false;
+  process.stderr.write(`--pos ${pos}: ${loaded.file} has no exchange with that POS (it has: ${known.join(', ')})\n`);
+  return true;
+}
+
+/** The running agent's refusal: 404 (no such POS or package) is the operator's mistake, anything else a failure. */
+function agentRefused(status: number, error: string | undefined): number {
+  process.stderr.write(`${error ?? `the agent answered ${status}`}\n`);
+  return status === 404 || status === 400 ? EXIT.usage : EXIT.failure;
 }
 
 /** undefined: not given; null: given but not a number (reported). */
@@ -94,6 +122,8 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         once: { type: 'boolean' },
         json: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+        'no-secrets': { type: 'boolean' },
         pos: { type: 'string' },
         since: { type: 'string' },
         package: { type: 'string' },
@@ -118,42 +148,41 @@ export async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'check-config': {
-      const loaded = load(values.config);
+      const loaded = load(values.config, values['no-secrets'] ? READ_ONLY : {});
       if (typeof loaded === 'number') return loaded;
-      for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+      const problems = checkOnDisk(loaded.config);
+      if (problems.length > 0) return reportProblems(loaded.file, problems);
+      for (const w of loaded.warnings) process.stderr.write(`warning: ${w.message}\n`);
       const ex = loaded.config.exchanges;
       process.stdout.write(`${loaded.file}: ok (${ex.map((x) => `POS ${x.pos}, transport ${x.transport.type}`).join('; ')})\n`);
       return EXIT.ok;
     }
     case 'status': {
-      const loaded = load(values.config);
+      const loaded = load(values.config, READ_ONLY);
       if (typeof loaded === 'number') return loaded;
       const live = await controlRequest<{ exchanges: StatusReport[]; notRunning: Record<string, string> }>(controlSocketPath(loaded.config), 'GET', '/status', 10_000).catch(() => undefined);
       const reports = live?.status === 200 ? live.body.exchanges : await readStatus(loaded.config);
       const notRunning = live?.status === 200 ? live.body.notRunning : {};
       if (values.json) process.stdout.write(JSON.stringify({ running: live?.status === 200, exchanges: reports, notRunning }, null, 2) + '\n');
       else {
-        process.stdout.write(reports.map((r) => formatStatus(r)).join('\n\n') + '\n');
+        process.stdout.write(reports.map((r) => formatStatus(r, Date.now(), { verbose: values.verbose })).join('\n\n') + '\n');
         for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
       }
       return EXIT.ok;
     }
     case 'exchange-now':
     case 'retry': {
-      const loaded = load(values.config);
+      const loaded = load(values.config, READ_ONLY);
       if (typeof loaded === 'number') return loaded;
       const pos = parsePos(values.pos);
-      if (pos === null) return EXIT.usage;
+      if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
       const path = `/${command}${pos !== undefined ? `?pos=${pos}` : ''}`;
       const answer = await controlRequest<{ results?: Record<string, unknown>[]; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
       if (!answer) {
         process.stderr.write(`no kassir-agent is running for ${loaded.file} (start it, or use: kassir-agent run --once --config ${loaded.file})\n`);
         return EXIT.notRunning;
       }
-      if (answer.status !== 200) {
-        process.stderr.write(`${answer.body.error ?? `the agent answered ${answer.status}`}\n`);
-        return EXIT.failure;
-      }
+      if (answer.status !== 200) return agentRefused(answer.status, answer.body.error);
       let pending = false;
       for (const r of answer.body.results ?? []) {
         const waiting = Number(r.queued ?? 0) + Number(r.inbox ?? 0) + Number(r.openTransactions ?? 0);
@@ -167,10 +196,10 @@ export async function main(argv: string[]): Promise<number> {
       return command === 'exchange-now' && pending ? EXIT.pending : EXIT.ok;
     }
     case 'history': {
-      const loaded = load(values.config);
+      const loaded = load(values.config, READ_ONLY);
       if (typeof loaded === 'number') return loaded;
       const pos = parsePos(values.pos);
-      if (pos === null) return EXIT.usage;
+      if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
       const since = values.since !== undefined ? new Date(values.since) : undefined;
       if (since && Number.isNaN(since.getTime())) {
         process.stderr.write(`--since: not a date: ${values.since} (e.g. 2026-11-24 or 2026-11-24T10:00)\n`);
@@ -188,7 +217,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case 'resend': {
-      const loaded = load(values.config);
+      const loaded = load(values.config, READ_ONLY);
       if (typeof loaded === 'number') return loaded;
       const pos = parsePos(values.pos);
       const pkg = Number(positionals[1]);
@@ -196,13 +225,11 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write('usage: kassir-agent resend PACKAGE --config FILE [--pos N]\n');
         return EXIT.usage;
       }
+      if (unknownPos(loaded, pos)) return EXIT.usage;
       const path = `/resend?package=${pkg}${pos !== undefined ? `&pos=${pos}` : ''}`;
       const answer = await controlRequest<{ package?: number; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
       if (answer) {
-        if (answer.status !== 200) {
-          process.stderr.write(`${answer.body.error}\n`);
-          return EXIT.failure;
-        }
+        if (answer.status !== 200) return agentRefused(answer.status, answer.body.error);
         process.stdout.write(`package ${pkg} queued again as package ${answer.body.package}\n`);
         return EXIT.ok;
       }
@@ -224,7 +251,7 @@ export async function main(argv: string[]): Promise<number> {
       } catch (e) {
         if (e instanceof DataDirLockedError) throw e;
         process.stderr.write(`${(e as Error).message}\n`);
-        return EXIT.failure;
+        return e instanceof NotFoundError ? EXIT.usage : EXIT.failure;
       } finally {
         await store.close();
         await agentLog.close();

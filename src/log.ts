@@ -2,15 +2,17 @@
  * winston behind the Logger contract (util/logger.ts): readable text on the
  * console, JSON lines in a daily-rotated file under `log.dir` (one object per
  * line: `time`, `level`, `event`, then the fields, so Filebeat or Promtail can
- * parse every line). Known secrets are masked wherever they appear, and so are
- * credentials in URLs, as a second line of defence behind code that never logs
- * them.
+ * parse every line). Secrets are kept out of messages where they arise; as a
+ * last line of defence the values of fields (never the keys, the event name or
+ * the timestamp, never numbers) go through `maskSecrets`, which keeps every line
+ * readable whatever the password (see util/secret-mask.ts).
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { LogFields, Logger } from './util/logger.js';
+import { maskDeep } from './util/secret-mask.js';
 
 export interface LogOptions {
   level: 'error' | 'warn' | 'info' | 'debug';
@@ -28,26 +30,11 @@ export interface ClosableLogger extends Logger {
   close(): Promise<void>;
 }
 
-const MASK = '***';
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s/]+@/gi;
-
-export function maskSecrets(text: string, secrets: string[]): string {
-  let out = text.replace(URL_CREDENTIALS, `$1${MASK}@`);
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join(MASK);
-  return out;
-}
-
-function maskValue(v: unknown, secrets: string[]): unknown {
-  if (typeof v === 'string') return maskSecrets(v, secrets);
-  if (v !== null && typeof v === 'object') {
-    try {
-      return JSON.parse(maskSecrets(JSON.stringify(v), secrets));
-    } catch {
-      return '[unserialisable]';
-    }
-  }
-  return v;
-}
+/**
+ * Fields only the agent fills, from a fixed vocabulary: never masked, so `transport=ftp` stays readable
+ * with the password `ftp`. (`message` is the event name, `timestamp` the time.)
+ */
+const AGENT_FILLED = new Set(['level', 'message', 'timestamp', 'transport', 'outcome', 'errorKind', 'kind', 'secure', 'encoding', 'auth', 'note']);
 
 function formatConsoleValue(v: unknown): string {
   if (typeof v === 'string') return /[\s"=]/.test(v) ? JSON.stringify(v) : v;
@@ -58,8 +45,8 @@ export function createLogger(opts: LogOptions): ClosableLogger {
   const secrets = opts.secrets.filter((s) => s.length > 0);
   const mask = winston.format((info) => {
     for (const key of Object.keys(info)) {
-      if (key === 'level') continue;
-      info[key] = maskValue(info[key], secrets);
+      if (AGENT_FILLED.has(key)) continue;
+      info[key] = maskDeep(info[key], secrets);
     }
     return info;
   });
@@ -129,7 +116,9 @@ export function createLogger(opts: LogOptions): ClosableLogger {
     const at =
       (level: 'debug' | 'info' | 'warn' | 'error') =>
       (event: string, fields: LogFields = {}) => {
-        w.log({ level, message: event, ...base, ...fields });
+        // winston keeps the event in `message`: a field of that name would replace the event name.
+        const { message: text, ...rest } = { ...base, ...fields };
+        w.log({ level, message: event, ...rest, ...(text !== undefined ? { text } : {}) });
       };
     return {
       debug: at('debug'),

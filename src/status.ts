@@ -9,6 +9,14 @@ import type { ExchangeLive } from './exchange/exchange.js';
 import { Store } from './store/store.js';
 import { nullLogger } from './util/logger.js';
 
+/** A report file left in the till folder on purpose (issue 11), with why and since when. */
+export interface HeldFile {
+  file: string;
+  reason: string;
+  since: string;
+  takeBy?: string;
+}
+
 export interface StatusReport {
   pos: number;
   transport: string;
@@ -27,6 +35,8 @@ export interface StatusReport {
   live?: ExchangeLive;
   /** Free space in the data folder, in bytes (undefined where the system cannot tell). */
   dataFreeBytes?: number;
+  /** Report files held in the till folder (not yet taken), with the reason. */
+  held?: HeldFile[];
 }
 
 /** Below this, `status` warns that the data folder is (nearly) full. */
@@ -88,10 +98,22 @@ export function formatAge(ms: number): string {
   return `${(ms / 86_400_000).toFixed(1)}d`;
 }
 
-export function formatStatus(r: StatusReport, now = Date.now()): string {
+function formatBytes(n: number): string {
+  if (n < 10 * 1024) return `${n} B`;
+  if (n < 10 * 1024 * 1024) return `${Math.round(n / 1024)} KB`;
+  return `${Math.round(n / 1024 / 1024)} MB`;
+}
+
+/** Held files listed without --verbose; the rest are counted. */
+const HELD_SHOWN = 5;
+
+/**
+ * The text `status` prints: a summary whatever the queue's length (counts, the oldest package, the last
+ * error, the next retry, held till files); `verbose` adds one line per queued package.
+ */
+export function formatStatus(r: StatusReport, now = Date.now(), opts: { verbose?: boolean } = {}): string {
   const lines: string[] = [];
   lines.push(`POS ${r.pos} · transport ${r.transport} · data ${r.dataDir} · ${r.live ? 'agent running' : 'agent not running (read from the data folder)'}`);
-  if (r.live?.nextAttemptAt) lines.push(`next attempt: ${r.live.nextAttemptAt} (after ${r.live.consecutiveFailures} failed attempt(s); \`kassir-agent retry\` sends now)`);
   const since = (iso?: string) => (iso ? `${iso} (${formatAge(now - Date.parse(iso))} ago)` : 'never');
   if (r.dataFreeBytes !== undefined && r.dataFreeBytes < LOW_SPACE_BYTES) {
     lines.push(`DATA FOLDER FULL: ${r.dataFreeBytes} bytes free (ENOSPC): new reports stay with Kassir and nothing new is stored or sent until space is freed`);
@@ -101,13 +123,33 @@ export function formatStatus(r: StatusReport, now = Date.now()): string {
   if (r.live?.lastLocalError) lines.push(`last local error: ${r.live.lastLocalError}`);
   lines.push(`last successful pull: ${since(r.lastPullOk)}${r.lastPull && !r.lastPull.ok ? ` · last attempt failed: ${r.lastPull.error}` : ''}`);
   lines.push(`last successful push: ${since(r.lastPushOk)}${r.lastPush && !r.lastPush.ok ? ` · last attempt failed: ${r.lastPush.error}` : ''}`);
-  lines.push(`queued packages: ${r.queued.length}`);
-  for (const q of r.queued) {
-    lines.push(
-      `  #${q.package}  ${q.transactions} tx  ${q.bytes} B  age ${formatAge(q.ageMs)}  attempts ${q.attempts}${q.uid ? `  uid ${q.uid}` : ''}${q.lastError ? `  last error: ${q.lastError}` : ''}`,
-    );
+  const q = r.queued;
+  if (q.length === 0) lines.push('queued packages: 0');
+  else {
+    const tx = q.reduce((a, p) => a + Math.max(0, p.transactions), 0);
+    const bytes = q.reduce((a, p) => a + p.bytes, 0);
+    const head = q[0]!;
+    const oldest = q.reduce((a, p) => (p.ageMs > a.ageMs ? p : a), head);
+    lines.push(`queued packages: ${q.length} (#${head.package}..#${q[q.length - 1]!.package}, ${tx} transactions, ${formatBytes(bytes)}); oldest #${oldest.package}, ${formatAge(oldest.ageMs)} old`);
+    lines.push(`head package #${head.package}: ${head.attempts} attempt(s)${head.lastError ? ` · last error: ${head.lastError}` : ''}`);
+    if (r.live?.nextAttemptAt) {
+      const inMs = Date.parse(r.live.nextAttemptAt) - now;
+      lines.push(`next attempt: ${r.live.nextAttemptAt} (in ${formatAge(inMs)}; \`kassir-agent retry\` sends now)`);
+    }
+    if (opts.verbose) {
+      for (const p of q) {
+        lines.push(`  #${p.package}  ${p.transactions} tx  ${p.bytes} B  age ${formatAge(p.ageMs)}  attempts ${p.attempts}${p.uid ? `  uid ${p.uid}` : ''}${p.lastError ? `  last error: ${p.lastError}` : ''}`);
+      }
+    } else if (q.length > 1) lines.push('  (--verbose lists every queued package)');
   }
   lines.push(`open package: ${r.open.transactions} transactions, ${r.open.bytes} B${r.open.ageMs !== undefined ? `, since ${formatAge(r.open.ageMs)}` : ''}`);
+  const held = r.held ?? [];
+  if (held.length > 0) {
+    lines.push(`report files held in the till folder: ${held.length}`);
+    const shown = opts.verbose ? held : held.slice(0, HELD_SHOWN);
+    for (const h of shown) lines.push(`  ${h.file}: ${h.reason} (since ${since(h.since)}${h.takeBy ? `; taken as it is at ${h.takeBy}` : ''})`);
+    if (shown.length < held.length) lines.push(`  ... and ${held.length - shown.length} more (--verbose lists them)`);
+  }
   lines.push(`incoming waiting for Kassir: ${r.inbox.length}${r.inbox.length ? ` (${r.inbox.map((i) => i.part).join(', ')})` : ''}`);
   if (r.requestsAwaitingAnswer.length) lines.push(`flr requests awaiting an answer: ${r.requestsAwaitingAnswer.join(', ')}`);
   lines.push(`next package number: ${r.nextPackage}`);

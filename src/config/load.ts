@@ -26,16 +26,31 @@ export class ConfigError extends Error {
   }
 }
 
+/** Something that works but deserves a word: a short stable `event` name for the log, and the sentence for a person. */
+export interface ConfigWarning {
+  event: string;
+  message: string;
+}
+
 export interface LoadedConfig {
   config: Config;
   file: string;
   /** Secret values in use (passwords), so the logger can mask them wherever they appear. */
   secrets: string[];
   /** Things that work but deserve a word (e.g. a world-readable file holding a password). */
-  warnings: string[];
+  warnings: ConfigWarning[];
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export interface LoadOptions {
+  /**
+   * false: do not resolve secrets (`password: ${VAR}` with VAR unset, `passwordFile`): for the commands that
+   * only read the data folder or talk to the running agent, run from a shell that does not have the
+   * service's environment. The loaded transports then have no password.
+   */
+  secrets?: boolean;
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedConfig {
   const abs = resolve(file);
   let text: string;
   try {
@@ -43,12 +58,16 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (e) {
     throw new ConfigError(abs, [{ path: '(file)', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }]);
   }
-  return parseConfigText(text, abs, env);
+  return parseConfigText(text, abs, env, opts);
 }
 
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedConfig {
+  const resolveSecrets = opts.secrets !== false;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
+    // One clear line instead of a cascade of syntax errors: `{ password: ${X} }` opens a nested mapping.
+    const misplaced = unquotedVarsInFlow(text);
+    if (misplaced.length > 0) throw new ConfigError(file, misplaced);
     throw new ConfigError(
       file,
       doc.errors.map((e) => ({ path: '(yaml)', message: `line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}: ${yamlReason(e.message)}` })),
@@ -65,7 +84,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     throw new ConfigError(file, [{ path: '(file)', message: 'must be a YAML mapping of keys (pos, dataDir, till, transport, ...)' }]);
   }
   const problems: ConfigProblem[] = [];
-  const substituted = substituteEnv(raw, env, [], problems) as Record<string, unknown>;
+  const substituted = substituteEnv(raw, env, [], problems, resolveSecrets) as Record<string, unknown>;
   const multi = 'exchanges' in substituted;
   const schema = multi ? multiConfigSchema : singleConfigSchema;
   const parsed = schema.safeParse(substituted);
@@ -81,7 +100,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (config.log.dir !== undefined) config.log.dir = resolve(base, config.log.dir);
   if (config.control.socket !== undefined && !config.control.socket.startsWith('\\\\')) config.control.socket = resolve(base, config.control.socket);
   const secrets: string[] = [];
-  const warnings: string[] = [];
+  const warnings: ConfigWarning[] = [];
   exchanges.forEach((ex, i) => {
     const at = multi ? `exchanges.${i}.` : '';
     resolvePaths(ex, base);
@@ -89,13 +108,18 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     if (t.type !== 'folder') {
       if (t.passwordFile !== undefined) {
         if (t.password !== undefined) problems.push({ path: `${at}transport.password`, message: 'give either password or passwordFile, not both' });
-        try {
+        if (resolveSecrets) try {
           t.password = readFileSync(t.passwordFile, 'utf8').split(/\r?\n/)[0] ?? '';
         } catch (e) {
           problems.push({ path: `${at}transport.passwordFile`, message: `cannot read ${t.passwordFile}: ${(e as NodeJS.ErrnoException).code ?? e}` });
         }
       }
       if (t.password) secrets.push(t.password);
+      // A password written into the URL (`https://user:pass@host/...`) is a secret too.
+      if (t.type === 'kkmtransfer') {
+        const inUrl = urlPassword(t.url);
+        if (inUrl) secrets.push(inUrl);
+      }
     }
     if (ex.till.requestFile === undefined) ex.till.requestFile = ex.till.referenceFile.replace(/(\.[^.]*)?$/, '.flr');
   });
@@ -109,10 +133,16 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
     });
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
-  // A password written literally in a file everyone can read deserves a word.
-  if (secrets.length > 0 && /^\s*password\s*:/m.test(text) && process.platform !== 'win32') {
+  // A password written literally (not `${VAR}`, not passwordFile) in a file everyone can read deserves a word.
+  const literal = literalPasswordKeys(raw);
+  if (literal.length > 0 && process.platform !== 'win32') {
     try {
-      if ((statSync(file).mode & 0o004) !== 0) warnings.push(`${file} holds a password and is readable by every user: chmod 600 it, or use \${ENV_VAR} or passwordFile`);
+      if ((statSync(file).mode & 0o004) !== 0) {
+        warnings.push({
+          event: 'config.password_world_readable',
+          message: `${file} holds a password (${literal.join(', ')}) and every user of this machine can read it: chmod 600 ${file}, or write the password as \${ENV_VAR} or in a passwordFile`,
+        });
+      }
     } catch {
       /* the file was readable a moment ago; nothing to add */
     }
@@ -132,10 +162,16 @@ function yamlReason(message: string): string {
     .replace(/:\s*$/, '');
 }
 
-/** `${NAME}` in any string value is replaced by the environment variable NAME; an unset one is a problem. */
-function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[], seen = new Set<unknown>()): unknown {
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/**
+ * `${NAME}` in any string value is replaced by the environment variable NAME; an unset one is a problem.
+ * Without `resolveSecrets` a `password` value is dropped instead (its variable may be unset).
+ */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | number)[], problems: ConfigProblem[], resolveSecrets: boolean, seen = new Set<unknown>()): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    if (!resolveSecrets && path[path.length - 1] === 'password') return undefined;
+    return value.replace(ENV_REF, (_m, name: string) => {
       const v = env[name];
       if (v === undefined) {
         problems.push({ path: path.join('.'), message: `environment variable ${name} is not set` });
@@ -152,15 +188,54 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: (string | n
     }
     seen.add(value);
     try {
-      if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems, seen));
+      if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, i], problems, resolveSecrets, seen));
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems, seen);
+      for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, [...path, k], problems, resolveSecrets, seen);
       return out;
     } finally {
       seen.delete(value);
     }
   }
   return value;
+}
+
+/** The password of a URL with credentials, decoded; undefined when there is none (or the URL does not parse). */
+function urlPassword(raw: string): string | undefined {
+  try {
+    const p = new URL(raw).password;
+    return p ? decodeURIComponent(p) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Dotted keys of passwords written into the file itself: a `password` that is not only `${VAR}`s, a URL with credentials. */
+function literalPasswordKeys(raw: unknown, path: string[] = [], out: string[] = [], depth = 0): string[] {
+  if (raw === null || typeof raw !== 'object' || depth > 20) return out;
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    const at = [...path, k];
+    if (typeof v === 'string') {
+      if (k === 'password' && v.replace(ENV_REF, '') !== '') out.push(at.join('.'));
+      else if (k === 'url' && (urlPassword(v) ?? '').replace(ENV_REF, '') !== '') out.push(at.join('.'));
+    } else literalPasswordKeys(v, at, out, depth + 1);
+  }
+  return out;
+}
+
+/**
+ * `${VAR}` written without quotes inside a `{ ... }` mapping: YAML reads the `{` as the start of another
+ * mapping and reports a cascade of syntax errors. One problem per line, saying what to write instead.
+ */
+function unquotedVarsInFlow(text: string): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    const code = line.replace(/\s#.*$/, '');
+    const m = /([A-Za-z_][\w-]*)\s*:\s*\$\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(code);
+    if (m && code.lastIndexOf('{', m.index) !== -1) {
+      out.push({ path: '(yaml)', message: `line ${i + 1}: \${${m[2]}} inside { ... } must be quoted: write ${m[1]}: "\${${m[2]}}"` });
+    }
+  });
+  return out;
 }
 
 function zodProblems(error: z.ZodError, input: unknown, multi: boolean): ConfigProblem[] {
@@ -176,11 +251,37 @@ function zodProblems(error: z.ZodError, input: unknown, multi: boolean): ConfigP
     } else if (issue.code === 'invalid_union' && at[at.length - 1] === 'transport') {
       out.push({ path: [...at, 'type'].join('.'), message: 'must be one of folder, ftp, kkmtransfer' });
     } else {
-      const received = issue.code === 'invalid_type' && valueAt(input, at) === undefined ? 'is required' : issue.message;
-      out.push({ path: at.join('.') || '(root)', message: received });
+      out.push({ path: at.join('.') || '(root)', message: issueMessage(issue, valueAt(input, at), at[at.length - 1] ?? '') });
     }
   }
   return out;
+}
+
+/** The unit a number key is counted in, read off its name (the schema's naming rule: `...Ms`, `...Bytes`, `...Days`). */
+function unitOf(key: string): string {
+  if (/Ms$/.test(key)) return ' of milliseconds (e.g. 5000 for 5 s)';
+  if (/Bytes$/.test(key)) return ' of bytes';
+  if (/Days$/.test(key)) return ' of days';
+  return '';
+}
+
+/** zod's message made into what to write: the unit of a number, the allowed values of a choice. Never quotes a secret. */
+function issueMessage(issue: z.core.$ZodIssue, value: unknown, key: string): string {
+  if (value === undefined && issue.code === 'invalid_type') return 'is required';
+  const secret = /password|url/i.test(key);
+  const got = secret ? '' : ` (got ${JSON.stringify(value)})`;
+  if (issue.code === 'invalid_type' && (issue.expected === 'int' || issue.expected === 'number')) {
+    if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return `must be a number, written without quotes${got}`;
+    return `must be a ${issue.expected === 'int' ? 'whole number' : 'number'}${unitOf(key)}${got}`;
+  }
+  if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+    if (typeof value === 'number') return `must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${bound}${unitOf(key).replace(/ \(.*\)$/, '').replace(/^ of/, '')}${got}`;
+  }
+  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => String(v)).join(', ')}${got}`;
+  if (issue.code === 'invalid_type' && issue.expected === 'boolean') return `must be true or false${got}`;
+  if (issue.code === 'invalid_union') return `${issue.message === 'Invalid input' ? 'is not an allowed value' : issue.message}${got}`;
+  return issue.message;
 }
 
 function valueAt(input: unknown, path: string[]): unknown {

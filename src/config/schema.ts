@@ -76,7 +76,7 @@ export const ftpTransportSchema = z
     user: z.string().default('anonymous').describe('FTP user.'),
     ...secretFields,
     secure: z
-      .union([z.boolean(), z.literal('implicit')])
+      .union([z.boolean(), z.literal('implicit')], { error: 'must be false (plain FTP), true (explicit FTPS: AUTH TLS) or implicit (implicit FTPS, usually port 990)' })
       .default(false)
       .describe('false: plain FTP; true: explicit FTPS (AUTH TLS); "implicit": implicit FTPS (usually port 990).'),
     tls: tls.prefault({}),

@@ -11,6 +11,7 @@ import * as fs from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import type { Logger } from '../util/logger.js';
+import { NotFoundError } from '../util/not-found.js';
 
 export interface ControlHandlers {
   status(): Promise<unknown>;
@@ -91,7 +92,7 @@ export class ControlServer {
           return send(404, { error: `unknown command ${route}` });
       }
     } catch (e) {
-      return send(500, { error: (e as Error).message });
+      return send(e instanceof NotFoundError ? 404 : 500, { error: (e as Error).message });
     }
   }
 }

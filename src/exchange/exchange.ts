@@ -91,6 +91,8 @@ export class Exchange {
   /** Push backoff: the head package's next attempt time and consecutive failures. */
   private retryAt = 0;
   private failures = 0;
+  /** The kind of the last push failure, so a back office that answers again cuts only a connection backoff short. */
+  private pushFailureKind?: string;
   private readonly health = { pull: { failing: false } as FlowHealth, push: { failing: false } as FlowHealth };
   private lastTillWaiting = 0;
   private readonly stats = { attempts: { delivered: 0, failed: 0 }, transactionsSent: 0, bytesSent: 0 };
@@ -301,6 +303,7 @@ export class Exchange {
           d.lastPullOk = d.lastPull.at;
         });
         this.recovered('pull');
+        this.backOfficeAnswered();
         if (r.parts > 0) this.log.info('pull.staged', { parts: r.parts, bytes: r.bytes, durationMs: Date.now() - started, outcome: 'ok' });
       } catch (e) {
         await this.failed('pull', e, { durationMs: Date.now() - started });
@@ -379,7 +382,9 @@ export class Exchange {
         }
         const sealed = await this.store.seal();
         if (!sealed) return;
-        this.log.info('package.sealed', { package: sealed.number, transactions: sealed.transactions, bytes: sealed.bytes });
+        // `flush`: batch.flushMs is over; `now`: run --once / exchange-now sends what is open. (Full packages are sealed by collect.)
+        const reason = age >= this.config.batch.flushMs ? 'flush' : 'now';
+        this.log.info('package.sealed', { package: sealed.number, transactions: sealed.transactions, bytes: sealed.bytes, reason });
         head = sealed.number;
       }
       if (!(await this.pushOne(head))) return;
@@ -406,6 +411,7 @@ export class Exchange {
       await this.store.delivered(number, r, { attempt: meta.attempts, transactions: meta.transactions, bytes: meta.bytes, durationMs });
       this.failures = 0;
       this.retryAt = 0;
+      this.pushFailureKind = undefined;
       this.stats.attempts.delivered++;
       this.stats.transactionsSent += Math.max(0, meta.transactions);
       this.stats.bytesSent += meta.bytes;
@@ -428,8 +434,14 @@ export class Exchange {
       this.stats.attempts.failed++;
       const delay = retryDelay(this.failures, cls, this.config.schedule.retry);
       this.retryAt = Date.now() + delay;
+      this.pushFailureKind = kind;
       this.armRetry(this.retryAt);
       const message = (e as Error).message;
+      await this.store
+        .commit((d) => {
+          d.lastPush = { at: new Date().toISOString(), ok: false, error: message };
+        })
+        .catch(() => undefined);
       await this.store
         .failAttempt(number, message, {
           attempt: meta.attempts,
@@ -450,6 +462,17 @@ export class Exchange {
       }
       return false;
     }
+  }
+
+  /**
+   * The back office answered (a pull succeeded): a push waiting out its backoff because the back office could
+   * not be reached need not wait any longer. Errors the back office gave on purpose keep their backoff.
+   */
+  private backOfficeAnswered(): void {
+    if (this.retryAt === 0 || (this.pushFailureKind !== 'unreachable' && this.pushFailureKind !== 'timeout')) return;
+    this.log.info('push.backoff.cut', { after: this.pushFailureKind, consecutiveFailures: this.failures, note: 'the back office answers again: sending now' });
+    this.retryAt = 0;
+    this.armRetry(Date.now());
   }
 
   /** Logs a failure: a full line when a flow starts failing or the error changes, a debug line while it keeps failing alike. */

@@ -40,6 +40,7 @@ import {
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { OutboxJournal, readJournal, writeAllSync, type JournalRecord } from './outbox-journal.js';
 import { StateFile } from './state-file.js';
+import { NotFoundError } from '../util/not-found.js';
 import {
   agentStateSchema,
   emptyOpenPackage,
@@ -659,7 +660,7 @@ export class Store {
       try {
         old = packageMetaSchema.parse(JSON.parse(await fs.readFile(archivedMeta, 'utf8')));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`package ${number} is not in the archive (delivered packages are kept ${this.opts.retentionDays} days)`);
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`package ${number} is not in the archive (delivered packages are kept ${this.opts.retentionDays} days)`);
         throw e;
       }
       const n = this.current.nextPackage;

@@ -209,8 +209,7 @@ export class ReportCollector {
     let i = done;
     if (done === 0 && uid !== undefined && this.store.state.open.length > 0 && this.store.state.open.uid !== uid) {
       // An flr answer travels alone: close what is open first.
-      const meta = await this.store.seal();
-      if (meta) sealed.push(meta.number);
+      await this.sealFor('before-flr-answer', sealed);
     }
     while (i < units.length) {
       // Gather units into one append until the open package is full. The plan is made from the
@@ -248,21 +247,17 @@ export class ReportCollector {
       });
       if (appended === undefined) {
         // Full (or holding another header's receipts it cannot mix): seal, then plan again on an empty package.
-        const meta = await this.store.seal();
-        if (meta) sealed.push(meta.number);
-        else throw new Error(`${original}: a unit does not fit an empty package`); // planAppend never refuses an empty package
+        if (!(await this.sealFor('full', sealed))) throw new Error(`${original}: a unit does not fit an empty package`); // planAppend never refuses an empty package
         continue;
       }
       i = appended.upTo;
       transactions += appended.count;
-      if (appended.full) {
-        const meta = await this.store.seal();
-        if (meta) sealed.push(meta.number);
-      }
+      if (appended.full) await this.sealFor('full', sealed);
     }
-    if (uid !== undefined && this.store.state.open.uid === uid && this.store.state.open.length > 0) {
-      const meta = await this.store.seal();
-      if (meta) sealed.push(meta.number);
+    if (uid !== undefined && this.store.state.open.uid === uid && this.store.state.open.length > 0) await this.sealFor('flr-answer', sealed);
+    if (units.length === 0 && skippedLoaded === 0) {
+      // Nothing to send, so nothing is lost by removing it; but say so: Kassir wrote a file for a reason.
+      this.log.info('till.report.empty', { file: original, bytes: data.length, note: 'no transactions in it; removed from the till folder' });
     }
     if (units.length > done || skippedLoaded > 0) {
       this.log.info('till.report.collected', {
@@ -285,6 +280,15 @@ export class ReportCollector {
       delete d.sources[takenName];
     });
     return { transactions, sealed, released: true };
+  }
+
+  /** Seals the open package and logs it with the reason (one `package.sealed` line per seal, wherever it happens). */
+  private async sealFor(reason: string, sealed: number[]): Promise<boolean> {
+    const meta = await this.store.seal();
+    if (!meta) return false;
+    sealed.push(meta.number);
+    this.log.info('package.sealed', { package: meta.number, transactions: meta.transactions, bytes: meta.bytes, reason });
+    return true;
   }
 
   /** The UID of the flr request this taken file answers, if any (see the module comment). */

@@ -46,7 +46,7 @@ describe('config', () => {
     const p = problems(BASE.replace('  referenceFile: POS1.spr', '  referenceFile: POS1.spr\n  reportFile: "*.rep"').replace('pos: 1', 'pos: 0\nbatch:\n  maxTransaction: 5'));
     assert.deepEqual(p.sort(), [
       'batch.maxTransaction: unknown key (did you mean maxTransactions?)',
-      'pos: Too small: expected number to be >=1',
+      'pos: must be at least 1 (got 0)',
       'till.reportFile: unknown key (did you mean reportFiles?)',
     ]);
   });
@@ -80,7 +80,7 @@ describe('config', () => {
       assert.deepEqual(a.warnings, []);
       await fs.writeFile(join(dir, 'b.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  password: literal\n  referenceName: a.spr\n  reportName: a.rep\n`, { mode: 0o644 });
       await fs.chmod(join(dir, 'b.yaml'), 0o644);
-      assert.match(loadConfig(join(dir, 'b.yaml'), {}).warnings[0] ?? '', /readable by every user/);
+      assert.match(loadConfig(join(dir, 'b.yaml'), {}).warnings[0]?.message ?? '', /every user of this machine can read it/);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
@@ -107,7 +107,7 @@ describe('check-config command', () => {
       await fs.writeFile(join(dir, 'bad.yaml'), BASE.replace('pos: 1', 'pos: one\nposs: 2'));
       const r = await runCli(['check-config', '--config', join(dir, 'bad.yaml')]);
       assert.equal(r.code, 2);
-      assert.match(r.stderr, /^pos: Invalid input: expected number, received string$/m);
+      assert.match(r.stderr, /^pos: must be a number \(got "one"\)$/m);
       assert.match(r.stderr, /^poss: unknown key \(did you mean pos\?\)$/m);
       // run refuses on the same problems, before touching any data
       const run = await runCli(['run', '--once', '--config', join(dir, 'bad.yaml')]);

@@ -238,7 +238,7 @@ describe('kkmtransfer transport, end to end', () => {
     const auth = (await logLines(ws)).find((l) => l.event === 'push.failed');
     assert.equal(auth?.level, 'error');
     assert.equal(auth?.errorKind, 'auth');
-    assert.match(String(auth?.error), /^SendData 1\/1: HTTP 401 \(check transport\.user and transport\.password\)/);
+    assert.match(String(auth?.error), /^SendData 1\/1: HTTP 401 \(check transport\.user 'kassa' and transport\.password\)/);
     assert.match(String(auth?.note), /needs a person/);
 
     const before = emu.requests.length;

@@ -103,7 +103,7 @@ describe('operator commands against a running agent', () => {
     assert.match(live.stdout, /package 2 queued again as package 3/);
     await waitFor(async () => (await sharePackages(ws!.share)).length === 2, 'the resent package delivered', 10_000);
     const missing = await runCli(['resend', '99', '--config', ws.configFile]);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 2, 'an unknown package is a usage error');
     assert.match(missing.stderr, /package 99 is not in the archive/);
     const log = await fs.readFile(join(ws.logs, (await fs.readdir(ws.logs)).find((n) => n.endsWith('.log'))!), 'utf8');
     assert.ok(log.split('\n').some((l) => l.includes('"package.resend"')), 'the resend is in the log');

@@ -266,7 +266,7 @@ export class FtpRemoteDir implements RemoteDir {
       this.home = await client.pwd();
     } catch (e) {
       this.drop(client);
-      throw toTransportError(e, { op: 'connect', path: '', server: this.server, phase, decode: this.codec.fromWire });
+      throw toTransportError(e, { op: 'connect', path: '', server: this.server, phase, decode: this.codec.fromWire, user: this.opts.user, secure });
     }
     this.log.info('ftp.connected', { secure: String(secure), encoding: this.codec.encoding });
     return client;

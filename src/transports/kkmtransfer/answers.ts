@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { TransportError } from '../errors.js';
+import { maskSecrets } from '../../util/secret-mask.js';
 
 /** The documented codes: 0 ok; ReceiveData 3 = nothing to send; SendData 1 = already processed. */
 export const ERRCODE_OK = 0;
@@ -111,6 +112,6 @@ export function snippet(body: string, secrets: string[] = [], max = 200): string
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
-  for (const secret of secrets) if (secret.length >= 3) s = s.split(secret).join('***');
+  s = maskSecrets(s, secrets);
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }

@@ -24,6 +24,8 @@ export interface HttpCall {
   what: string;
   /** Strings that must never appear in an error message (the password). */
   secrets: string[];
+  /** The basic-auth user, named when the server refuses it. */
+  user?: string;
 }
 
 export interface HttpAnswer {
@@ -48,15 +50,22 @@ export async function httpCall(c: HttpCall): Promise<HttpAnswer> {
       bodyTimeout: c.timeoutMs,
     });
   } catch (e) {
-    throw networkError(e, c.what, c.signal);
+    throw networkError(e, c.what, c.signal, c.url);
   }
   const ok = res.statusCode >= 200 && res.statusCode < 300;
   const text = await readCapped(res.body, ok ? c.maxAnswerBytes : ERROR_BODY_BYTES, !ok, c);
   if (ok) return { status: res.statusCode, text };
   const answer = snippet(text, c.secrets);
-  const kind = res.statusCode === 401 || res.statusCode === 403 ? 'auth' : 'server';
-  const hint = kind === 'auth' ? ' (check transport.user and transport.password)' : '';
-  throw new TransportError(kind, `${c.what}: HTTP ${res.statusCode}${hint}${answer ? `: ${answer}` : ''}`, {
+  const status = res.statusCode;
+  // 404: no KKMTransfer service at this address (a wrong path in the URL); it needs a person like a wrong password.
+  const kind = status === 401 || status === 403 ? 'auth' : status === 404 ? 'config' : 'server';
+  const hint =
+    kind === 'auth'
+      ? ` (check transport.user${c.user !== undefined ? ` '${c.user}'` : ''} and transport.password)`
+      : kind === 'config'
+        ? ` at ${c.url.href} (no KKMTransfer service there: check transport.url, it ends in /hs/KKMTransfer)`
+        : '';
+  throw new TransportError(kind, `${c.what}: HTTP ${status}${hint}${answer ? `: ${answer}` : ''}`, {
     code: res.statusCode,
     serverAnswer: answer,
   });
@@ -81,7 +90,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], max: number, tr
     }
   } catch (e) {
     if (e instanceof TransportError) throw e;
-    throw networkError(e, c.what, c.signal);
+    throw networkError(e, c.what, c.signal, c.url);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -103,13 +112,17 @@ const TLS_CODES = new Set([
 ]);
 
 /** Map a thrown network error to a TransportError; an abort by our own signal is passed through as the signal's reason. */
-export function networkError(e: unknown, what: string, signal: AbortSignal): unknown {
+export function networkError(e: unknown, what: string, signal: AbortSignal, url?: URL): unknown {
   if (e instanceof TransportError) return e;
   if (signal.aborted) return signal.reason ?? e;
   const code = errorCode(e);
   const detail = e instanceof Error ? e.message : String(e);
   if (code !== undefined && TIMEOUT_CODES.has(code)) {
     return new TransportError('timeout', `${what}: no answer in time (${code})`, { code, cause: e });
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || (code === 'EPROTO' && /wrong version number/i.test(detail))) {
+    // OpenSSL's "wrong version number": the server answered in plain HTTP to our TLS hello.
+    return new TransportError('tls', `${what}: ${url ? `${url.origin} ` : ''}does not speak HTTPS (it answered in plain HTTP): use http:// in transport.url, or the server's HTTPS port`, { code, cause: e });
   }
   if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) {
     return new TransportError('tls', `${what}: TLS failed: ${detail} (${code}; check transport.tls)`, { code, cause: e });

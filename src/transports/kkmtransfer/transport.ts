@@ -227,7 +227,8 @@ export class KkmTransferTransport implements Transport {
     const serverAnswer = snippet(text, this.secrets());
     const fields = { package: pkg.number, uid: pkg.uid, bytes: body.length, transactions: pkg.transactions, durationMs: Date.now() - started };
     if (answer.errcode === ERRCODE_OK) {
-      ctx.log.info('push.delivered', fields);
+      // The exchange logs push.delivered (one line per package); this adds the wire size of the body.
+      ctx.log.debug('push.answer', { ...fields, errcode: answer.errcode });
       return { outcome: 'delivered', remoteName, serverAnswer };
     }
     if (answer.errcode === ERRCODE_DUPLICATE) {
@@ -269,6 +270,7 @@ export class KkmTransferTransport implements Transport {
       maxAnswerBytes,
       what,
       secrets: this.secrets(),
+      user: this.credentials()?.user,
     });
   }
 
