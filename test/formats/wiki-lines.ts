@@ -57,6 +57,17 @@ export function receiptLine(n: number, date: string, time: string, type: number,
 
 export const WIKI_HEADER = ['#', '1', 'POS13'];
 
+/** A file: one position (`saleType`), its payment (40), the quoted lines `middle`, the end line, at `times`. */
+function paidReceipt(first: number, date: string, times: [string, string, string], saleType: number, receipt: number, amount: string, middle: string[], endType: number): string[] {
+  return [
+    ...WIKI_HEADER,
+    receiptLine(first, date, times[0], saleType, receipt, '81', amount),
+    receiptLine(first + 1, date, times[1], 40, receipt, '', amount),
+    ...middle,
+    receiptLine(first + 3, date, times[2], endType, receipt, '', amount),
+  ];
+}
+
 /** The lines as Kassir writes them: Windows-1251, CRLF. */
 export function kassirFile(lines: string[]): Buffer {
   return iconv.encode(lines.map((l) => `${l}\r\n`).join(''), 'win1251');
@@ -70,24 +81,12 @@ export const WIKI_CASES: { name: string; lines: string[] }[] = [
   {
     // A prepayment receipt: 611 positions, the 125 kind 1 block, 655.
     name: 'prepayment receipt (611 ... 125 kind 1 ... 655)',
-    lines: [
-      ...WIKI_HEADER,
-      receiptLine(99083, '03.04.23', '15:37:40', 611, 1276, '81', '100.00'),
-      receiptLine(99084, '03.04.23', '15:37:45', 40, 1276, '', '100.00'),
-      ...WIKI_125_PREPAYMENT,
-      receiptLine(99086, '03.04.23', '15:37:48', 655, 1276, '', '100.00'),
-    ],
+    lines: paidReceipt(99083, '03.04.23', ['15:37:40', '15:37:45', '15:37:48'], 611, 1276, '100.00', WIKI_125_PREPAYMENT, 655),
   },
   {
     // A card payment with its slip, then the receipt closes.
     name: 'bank slip after a card payment (40 ... 125 kind 2 ... 55)',
-    lines: [
-      ...WIKI_HEADER,
-      receiptLine(14, '08.10.24', '13:36:01', 11, 2957, '81', '50.00'),
-      receiptLine(15, '08.10.24', '13:36:19', 40, 2957, '', '50.00'),
-      ...WIKI_125_SLIP,
-      receiptLine(17, '08.10.24', '13:36:21', 55, 2957, '', '50.00'),
-    ],
+    lines: paidReceipt(14, '08.10.24', ['13:36:01', '13:36:19', '13:36:21'], 11, 2957, '50.00', WIKI_125_SLIP, 55),
   },
   {
     // Error statistics before the deferred-receipt line 58: the receipt is ended by 58.
