@@ -55,6 +55,8 @@ export default async function formatsBench(): Promise<void> {
     const clearParts = await writeSprParts(await mkdirp(join(dir, 'spr-clear')), 8, sprBytes / 8, { lastCommands: '$$$CLR{NO_TOV}{USR}' });
     const report = join(dir, 'POS1.rep');
     await writeReport(report, repBytes);
+    const realReport = join(dir, 'POS13.rep');
+    await writeReport(realReport, repBytes, { real: true });
     const out = await mkdirp(join(dir, 'out'));
     const named = (ps: string[]) => ps.map((p) => ({ path: p, name: basename(p) }));
     const size = async (ps: string[]) => (await Promise.all(ps.map((p) => readFile(p).then((b) => b.length)))).reduce((a, b) => a + b, 0);
@@ -74,6 +76,10 @@ export default async function formatsBench(): Promise<void> {
     const data = await readFile(report);
     const lines = lineLoop(data);
     const units = parseReport(data, 'POS1.rep').units;
+    const realData = await readFile(realReport);
+    const realLines = lineLoop(realData);
+    const realUnits = parseReport(realData, 'POS13.rep').units;
+    const tagLines = realUnits.reduce((k, u) => k + u.lines.filter((l) => l[0] === 0x3c || l[0] === 0x7b || l[0] === 0x20 || l[0] === 0x7d).length, 0);
     const r = await interleaved(runs, {
       wc: command('wc', ['-l', report]),
       readParse: async () => parseReport(await readFile(report), 'POS1.rep'),
@@ -81,10 +87,14 @@ export default async function formatsBench(): Promise<void> {
       parse: () => parseReport(data, 'POS1.rep'),
       lineLoop: () => lineLoop(data),
       batch: () => batchAll(units),
+      wcReal: command('wc', ['-l', realReport]),
+      readParseReal: async () => parseReport(await readFile(realReport), 'POS13.rep'),
+      parseReal: () => parseReport(realData, 'POS13.rep'),
+      batchReal: () => batchAll(realUnits),
       spawn: command('true', []),
     });
 
-    console.log(`SPR: 8 parts, ${(total / MB).toFixed(0)} MB; report: ${(data.length / MB).toFixed(0)} MB, ${lines} lines, ${units.length} units; median of ${runs} interleaved runs (best in brackets)\n`);
+    console.log(`SPR: 8 parts, ${(total / MB).toFixed(0)} MB; report: ${(data.length / MB).toFixed(0)} MB, ${lines} lines, ${units.length} units; real-format report: ${(realData.length / MB).toFixed(0)} MB, ${realLines} lines (${((100 * tagLines) / realLines).toFixed(1)}% in tag blocks), ${realUnits.length} units; median of ${runs} interleaved runs (best in brackets)\n`);
     const nsPerLine = (ms: number) => `${((ms * 1e6) / lines).toFixed(0)} ns/line`;
     table(
       ['what', 'time', 'throughput', 'ratio vs baseline', 'target'],
@@ -100,6 +110,10 @@ export default async function formatsBench(): Promise<void> {
         ['parseReport (in memory)', showStats(r.parse), `${mbps(data.length, r.parse.median)}, ${nsPerLine(r.parse.median)}`, ratio(r.wc, r.parse), ''],
         ['floor: one Buffer.indexOf per line, nothing else', showStats(r.lineLoop), `${mbps(data.length, r.lineLoop.median)}, ${nsPerLine(r.lineLoop.median)}`, ratio(r.wc, r.lineLoop), ''],
         ['planAppend of every unit (1000 per package)', showStats(r.batch), mbps(data.length, r.batch.median), '', ''],
+        ['`wc -l` real-format report (baseline)', showStats(r.wcReal), mbps(realData.length, r.wcReal.median), '1.00', ''],
+        ['readFile + parseReport, real format', showStats(r.readParseReal), mbps(realData.length, r.readParseReal.median), ratio(r.wcReal, r.readParseReal), ''],
+        ['parseReport (in memory), real format', showStats(r.parseReal), `${mbps(realData.length, r.parseReal.median)}, ${((r.parseReal.median * 1e6) / realLines).toFixed(0)} ns/line`, ratio(r.wcReal, r.parseReal), ''],
+        ['planAppend of every unit, real format', showStats(r.batchReal), mbps(realData.length, r.batchReal.median), '', ''],
       ],
     );
 

@@ -118,7 +118,7 @@ export class Agent {
       } catch (e) {
         if (e instanceof DataDirLockedError && this.slots.length === 1) throw e;
         slot.log.error('agent.once.failed', { error: (e as Error).message });
-        results.push({ pos: slot.config.pos, queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0, error: (e as Error).message });
+        results.push({ pos: slot.config.pos, queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0, held: 0, error: (e as Error).message });
       } finally {
         await exchange?.stop(5_000).catch(() => undefined);
       }
@@ -129,7 +129,7 @@ export class Agent {
   // ---------------------------------------------------------------- status
 
   snapshot(): StatusReport[] {
-    return this.slots.flatMap((s) => (s.exchange ? [{ ...statusOf(s.config, s.exchange.data), live: s.exchange.live() }] : []));
+    return this.slots.flatMap((s) => (s.exchange ? [{ ...statusOf(s.config, s.exchange.data, Date.now(), s.exchange.heldFiles()), live: s.exchange.live() }] : []));
   }
 
   failedToStart(): Map<number, string> {
@@ -172,5 +172,6 @@ export class Agent {
 }
 
 export function onceOk(r: OnceResult & { error?: string }): boolean {
-  return r.error === undefined && r.queued === 0 && r.inbox === 0 && r.openTransactions === 0 && !r.pullError;
+  // A report file still in the till folder (held for its open receipt, or not finished) is pending too.
+  return r.error === undefined && r.queued === 0 && r.inbox === 0 && r.openTransactions === 0 && r.held === 0 && r.tillWaiting === 0 && !r.pullError;
 }

@@ -185,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
       if (answer.status !== 200) return agentRefused(answer.status, answer.body.error);
       let pending = false;
       for (const r of answer.body.results ?? []) {
-        const waiting = Number(r.queued ?? 0) + Number(r.inbox ?? 0) + Number(r.openTransactions ?? 0);
+        const waiting = Number(r.queued ?? 0) + Number(r.inbox ?? 0) + Number(r.openTransactions ?? 0) + Number(r.held ?? 0);
         if (waiting > 0 || r.pullError || r.pushError) pending = true;
         const detail = Object.entries(r)
           .filter(([k, v]) => k !== 'pos' && v !== undefined && typeof v !== 'object')

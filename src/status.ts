@@ -7,14 +7,15 @@ import * as fs from 'node:fs/promises';
 import type { Config, ExchangeConfig } from './config/schema.js';
 import type { ExchangeLive } from './exchange/exchange.js';
 import { Store } from './store/store.js';
+import { scanHeldFiles } from './till/collect.js';
 import { nullLogger } from './util/logger.js';
 
-/** A report file left in the till folder on purpose (issue 11), with why and since when. */
+/** A report file left in the till folder because it ends inside an open receipt (till/collect.ts). */
 export interface HeldFile {
   file: string;
   reason: string;
-  since: string;
-  takeBy?: string;
+  since: string /* ISO time the file was first held */;
+  takeBy?: string /* ISO time it will be taken anyway */;
 }
 
 export interface StatusReport {
@@ -25,6 +26,13 @@ export interface StatusReport {
   open: { transactions: number; bytes: number; ageMs?: number };
   inbox: { part: string; kind: string; bytes: number; ageMs: number }[];
   requestsAwaitingAnswer: string[];
+  /**
+   * Report files held in the till folder. From the running agent: as its
+   * collector holds them (`since` = when it first held the file). Read from
+   * disk without an agent: every file the same rule would hold (`since` = the
+   * file's last write, as no agent was watching it).
+   */
+  held: HeldFile[];
   counters: Record<string, number>;
   nextPackage: number;
   lastPull?: { at: string; ok: boolean; error?: string };
@@ -35,8 +43,6 @@ export interface StatusReport {
   live?: ExchangeLive;
   /** Free space in the data folder, in bytes (undefined where the system cannot tell). */
   dataFreeBytes?: number;
-  /** Report files held in the till folder (not yet taken), with the reason. */
-  held?: HeldFile[];
 }
 
 /** Below this, `status` warns that the data folder is (nearly) full. */
@@ -59,12 +65,13 @@ export async function readStatus(config: Config, now = Date.now()): Promise<Stat
     const store = new Store(ex.dataDir, { retentionDays: ex.archive.retentionDays, readOnly: true }, nullLogger);
     await store.open();
     const free = await dataFreeBytes(ex.dataDir);
-    out.push({ ...statusOf(ex, store, now), ...(free !== undefined ? { dataFreeBytes: free } : {}) });
+    const held = await scanHeldFiles({ tillDir: ex.till.dir, reportFiles: ex.till.reportFiles, openReceiptMs: ex.till.openReceiptMs });
+    out.push({ ...statusOf(ex, store, now, held), ...(free !== undefined ? { dataFreeBytes: free } : {}) });
   }
   return out;
 }
 
-export function statusOf(ex: ExchangeConfig, store: Store, now = Date.now()): StatusReport {
+export function statusOf(ex: ExchangeConfig, store: Store, now = Date.now(), held: HeldFile[] = []): StatusReport {
   const s = store.state;
   return {
     pos: ex.pos,
@@ -82,6 +89,7 @@ export function statusOf(ex: ExchangeConfig, store: Store, now = Date.now()): St
     open: { transactions: s.open.pkg.transactions, bytes: s.open.length, ...(s.open.startedAt ? { ageMs: now - Date.parse(s.open.startedAt) } : {}) },
     inbox: s.inbox.map((i) => ({ part: i.remoteName, kind: i.kind, bytes: i.bytes, ageMs: now - Date.parse(i.stagedAt) })),
     requestsAwaitingAnswer: s.requests.map((r) => r.uid),
+    held,
     counters: { ...s.counters },
     nextPackage: s.nextPackage,
     ...(s.lastPull ? { lastPull: s.lastPull } : {}),
@@ -147,7 +155,7 @@ export function formatStatus(r: StatusReport, now = Date.now(), opts: { verbose?
   if (held.length > 0) {
     lines.push(`report files held in the till folder: ${held.length}`);
     const shown = opts.verbose ? held : held.slice(0, HELD_SHOWN);
-    for (const h of shown) lines.push(`  ${h.file}: ${h.reason} (since ${since(h.since)}${h.takeBy ? `; taken as it is at ${h.takeBy}` : ''})`);
+    for (const h of shown) lines.push(`  ${h.file}: ${h.reason} (held since ${since(h.since)}${h.takeBy ? `; taken anyway at ${h.takeBy}` : ''})`);
     if (shown.length < held.length) lines.push(`  ... and ${held.length - shown.length} more (--verbose lists them)`);
   }
   lines.push(`incoming waiting for Kassir: ${r.inbox.length}${r.inbox.length ? ` (${r.inbox.map((i) => i.part).join(', ')})` : ''}`);

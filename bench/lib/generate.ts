@@ -40,23 +40,56 @@ export async function writeSprParts(dir: string, count: number, partBytes: numbe
   return paths;
 }
 
-/** Writes a report file of about `bytes` (receipts of 1-8 sales + payment + close, some cash in/out). */
-export async function writeReport(path: string, bytes: number): Promise<void> {
+/**
+ * Writes a report file of about `bytes` (receipts of 1-8 sales + payment + close, some cash in/out).
+ * `real`: the format Kassir 5 really writes (wiki.ilexx.ru): `DD.MM.YY`, a trailing `;`, and about 5%
+ * of lines in tag blocks: a bank slip (125 kind 2, `<json_data>`) after some card payments and the
+ * periodic 125 error statistics between receipts.
+ */
+export async function writeReport(path: string, bytes: number, opts: { real?: boolean } = {}): Promise<void> {
+  const txt = opts.real ? realReceipt : classicReceipt;
+  await writeReceipts(path, opts.real ? '#\r\n1\r\nPOS13\r\n' : '#\r\n1\r\nPOS1\r\n', bytes, txt);
+}
+
+/** Writes `header`, then receipts (`receipt(rcpt, next)`, next() = the next transaction number) in 4 MB blocks up to `bytes`. */
+async function writeReceipts(path: string, header: string, bytes: number, receipt: (rcpt: number, next: () => number) => string): Promise<void> {
   const fh = await open(path, 'w');
-  let written = (await fh.write(Buffer.from('#\r\n1\r\nPOS1\r\n'))).bytesWritten;
+  let written = (await fh.write(Buffer.from(header))).bytesWritten;
   let n = 0;
+  const next = () => ++n;
   let rcpt = 0;
   while (written < bytes) {
     let s = '';
-    while (s.length < 4 * MB) {
-      rcpt++;
-      const sales = 1 + (rcpt % 8);
-      for (let i = 0; i < sales; i++) s += `${++n};15.03.2024;12:${String(rcpt % 60).padStart(2, '0')}:00;11;1;${rcpt};3;${1000 + i};1;89.90;1.000;89.90;0;;;\r\n`;
-      s += `${++n};15.03.2024;12:00:00;40;1;${rcpt};3;;;;;${sales * 89.9};1;;;\r\n`;
-      s += `${++n};15.03.2024;12:00:00;55;1;${rcpt};3;;;;;${sales * 89.9};;;;\r\n`;
-      if (rcpt % 50 === 0) s += `${++n};15.03.2024;12:00:00;50;1;${rcpt};3;;;;;1000;;;;\r\n`;
-    }
+    while (s.length < 4 * MB) s += receipt(++rcpt, next);
     written += (await fh.write(Buffer.from(s, 'latin1'))).bytesWritten;
   }
   await fh.close();
+}
+
+function classicReceipt(rcpt: number, next: () => number): string {
+  let s = '';
+  const sales = 1 + (rcpt % 8);
+  for (let i = 0; i < sales; i++) s += `${next()};15.03.2024;12:${String(rcpt % 60).padStart(2, '0')}:00;11;1;${rcpt};3;${1000 + i};1;89.90;1.000;89.90;0;;;\r\n`;
+  s += `${next()};15.03.2024;12:00:00;40;1;${rcpt};3;;;;;${sales * 89.9};1;;;\r\n`;
+  s += `${next()};15.03.2024;12:00:00;55;1;${rcpt};3;;;;;${sales * 89.9};;;;\r\n`;
+  if (rcpt % 50 === 0) s += `${next()};15.03.2024;12:00:00;50;1;${rcpt};3;;;;;1000;;;;\r\n`;
+  return s;
+}
+
+function realReceipt(rcpt: number, next: () => number): string {
+  let s = '';
+  const sales = 1 + (rcpt % 8);
+  const t = `12:${String(rcpt % 60).padStart(2, '0')}:00`;
+  for (let i = 0; i < sales; i++) s += `${next()};15.03.24;${t};11;13;${rcpt};3;${1000 + i};1;89.90;1.000;89.90;\r\n`;
+  s += `${next()};15.03.24;${t};40;13;${rcpt};3;;1;0;0;${(sales * 89.9).toFixed(2)};\r\n`;
+  if (rcpt % 20 === 0) {
+    // A card payment's slip: 125 kind 2 with a 5-line <json_data> block.
+    const n = next();
+    s += `${n};15.03.24;${t};125;13;${rcpt};3;;2;0;0;0;\r\n<json_data type="2">\r\n{\r\n    "slip": "StringForPrint #1\\r\\nStringForPrint #2",\r\n    "RRN": "${n}"\r\n}\r\n</json_data>\r\n`;
+  }
+  s += `${next()};15.03.24;${t};55;13;${rcpt};3;;1;0;0;${(sales * 89.9).toFixed(2)};\r\n`;
+  // The periodic error statistics between receipts (125 kind 3, a 3-line block).
+  if (rcpt % 60 === 0) s += `${next()};15.03.24;${t};125;13;${rcpt + 1};3;;3;0;0;0;\r\n<json_data type="3">\r\n{"errors":[{"error_code":1,"item_code":"81"}]}\r\n</json_data>\r\n`;
+  if (rcpt % 50 === 0) s += `${next()};15.03.24;${t};50;13;${rcpt};3;;1;0;0;1000;\r\n`;
+  return s;
 }

@@ -135,7 +135,7 @@ const exchangeShape = {
           .min(0)
           .default(600_000)
           .describe(
-            'A report file whose last receipt has no close (55/56) line yet is left to Kassir for up to this long (ms), so the receipt is never split; after that it is taken as it is, with a warning.',
+            'A report file that ends inside a receipt with no end line yet (55/56/58, 655 for a prepayment receipt) is held for Kassir for up to this long (ms) after its last write, so the receipt is never split; after that it is taken as it is, with a warning. Extra-data lines (125, 300) never hold a file.',
           ),
         rescanMs: z
           .number()

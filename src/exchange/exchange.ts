@@ -24,6 +24,7 @@ import { parseInterval } from '../config/interval.js';
 import type { ExchangeConfig } from '../config/schema.js';
 import { FormatError } from '../formats/errors.js';
 import { inspectSprPart } from '../formats/spr.js';
+import type { HeldFile } from '../status.js';
 import type { Store } from '../store/store.js';
 import { TillDeliverer } from '../till/deliver.js';
 import { ReportCollector, TAKEN_DIR } from '../till/collect.js';
@@ -42,8 +43,10 @@ export interface OnceResult {
   openTransactions: number;
   /** Incoming parts not yet delivered to the till (Kassir has not taken the previous file). */
   inbox: number;
-  /** Report files still in the till folder (not finished). */
+  /** Report files still in the till folder (not finished, or locked by Kassir). */
   tillWaiting: number;
+  /** Report files held in the till folder: they end inside an open receipt (see status). */
+  held: number;
   pullError?: string;
   pushError?: string;
 }
@@ -95,6 +98,7 @@ export class Exchange {
   private pushFailureKind?: string;
   private readonly health = { pull: { failing: false } as FlowHealth, push: { failing: false } as FlowHealth };
   private lastTillWaiting = 0;
+  private lastHeld = 0;
   private readonly stats = { attempts: { delivered: 0, failed: 0 }, transactionsSent: 0, bytesSent: 0 };
   private lastLocalError?: string;
 
@@ -227,6 +231,11 @@ export class Exchange {
     this.lastLocalError = `${new Date().toISOString()} ${(e as Error).message}`;
   }
 
+  /** Report files the collector holds in the till folder now. */
+  heldFiles(): HeldFile[] {
+    return this.collector.heldFiles();
+  }
+
   /** Pushes now whatever is queued (after `resend`, for instance). */
   triggerPush(): Promise<void> {
     return this.pushFlight.trigger();
@@ -240,7 +249,7 @@ export class Exchange {
 
   /** One full cycle: collect, pull, deliver, seal, push everything pending. */
   async runOnce(): Promise<OnceResult> {
-    const result: OnceResult = { queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0 };
+    const result: OnceResult = { queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0, held: 0 };
     // Wait for report files Kassir is still writing, but not forever.
     const deadline = Date.now() + this.config.till.settleMs + 1_000;
     for (;;) {
@@ -257,6 +266,7 @@ export class Exchange {
     result.openTransactions = this.store.state.open.pkg.transactions;
     result.inbox = this.store.state.inbox.length;
     result.tillWaiting = this.lastTillWaiting;
+    result.held = this.lastHeld;
     return result;
   }
 
@@ -267,6 +277,7 @@ export class Exchange {
       await this.deliverer.noticeTakenRequests();
       const r = await this.collector.collect();
       this.lastTillWaiting = r.waiting;
+      this.lastHeld = r.held;
       if (r.transactions > 0 || r.sealed.length > 0) void this.pushFlight.trigger();
     } catch (e) {
       this.localError(e);

@@ -1,43 +1,63 @@
 /**
  * Report (transactions) files, parsed into the units that must travel
- * together in one package.
+ * together in one package (PROTOCOLS.md "Report (transactions) file"; the
+ * roles of the types are in transaction-types.ts).
  *
- * Layout *(inferred)*: a block starts with a line `#` (not yet loaded) or `@`
- * (already loaded by the back office) followed by two service lines; then one
- * transaction per line, fields separated by `;`: 1 number, 2 date, 3 time,
- * 4 type, 5 POS, 6 receipt number, ... A file may hold several blocks.
+ * Layout: a block starts with a line `#` (not yet loaded) or `@` (already
+ * loaded by the back office) followed by two service lines; then one
+ * transaction per line, fields separated by `;` (every line ends with `;`):
+ * 1 number, 2 date (`DD.MM.YY`), 3 time, 4 type, 5 POS, 6 receipt number, ...
+ * A file may hold several blocks.
  *
  * How a line is read:
- * - A *transaction* is a line with at least 6 fields whose field 4 (type) is
- *   an unsigned integer (spaces around it allowed). Fields 5/6 (POS, receipt)
- *   are compared as written (digits compared as numbers, so `07` = `7`).
+ * - A *tag line* starts with `<` and a name (`<json_data type="3">`,
+ *   `<Document store=...>`). Every line from it to its closing `</name>` (or
+ *   the one line, when it closes itself) is a *tag block* that belongs to the
+ *   transaction line before it, whatever that line is: it goes into the unit
+ *   of that line (an open receipt, a receipt just ended, a standalone or an
+ *   extra-data line). Nothing inside a block is read as a transaction or a
+ *   block header. A block with no transaction line before it stays with the
+ *   lines before it, like any line the parser does not understand.
+ * - A *transaction* is any other line with at least 6 fields whose field 4
+ *   (type) is an unsigned integer (spaces around it allowed). Fields 5/6 (POS,
+ *   receipt) are compared as written (digits compared as numbers: `07` = `7`).
  * - A line the parser does not understand (empty, fewer than 6 fields, a
  *   type that is not a number) is not a transaction: it stays in the unit
- *   where it stands (the open receipt), or, between units, forms an 'other'
- *   unit of 0 transactions together with its non-understood neighbours. It is
+ *   where it stands (the open run), or, between units, forms an 'other' unit
+ *   of 0 transactions together with its non-understood neighbours. It is
  *   never dropped. (Empty lines before the first block header carry nothing
  *   and are the one exception.)
  *
  * Units:
  * - 'receipt': a run of transactions with the same (POS, receipt), ended by
- *   its 55 (closed) or 56 (cancelled) line, by a line of another (POS,
- *   receipt), by a block header or by end of file (`complete` is false then
- *   only: the rest may still be coming in the next file). Any type with the same key stays in the run.
- *   A run started by an unknown type is keyed the same way (kind 'other'
- *   until a receipt line joins it) and is complete only when a 55/56 ends it.
- * - 'standalone': one line of type 50/51 (cash in/out) or 60-63 (X/Z report)
- *   outside an open run.
+ *   its end line (55 closed, 56 cancelled, 58 deferred, 655 prepayment
+ *   receipt closed), by a transaction of another (POS, receipt) that is not
+ *   extra data, by a block header or by end of file. A run started by an
+ *   unknown type is keyed the same way (kind 'other' until a receipt line
+ *   joins it).
+ * - 'standalone': one line of a standalone type (cash in/out, X/Z reports)
+ *   outside an open run, with its tag block if any.
+ * - 'extra': one extra-data line (125, 300) outside an open receipt, with its
+ *   tag block. Inside an open receipt (a keyed run with receipt lines) an
+ *   extra-data line belongs to that receipt whatever its key, so it can never
+ *   cut a receipt in two.
  * - 'other': non-understood lines between units, or a run started by a type
  *   we do not know (grouped by key exactly like a receipt, so it is never split).
  *
- * Works on bytes: only `#`, `@`, `;`, digits, spaces, CR and LF are looked
- * at, which both encodings write the same. A unit is one byte range of
+ * `complete` is false for the last unit of a file only, and only when the
+ * file ends inside a receipt that has receipt lines and no end line, or inside
+ * a tag block (`ParsedReport.openTag`): the rest may still be coming. Extra
+ * data, standalone lines and runs of unknown types never make a file
+ * incomplete.
+ *
+ * Works on bytes: only `#`, `@`, `<`, `/`, `;`, digits, spaces, CR and LF are
+ * looked at, which both encodings write the same. A unit is one byte range of
  * `data`; its `lines` (views, no copies) are made only when read, because one
  * Buffer object per line costs more than the whole parse (see BENCHMARKS.md).
  */
 import { detectEncoding, type TextEncoding } from './encoding.js';
 import { FormatError } from './errors.js';
-import { CLOSE, RECEIPT, STANDALONE, typeClass } from './transaction-types.js';
+import { ENDS_RECEIPT, EXTRA_DATA, IN_RECEIPT, STANDALONE, typeClass } from './transaction-types.js';
 
 export interface BlockHeader {
   flag: '#' | '@';
@@ -47,7 +67,7 @@ export interface BlockHeader {
   encoding?: TextEncoding;
 }
 
-export type UnitKind = 'receipt' | 'standalone' | 'other';
+export type UnitKind = 'receipt' | 'standalone' | 'extra' | 'other';
 
 export interface ReportUnit {
   kind: UnitKind;
@@ -56,10 +76,11 @@ export interface ReportUnit {
   lines: Buffer[];
   header: BlockHeader;
   /**
-   * False only for the last unit of a file when it is a run keyed by (POS,
-   * receipt) that no 55/56 line, other key or block header ended: it may
-   * continue in the next file, so the caller should hold it back and parse
-   * its lines again in front of the next file. True otherwise.
+   * False only for the last unit of a file, when the file ends inside a
+   * receipt that has receipt lines and no end line, or inside a tag block: it
+   * may continue in the next file, so the caller should hold it back (and,
+   * when it cannot wait, parse its lines again in front of the next file).
+   * True otherwise.
    */
   complete: boolean;
 }
@@ -140,6 +161,8 @@ export interface ParsedReport {
   /** Lines in the file. */
   lines: number;
   encoding: TextEncoding;
+  /** The tag name (`json_data`) when the file ends inside a tag block (the last unit is then not complete). */
+  openTag?: string;
 }
 
 const LF = 0x0a;
@@ -194,8 +217,9 @@ function showLine(line: Buffer): string {
   return JSON.stringify(line.length > 60 ? `${t}...` : t);
 }
 
-/** Offset of the 3rd semicolon from the 1st in `1;DD.MM.YYYY;HH:MM:SS;`. */
-const DATE_TIME = 20;
+/** Offsets of the 3rd semicolon from the 1st in `1;DD.MM.YY;HH:MM:SS;` (what Kassir writes) and `1;DD.MM.YYYY;HH:MM:SS;`. */
+const DATE_TIME_YY = 18;
+const DATE_TIME_YYYY = 20;
 
 /** True when one of the four bytes of `w` is `;` (the classic "has a zero byte" test on w XOR ";;;;"). */
 function hasSemicolon(w: number): boolean {
@@ -204,21 +228,65 @@ function hasSemicolon(w: number): boolean {
 }
 
 /**
- * No `;` in the date and time fields when the 1st semicolon is at `s1` and
- * the 2nd and 3rd at their usual places (s1 + 11, s1 + 20 < line end): five
- * 4-byte reads instead of 18 byte compares.
+ * No `;` in `DD.MM.YY;HH:MM:SS` when the 1st semicolon is at `s1` and the
+ * 2nd and 3rd at s1 + 9 and s1 + 18 (< line end): four 4-byte reads instead
+ * of 16 byte compares.
  */
-function noSemicolonInDateTime(dv: DataView, s1: number): boolean {
+function noSemicolonInDateTimeYY(dv: DataView, s1: number): boolean {
+  return !(hasSemicolon(dv.getInt32(s1 + 1)) || hasSemicolon(dv.getInt32(s1 + 5)) || hasSemicolon(dv.getInt32(s1 + 10)) || hasSemicolon(dv.getInt32(s1 + 14)));
+}
+
+/** The same for `DD.MM.YYYY;HH:MM:SS` (2nd and 3rd semicolons at s1 + 11, s1 + 20): five reads. */
+function noSemicolonInDateTimeYYYY(dv: DataView, s1: number): boolean {
   return !(
     hasSemicolon(dv.getInt32(s1 + 1)) || hasSemicolon(dv.getInt32(s1 + 5)) || hasSemicolon(dv.getInt32(s1 + 7)) ||
     hasSemicolon(dv.getInt32(s1 + 12)) || hasSemicolon(dv.getInt32(s1 + 16))
   );
 }
 
-/** Records a unit that ended; `keyed` units are the only ones that may continue in the next file. */
-function finishUnit(unit: ParsedUnit, units: ReportUnit[], keyed: boolean, atEndOfFile: boolean): void {
-  unit.complete = !atEndOfFile || !keyed;
+/** Records a unit that ended. Only a receipt with receipt lines that no end line ended may continue in the next file. */
+function finishUnit(unit: ParsedUnit, units: ReportUnit[], openReceipt: boolean): void {
+  unit.complete = !openReceipt;
   if (unit.header.flag === '#') units.push(unit);
+}
+
+const LT = 0x3c;
+const GT = 0x3e;
+const SLASH = 0x2f;
+const TAB = 0x09;
+
+/**
+ * The name of the tag a line opens (`<json_data type="1">` -> `json_data`),
+ * or undefined when the line does not start with `<name`. Sets tagClosed:
+ * true when the line also closes it (`<a .../>` or `<a>...</a>`).
+ */
+function tagOpened(data: Buffer, ls: number, e: number): Buffer | undefined {
+  if (e - ls < 2 || data[ls] !== LT) return undefined;
+  const c = data[ls + 1]!;
+  if (c === SLASH || c === SPACE || c === GT || c === TAB || c === 0x21 || c === 0x3f) return undefined; // </ <  <> <! <?
+  let i = ls + 1;
+  while (i < e && data[i] !== SPACE && data[i] !== GT && data[i] !== SLASH && data[i] !== TAB) i++;
+  const name = data.subarray(ls + 1, i);
+  let t = e;
+  while (t > ls && (data[t - 1] === SPACE || data[t - 1] === TAB)) t--;
+  tagClosed = (t - ls >= 2 && data[t - 1] === GT && data[t - 2] === SLASH) || closesTag(data, ls + 1, e, name, true);
+  return name;
+}
+let tagClosed = false;
+
+/** True when data[s, e) holds `</name` followed by `>`, a space or the end: at its start (after spaces), or anywhere when `anywhere`. */
+function closesTag(data: Buffer, s: number, e: number, name: Buffer, anywhere: boolean): boolean {
+  let p = s;
+  if (!anywhere) while (p < e && (data[p] === SPACE || data[p] === TAB)) p++;
+  const last = e - 2 - name.length; // the last place `</name` can start
+  for (let at = p; at <= last; at++) {
+    if (data[at] === LT && data[at + 1] === SLASH && data.compare(name, 0, name.length, at + 2, at + 2 + name.length) === 0) {
+      const after = at + 2 + name.length;
+      if (after === e || data[after] === GT || data[after] === SPACE || data[after] === TAB) return true;
+    }
+    if (!anywhere) return false;
+  }
+  return false;
 }
 
 /*
@@ -229,7 +297,8 @@ function finishUnit(unit: ParsedUnit, units: ReportUnit[], keyed: boolean, atEnd
  * allocated per line: a unit is one object made when it starts, and it grows
  * by moving its end offset. Keys (POS, receipt) are integers; a field that is
  * not a number (rare) is -1 and compared by its text beside it, so the
- * integer comparison stays monomorphic.
+ * integer comparison stays monomorphic. Tag blocks cost one byte compare per
+ * line outside them and a look for the closing tag per line inside them.
  */
 export function parseReport(data: Buffer, name: string, opts: { header?: BlockHeader } = {}): ParsedReport {
   const encoding = detectEncoding(data);
@@ -255,6 +324,13 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
   let curRcpt = -1;
   let curPosText = '';
   let curRcptText = '';
+  // The unit the last line went into when it ended with that line (an end,
+  // standalone or extra-data line, or a tag block after one): a tag block
+  // that follows belongs to it.
+  let ended: ParsedUnit | undefined;
+  // The tag block being read: its name, and the unit it goes into (undefined in an '@' block).
+  let tag: Buffer | undefined;
+  let tagUnit: ParsedUnit | undefined;
 
   while (p < n) {
     const ls = p;
@@ -283,25 +359,56 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
       }
       continue;
     }
+    if (tag !== undefined) {
+      // Inside a tag block: every line is content, up to the closing tag.
+      if (tagUnit !== undefined) {
+        tagUnit.end = p;
+        if (!crlf) tagUnit.crlf = false;
+      }
+      if (closesTag(data, ls, e, tag, false)) tag = undefined;
+      continue;
+    }
     const len = e - ls;
     if (len === 1 && (data[ls] === HASH || data[ls] === AT)) {
       if (cur !== undefined) {
-        finishUnit(cur, units, keyed, false);
+        finishUnit(cur, units, false); // a new block: the receipt cannot continue
         cur = undefined;
         keyed = false;
       }
+      ended = undefined;
       pendingFlag = data[ls] === HASH ? '#' : '@';
       pendingService = 1;
       headerLine = lineNo;
       continue;
     }
+    if (data[ls] === LT && header !== undefined) {
+      const opened = tagOpened(data, ls, e);
+      if (opened !== undefined) {
+        // A tag block: into the unit of the line before it.
+        let owner: ParsedUnit | undefined;
+        if (header.flag === '#') {
+          owner = cur ?? ended;
+          if (owner === undefined) {
+            owner = cur = makeUnit('other', 0, header, false, data, ls, ls, crlf);
+            keyed = false;
+          }
+          owner.end = p;
+          if (!crlf) owner.crlf = false;
+        }
+        if (!tagClosed) {
+          tag = opened;
+          tagUnit = owner;
+        }
+        continue;
+      }
+    }
 
     // Fields 4-6 lie between the 3rd, 4th, 5th and 6th semicolons (or the
     // line end): find them and read no further. Fields 2-3 are nearly always
-    // `DD.MM.YYYY;HH:MM:SS;`, so the 3rd semicolon is first tried at its usual
-    // place (nothing in between may be a semicolon: checked without a loop);
-    // any other layout takes the general scan. Fields 4-6 are parsed as
-    // integers in the same pass that finds their ends.
+    // `DD.MM.YY;HH:MM:SS;` (or `DD.MM.YYYY;...`), so the 3rd semicolon is
+    // first tried at its usual places (nothing in between may be a semicolon:
+    // checked without a loop); any other layout takes the general scan.
+    // Fields 4-6 are parsed as integers in the same pass that finds their ends.
     let type = -1;
     let pos = -1;
     let rcpt = -1;
@@ -312,8 +419,10 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
     while (i < e && data[i] !== SEMI) i++;
     if (i < e) {
       let f4 = -1;
-      if (i + DATE_TIME < e && data[i + 11] === SEMI && data[i + DATE_TIME] === SEMI && noSemicolonInDateTime(dv, i)) {
-        f4 = i + DATE_TIME + 1;
+      if (i + DATE_TIME_YY < e && data[i + 9] === SEMI && data[i + DATE_TIME_YY] === SEMI && noSemicolonInDateTimeYY(dv, i)) {
+        f4 = i + DATE_TIME_YY + 1;
+      } else if (i + DATE_TIME_YYYY < e && data[i + 11] === SEMI && data[i + DATE_TIME_YYYY] === SEMI && noSemicolonInDateTimeYYYY(dv, i)) {
+        f4 = i + DATE_TIME_YYYY + 1;
       } else {
         let semis = 1;
         for (i++; i < e; i++) {
@@ -350,6 +459,7 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
     }
     if (type < 0) {
       // Not understood: stays where it stands.
+      ended = undefined;
       if (cur !== undefined) {
         cur.end = p;
         if (!crlf) cur.crlf = false;
@@ -359,33 +469,43 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
       }
       continue;
     }
+    ended = undefined;
     const posText = pos < 0 ? textKey(data, s4 + 1, s5) : '';
     const rcptText = rcpt < 0 ? textKey(data, s5 + 1, sixthEnd) : '';
     const cls = typeClass(type);
-    if (cur !== undefined && keyed && pos === curPos && rcpt === curRcpt && posText === curPosText && rcptText === curRcptText) {
+    if (
+      cur !== undefined && keyed &&
+      ((pos === curPos && rcpt === curRcpt && posText === curPosText && rcptText === curRcptText) || ((cls & EXTRA_DATA) !== 0 && cur.kind === 'receipt'))
+    ) {
+      // Same receipt, or extra data while a receipt is open: it belongs to it.
       cur.end = p;
       if (!crlf) cur.crlf = false;
       cur.transactions++;
-      if ((cls & RECEIPT) !== 0) cur.kind = 'receipt';
-      if ((cls & CLOSE) !== 0) {
-        finishUnit(cur, units, keyed, false);
+      if ((cls & IN_RECEIPT) !== 0) cur.kind = 'receipt';
+      if ((cls & ENDS_RECEIPT) !== 0) {
+        finishUnit(cur, units, false);
+        ended = cur;
         cur = undefined;
         keyed = false;
       }
       continue;
     }
     if (cur !== undefined) {
-      finishUnit(cur, units, keyed, false);
+      // Ended by a line of another key (or a standalone line): Kassir moved on.
+      finishUnit(cur, units, false);
       cur = undefined;
       keyed = false;
     }
-    if ((cls & STANDALONE) !== 0) {
-      units.push(makeUnit('standalone', 1, header, true, data, ls, p, crlf));
+    if ((cls & (STANDALONE | EXTRA_DATA)) !== 0) {
+      const unit = makeUnit((cls & STANDALONE) !== 0 ? 'standalone' : 'extra', 1, header, true, data, ls, p, crlf);
+      units.push(unit);
+      ended = unit;
       continue;
     }
-    const unit = makeUnit((cls & RECEIPT) !== 0 ? 'receipt' : 'other', 1, header, false, data, ls, p, crlf);
-    if ((cls & CLOSE) !== 0) {
-      finishUnit(unit, units, true, false);
+    const unit = makeUnit((cls & IN_RECEIPT) !== 0 ? 'receipt' : 'other', 1, header, false, data, ls, p, crlf);
+    if ((cls & ENDS_RECEIPT) !== 0) {
+      finishUnit(unit, units, false);
+      ended = unit;
       continue;
     }
     cur = unit;
@@ -398,10 +518,14 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
   if (pendingService !== 0) {
     throw new FormatError(name, headerLine, `block header "${pendingFlag}" is followed by ${pendingService - 1} of its 2 service lines before end of file`);
   }
-  // A keyed run (a receipt, or a run of unknown types) still open at end of
-  // file may continue in the next file: the only incomplete unit.
-  if (cur !== undefined) finishUnit(cur, units, keyed, true);
+  // A receipt still open at end of file may continue in the next file.
+  if (cur !== undefined) finishUnit(cur, units, keyed && cur.kind === 'receipt');
   const r: ParsedReport = { units, skippedLoadedTransactions: skippedLoaded, lines: lineNo, encoding };
+  if (tag !== undefined) {
+    // The file ends inside a tag block: the rest of the block may still be coming.
+    r.openTag = tag.toString('latin1');
+    if (tagUnit !== undefined) tagUnit.complete = false;
+  }
   if (header) r.lastHeader = header;
   return r;
 }

@@ -6,9 +6,14 @@
  * 1. Finished: a matching file is taken only when it has not changed for
  *    `settleMs` (size and mtime stable, or an mtime already that old). Kassir
  *    opens, appends and closes the file per receipt.
- *    A file whose last receipt has no close line yet is left where it is (Kassir
- *    appends the rest to it) for up to `openReceiptMs`, so a receipt is never
- *    split between two files and so between two packages.
+ *    A file is *held* (left where it is, Kassir appends the rest to it) only
+ *    when it ends inside a receipt that has receipt lines and no end line
+ *    (55/56/58/655), or inside a tag block, for up to `openReceiptMs`, so a
+ *    receipt is never split between two files and so between two packages.
+ *    Extra-data lines (125, 300 and their blocks) after the last ended receipt
+ *    never hold a file: one Kassir keeps appending 125 lines to is taken as
+ *    soon as it has been quiet for `settleMs`. A held file is logged once
+ *    (`till.report.held`, info) and listed by `heldFiles()` for `status`.
  * 2. Taken: it is renamed into `<till>/.kassir-agent/taken/` (same folder tree,
  *    so the rename is atomic). On Windows the rename fails while Kassir holds
  *    the file: we simply try again on the next pass. If Kassir writes again
@@ -34,6 +39,8 @@ import { join } from 'node:path';
 import { FormatError } from '../formats/errors.js';
 import { planAppend } from '../formats/batcher.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
+import { END_TYPES_TEXT } from '../formats/transaction-types.js';
+import type { HeldFile } from '../status.js';
 import type { Store } from '../store/store.js';
 import type { AgentState } from '../store/state.js';
 import { ensureDir, fsyncDir, statOrUndefined } from '../store/fsutil.js';
@@ -57,8 +64,10 @@ export interface CollectResult {
   transactions: number;
   /** Packages sealed because they were full (or closed an flr answer). */
   sealed: number[];
-  /** Matching files still in the till folder (not yet finished, or locked by Kassir). */
+  /** Matching files still in the till folder that are not finished yet, or locked by Kassir. */
   waiting: number;
+  /** Matching files held in the till folder because they end inside an open receipt (see heldFiles()). */
+  held: number;
 }
 
 /** Folder inside the till folder where taken files wait until they are ingested. */
@@ -70,10 +79,56 @@ interface Observation {
   since: number;
 }
 
+/**
+ * Why a report file must wait for Kassir to write the rest, or undefined when
+ * it may be taken: the one rule for the collector and for `status` read from
+ * disk. A file that is not a report is never held (ingest quarantines it).
+ */
+export function holdReason(data: Buffer, name: string): string | undefined {
+  let parsed: ReturnType<typeof parseReport>;
+  try {
+    parsed = parseReport(data, name);
+  } catch {
+    return undefined;
+  }
+  const last = parsed.units.at(-1);
+  if (!last || last.complete) return undefined;
+  if (parsed.openTag !== undefined) return `ends inside a <${parsed.openTag}> block with no </${parsed.openTag}> yet`;
+  const f = last.lines[0]!.toString('latin1').split(';');
+  return `open receipt ${f[5]?.trim()} (POS ${f[4]?.trim()}) has no end line (${END_TYPES_TEXT}) yet; open since ${f[1]} ${f[2]}`;
+}
+
+/**
+ * The report files of a till folder that the collector would hold, read from
+ * disk (for `status` when no agent runs). No agent watched them, so `since`
+ * is the file's last write and `takeBy` that plus `openReceiptMs`: when a
+ * running agent takes it anyway.
+ */
+export async function scanHeldFiles(opts: Pick<CollectorOptions, 'tillDir' | 'reportFiles' | 'openReceiptMs'>): Promise<HeldFile[]> {
+  const pattern = globToRegExp(opts.reportFiles);
+  const out: HeldFile[] = [];
+  let names: string[];
+  try {
+    names = (await fs.readdir(opts.tillDir, { withFileTypes: true })).filter((e) => e.isFile() && pattern.test(e.name)).map((e) => e.name).sort();
+  } catch {
+    return out;
+  }
+  for (const file of names) {
+    const path = join(opts.tillDir, file);
+    const [st, data] = await Promise.all([statOrUndefined(path), fs.readFile(path).catch(() => undefined)]);
+    if (!st || !data) continue;
+    const reason = holdReason(data, file);
+    if (reason !== undefined) out.push({ file, reason, since: new Date(st.mtimeMs).toISOString(), takeBy: new Date(st.mtimeMs + opts.openReceiptMs).toISOString() });
+  }
+  return out;
+}
+
 export class ReportCollector {
   readonly takenDir: string;
   private readonly pattern: RegExp;
   private readonly observed = new Map<string, Observation>();
+  /** Files held in the till folder, by name (logged once when first held). */
+  private readonly held = new Map<string, HeldFile>();
   private takeSeq = 0;
 
   constructor(
@@ -90,7 +145,7 @@ export class ReportCollector {
   async collect(): Promise<CollectResult> {
     await ensureDir(this.takenDir);
     const waiting = await this.takeFinished();
-    const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting };
+    const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting, held: this.held.size };
     const taken = (await fs.readdir(this.takenDir)).filter((n) => /^\d{15}-\d+-/.test(n)).sort();
     for (const name of taken) {
       const r = await this.ingest(name);
@@ -134,14 +189,12 @@ export class ReportCollector {
       else waiting++;
     }
     for (const name of this.observed.keys()) if (!present.has(name)) this.observed.delete(name);
+    for (const name of this.held.keys()) if (!present.has(name)) this.held.delete(name);
     // Oldest first; files written in the same instant go in name order with numbers compared
     // as numbers (r9.rep before r10.rep), as a writer numbering its files means them.
     candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const c of candidates) {
-      if (await this.endsInOpenReceipt(c.name, now - c.mtimeMs)) {
-        waiting++;
-        continue;
-      }
+      if (await this.mustHold(c.name, now, c.mtimeMs)) continue;
       // Names sort in the order taken: a zero-padded clock, then a zero-padded sequence for the same millisecond.
       const takenName = `${String(this.now()).padStart(15, '0')}-${String(++this.takeSeq).padStart(6, '0')}-${c.name}`;
       try {
@@ -150,6 +203,7 @@ export class ReportCollector {
         await fsyncDir(this.takenDir);
         await fsyncDir(this.opts.tillDir);
         this.observed.delete(c.name);
+        this.held.delete(c.name);
         this.log.debug('till.report.taken', { file: c.name, as: takenName });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
@@ -162,24 +216,40 @@ export class ReportCollector {
     return waiting;
   }
 
-  /** True while the file's last receipt is still open and young enough that Kassir may append the rest. */
-  private async endsInOpenReceipt(name: string, quietMs: number): Promise<boolean> {
+  /** The files held in the till folder now: each with why, since when, and when it is taken anyway. */
+  heldFiles(): HeldFile[] {
+    return [...this.held.values()].map((h) => ({ ...h }));
+  }
+
+  /** True while the file ends inside an open receipt that is young enough that Kassir may append the rest. */
+  private async mustHold(name: string, now: number, mtimeMs: number): Promise<boolean> {
     let data: Buffer;
     try {
       data = await fs.readFile(join(this.opts.tillDir, name));
     } catch {
       return false; // gone or locked: the rename decides
     }
-    let last: ReportUnit | undefined;
-    try {
-      last = parseReport(data, name).units.at(-1);
-    } catch {
-      return false; // not a report: taken and quarantined by ingest
+    const reason = holdReason(data, name);
+    if (reason === undefined) {
+      this.held.delete(name);
+      return false;
     }
-    if (!last || last.complete) return false;
-    if (quietMs < this.opts.openReceiptMs) return true;
-    this.log.warn('till.report.open-receipt', { file: name, quietMs, note: 'last receipt has no close line; taken as it is after till.openReceiptMs' });
-    return false;
+    const quietMs = now - mtimeMs;
+    if (quietMs >= this.opts.openReceiptMs) {
+      this.log.warn('till.report.open-receipt', { file: name, quietMs, reason, note: 'taken as it is after till.openReceiptMs' });
+      return false;
+    }
+    const takeBy = new Date(mtimeMs + this.opts.openReceiptMs).toISOString();
+    const known = this.held.get(name);
+    if (known === undefined) {
+      const since = new Date(now).toISOString();
+      this.held.set(name, { file: name, reason, since, takeBy });
+      this.log.info('till.report.held', { file: name, reason, takeBy, note: 'left to Kassir to write the rest; taken at once when it does, or at takeBy as it is' });
+    } else {
+      known.reason = reason;
+      known.takeBy = takeBy;
+    }
+    return true;
   }
 
   private async ingest(takenName: string): Promise<{ transactions: number; sealed: number[]; released: boolean }> {

@@ -75,34 +75,60 @@ test('batching: state is tiny JSON; a change of encoding starts a new package', 
 // ---- property: over generated files, packages carry exactly the input, in order, receipts whole ----
 
 type Item =
-  | { k: 'receipt'; pos: number; sales: number; end: 55 | 56; junkInside: boolean; unknownInside: boolean }
-  | { k: 'standalone'; type: number }
+  | { k: 'receipt'; pos: number; sales: number; end: 55 | 56 | 58; junkInside: boolean; unknownInside: boolean; slip: boolean; errors: boolean }
+  | { k: 'prepay'; positions: number; closed: boolean }
+  | { k: 'standalone'; type: number; errorsBefore: boolean }
+  | { k: 'extra'; type: 125 | 300 }
   | { k: 'junk'; text: string }
   | { k: 'unknown'; type: number }
   | { k: 'block' }
   | { k: 'loadedBlock'; n: number };
 
 const itemArb: fc.Arbitrary<Item> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant('receipt' as const), pos: fc.integer({ min: 1, max: 3 }), sales: fc.integer({ min: 0, max: 12 }), end: fc.constantFrom(55 as const, 56 as const), junkInside: fc.boolean(), unknownInside: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('standalone' as const), type: fc.constantFrom(50, 51, 60, 61, 62, 63) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      k: fc.constant('receipt' as const), pos: fc.integer({ min: 1, max: 3 }), sales: fc.integer({ min: 0, max: 12 }), end: fc.constantFrom(55 as const, 56 as const, 58 as const),
+      junkInside: fc.boolean(), unknownInside: fc.boolean(), slip: fc.boolean(), errors: fc.boolean(),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('prepay' as const), positions: fc.integer({ min: 1, max: 5 }), closed: fc.boolean() }) },
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('standalone' as const), type: fc.constantFrom(50, 51, 60, 61, 62, 63), errorsBefore: fc.boolean() }) },
+  // Extra data between receipts: the periodic 125 (error statistics), a posted document 300.
+  { weight: 2, arbitrary: fc.record({ k: fc.constant('extra' as const), type: fc.constantFrom(125 as const, 300 as const) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('junk' as const), text: fc.constantFrom('', 'x', 'a;b;c', ';;;', 'free text; with; semicolons; but;no;type') }) },
-  { weight: 1, arbitrary: fc.record({ k: fc.constant('unknown' as const), type: fc.constantFrom(7, 99, 120) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('unknown' as const), type: fc.constantFrom(7, 99, 120, 4000) }) },
   { weight: 1, arbitrary: fc.constant({ k: 'block' as const }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('loadedBlock' as const), n: fc.integer({ min: 0, max: 3 }) }) },
 );
 
 test('property: all packages concatenated carry the input transactions exactly and in order, no receipt split, limit honoured', () => {
   fc.assert(
-    fc.property(fc.array(itemArb, { maxLength: 60 }), fc.integer({ min: 1, max: 15 }), fc.array(fc.nat(), { maxLength: 4 }), fc.boolean(), (items, max, cuts, lf) => {
+    fc.property(fc.array(itemArb, { maxLength: 60 }), fc.integer({ min: 1, max: 15 }), fc.array(fc.nat(), { maxLength: 4 }), fc.boolean(), fc.boolean(), (items, max, cuts, lf, real) => {
       let n = 0;
       let rc = 0;
       let blocks = 0;
-      const line = (type: number, pos: number, r: number) => `${++n};01.02.2024;09:00:00;${type};${pos};${r};1;5;1;2.00;1;2.00`;
+      // Real format (the wiki's lines): DD.MM.YY and a trailing `;`. Else the format the agent was first built on.
+      const line = real
+        ? (type: number, pos: number, r: number, section = 1) => `${++n};01.02.24;09:00:00;${type};${pos};${r};1;5;${section};2.00;1;2.00;`
+        : (type: number, pos: number, r: number) => `${++n};01.02.2024;09:00:00;${type};${pos};${r};1;5;1;2.00;1;2.00`;
       const body: string[] = [];
       const expected: string[] = []; // body lines of '#' blocks, in order
       const receiptOfLine = new Map<string, string>();
+      /** Tag-block lines (unique ones) -> the transaction line they belong to. */
+      const ownerOfLine = new Map<string, string>();
       let loaded = false;
       const push = (l: string) => { body.push(l); if (!loaded) expected.push(l); };
+      /** A 125 (json_data, kind 1-3) or 300 (Document) line with its multi-line block, as on the wiki. */
+      const withBlock = (type: 125 | 300, pos: number, r: number, kind: 1 | 2 | 3): string[] => {
+        const owner = line(type, pos, r, kind);
+        const id = n;
+        const block = type === 125
+          ? [`<json_data type="${kind}">`, '{', `    "slip": "n${id}",`, `    "RRN": "n${id}"`, '}', '</json_data>']
+          : [`<Document store="0000061" comment="n${id}" section="1">`, `1;${id}.001`, '2;44.000', '</Document>'];
+        for (const l of block) if (l.includes(`n${id}"`) || l === `1;${id}.001`) ownerOfLine.set(l, owner); // the lines unique to this block
+        return [owner, ...block];
+      };
       push('#'); push('svc 0'); push('POS');
       for (const it of items) {
         if (it.k === 'block' || it.k === 'loadedBlock') {
@@ -117,19 +143,35 @@ test('property: all packages concatenated carry the input transactions exactly a
           const r = ++rc;
           const key = `${it.pos}/${r}`;
           const ls = [...Array.from({ length: it.sales }, () => line(11, it.pos, r))];
-          if (it.unknownInside) ls.push(line(99, it.pos, r));
           if (it.junkInside) ls.push('junk inside');
-          ls.push(line(40, it.pos, r), line(it.end, it.pos, r));
-          for (const l of ls) { push(l); if (l !== 'junk inside') receiptOfLine.set(l, key); }
-        } else if (it.k === 'standalone') push(line(it.type, 1, ++rc));
-        else if (it.k === 'unknown') push(line(it.type, 1, ++rc));
+          ls.push(line(40, it.pos, r));
+          // An unknown type inside a receipt, after a receipt line: it never starts one.
+          if (it.unknownInside) ls.push(line(99, it.pos, r));
+          if (real && it.slip) ls.push(...withBlock(125, it.pos, r, 2));
+          if (real && it.errors) ls.push(...withBlock(125, it.pos, r, 3));
+          ls.push(line(real ? it.end : it.end === 58 ? 55 : it.end, it.pos, r));
+          for (const l of ls) { push(l); if (/^\d+;/.test(l)) receiptOfLine.set(l, key); }
+        } else if (it.k === 'prepay') {
+          if (!real) continue;
+          const r = ++rc;
+          const ls = [...Array.from({ length: it.positions }, () => line(611, 13, r)), ...withBlock(125, 13, r, 1), line(it.closed ? 655 : 58, 13, r)];
+          for (const l of ls) { push(l); if (/^\d+;/.test(l)) receiptOfLine.set(l, `13/${r}`); }
+        } else if (it.k === 'standalone') {
+          // Error statistics with an empty receipt come before a non-receipt transaction.
+          if (real && it.errorsBefore) for (const l of withBlock(125, 1, rc + 1, 3)) push(l);
+          push(line(it.type, 1, ++rc));
+        } else if (it.k === 'extra') {
+          if (!real) continue;
+          for (const l of withBlock(it.type, 1, rc + 1, 3)) push(l);
+        } else if (it.k === 'unknown') push(line(it.type, 1, ++rc));
         else push(it.text);
       }
       // Cut the body into several source files at arbitrary line positions outside block headers.
       const eol = lf ? '\n' : '\r\n';
+      // Not between a transaction line and its tag block: Kassir writes them in one go (README); inside a block is fine.
       const cutAt = [...new Set(cuts.map((c) => c % (body.length + 1)))].sort((a, b) => a - b).filter((c) => {
         for (let k = 1; k <= 2; k++) if (c - k >= 0 && (body[c - k] === '#' || body[c - k] === '@')) return false;
-        return c > 0;
+        return c > 0 && !body[c]?.startsWith('<');
       });
       const files: Buffer[] = [];
       let prev = 0;
@@ -162,12 +204,23 @@ test('property: all packages concatenated carry the input transactions exactly a
         const c = countTransactions(p);
         if (c > max) assert.equal(parseReport(p, 'pkg').units.filter((u) => u.transactions > 0).length, 1, `package of ${c} > ${max} with several units`);
       }
-      // 5. Every package is a valid report file starting with '#' and written in CRLF.
+      // 5. Tag blocks travel with their line; no package starts with one; without junk, none is without a transaction.
+      pkgs.forEach((p, i) => {
+        const ls = splitLines(p);
+        for (const l of ls) {
+          const owner = ownerOfLine.get(l);
+          if (owner !== undefined) assert.ok(ls.includes(owner), `block line ${l} in package ${i} without its line ${owner}`);
+        }
+        const units = parseReport(p, 'pkg').units;
+        assert.ok(!units[0]!.lines[0]!.toString('latin1').startsWith('<'), `package ${i} starts with a tag block`);
+        if (!items.some((it) => it.k === 'junk' || (it.k === 'receipt' && it.junkInside))) assert.ok(countTransactions(p) > 0, `package ${i} holds no transaction`);
+      });
+      // 6. Every package is a valid report file starting with '#' and written in CRLF.
       for (const p of pkgs) {
         assert.equal(p.toString('latin1', 0, 3), '#\r\n');
         assert.ok(!/[^\r]\n/.test(p.toString('latin1')));
       }
     }),
-    { numRuns: 300, includeErrorInReport: true },
+    { numRuns: 500, includeErrorInReport: true },
   );
 });

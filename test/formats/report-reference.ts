@@ -1,13 +1,15 @@
 /**
  * The report parser as it was before the byte-range rewrite (commit fcafd08),
- * frozen here as the reference the fast parser must agree with exactly
- * (report-equivalence.test.ts). Do not optimise this copy: its value is that
- * it is the old, straightforward code.
+ * kept as the reference the fast parser must agree with exactly
+ * (report-equivalence.test.ts), with the rules of the real Kassir 5 format
+ * (issue 11: 58/655 ends, extra-data lines, tag blocks, holding only for an
+ * open receipt) added in the same plain style. Do not optimise this copy: its
+ * value is that it is straightforward code.
  */
 import { detectEncoding } from '../../src/formats/encoding.js';
 import { FormatError } from '../../src/formats/errors.js';
 import type { BlockHeader, ParsedReport, ReportUnit, UnitKind } from '../../src/formats/report.js';
-import { isCloseType, isReceiptType, isStandaloneType } from '../../src/formats/transaction-types.js';
+import { isEndType, isExtraDataType, isReceiptType, isStandaloneType } from '../../src/formats/transaction-types.js';
 
 /** A unit as parseReport makes it: line spans into the source buffer, `lines` materialised on first read. */
 class ParsedUnit implements ReportUnit {
@@ -67,6 +69,25 @@ function showLine(line: Buffer): string {
   return JSON.stringify(line.length > 60 ? `${t}...` : t);
 }
 
+/** The tag a line opens (`<name ...`), and whether the same line closes it; undefined for any other line. */
+function tagOf(line: string): { name: string; closed: boolean } | undefined {
+  const m = /^<([^/ \t>!?][^ \t>/]*)/.exec(line);
+  if (!m) return undefined;
+  const name = m[1]!;
+  const selfClosing = /\/>[ \t]*$/.test(line);
+  return { name, closed: selfClosing || closesAnywhere(line.slice(1), name) };
+}
+function closesAnywhere(text: string, name: string): boolean {
+  for (let at = text.indexOf('</'); at !== -1; at = text.indexOf('</', at + 2)) {
+    if (text.startsWith(name, at + 2) && /^(?:$|[> \t])/.test(text.slice(at + 2 + name.length, at + 3 + name.length))) return true;
+  }
+  return false;
+}
+function closesAtStart(line: string, name: string): boolean {
+  const t = line.replace(/^[ \t]*/, '');
+  return t.startsWith(`</${name}`) && /^(?:$|[> \t])/.test(t.slice(2 + name.length, 3 + name.length));
+}
+
 export function referenceParseReport(data: Buffer, name: string, opts: { header?: BlockHeader } = {}): ParsedReport {
   const encoding = detectEncoding(data);
   const n = data.length;
@@ -85,13 +106,15 @@ export function referenceParseReport(data: Buffer, name: string, opts: { header?
   let cur: ParsedUnit | undefined;
   let curPos: number | string | symbol = NO_KEY;
   let curRcpt: number | string | symbol = NO_KEY;
+  let ended: ParsedUnit | undefined; // the unit the previous line ended
+  let tag: string | undefined;
+  let tagUnit: ParsedUnit | undefined;
   const sc = [0, 0, 0, 0, 0];
 
-  // A keyed run (a receipt, or a run of unknown types) still open at end of
-  // file may continue in the next file: the only incomplete unit.
+  // Only a receipt with receipt lines still open at end of file may continue in the next file.
   const close = (atEndOfFile = false) => {
     if (cur) {
-      cur.complete = !atEndOfFile || curPos === NO_KEY;
+      cur.complete = !(atEndOfFile && curPos !== NO_KEY && cur.kind === 'receipt');
       if (cur.header.flag === '#') units.push(cur);
       cur = undefined;
       curPos = curRcpt = NO_KEY;
@@ -117,12 +140,33 @@ export function referenceParseReport(data: Buffer, name: string, opts: { header?
       }
       continue;
     }
+    const text = data.toString('latin1', ls, e);
+    if (tag !== undefined) {
+      tagUnit?.spans.push(ls, e);
+      if (closesAtStart(text, tag)) tag = undefined;
+      continue;
+    }
     const len = e - ls;
     if (len === 1 && (data[ls] === HASH || data[ls] === AT)) {
       close();
+      ended = undefined;
       pendingFlag = data[ls] === HASH ? '#' : '@';
       pendingService = 1;
       headerLine = lineNo;
+      continue;
+    }
+    const opened = header ? tagOf(text) : undefined;
+    if (opened) {
+      let owner: ParsedUnit | undefined;
+      if (header!.flag === '#') {
+        owner = cur ?? ended;
+        if (!owner) owner = cur = new ParsedUnit('other', 0, header!, false, data, []);
+        owner.spans.push(ls, e);
+      }
+      if (!opened.closed) {
+        tag = opened.name;
+        tagUnit = owner;
+      }
       continue;
     }
 
@@ -146,6 +190,7 @@ export function referenceParseReport(data: Buffer, name: string, opts: { header?
       if (type >= 0) skippedLoaded++;
       continue;
     }
+    ended = undefined;
     if (type < 0) {
       // Not understood: stays where it stands.
       if (cur) cur.spans.push(ls, e);
@@ -154,28 +199,41 @@ export function referenceParseReport(data: Buffer, name: string, opts: { header?
     }
     const pos = keyField(data, sc[3]! + 1, sc[4]!);
     const rcpt = keyField(data, sc[4]! + 1, sixthEnd);
-    if (cur && pos === curPos && rcpt === curRcpt) {
-      cur.spans.push(ls, e);
-      cur.transactions++;
-      if (isReceiptType(type)) cur.kind = 'receipt';
-      if (isCloseType(type)) close();
+    const sameReceipt = cur !== undefined && curPos !== NO_KEY && pos === curPos && rcpt === curRcpt;
+    const extraInOpenReceipt = cur !== undefined && curPos !== NO_KEY && cur.kind === 'receipt' && isExtraDataType(type);
+    if (sameReceipt || extraInOpenReceipt) {
+      cur!.spans.push(ls, e);
+      cur!.transactions++;
+      if (isReceiptType(type)) cur!.kind = 'receipt';
+      if (isEndType(type)) {
+        ended = cur;
+        close();
+      }
       continue;
     }
     close();
-    if (isStandaloneType(type)) {
-      units.push(new ParsedUnit('standalone', 1, header, true, data, [ls, e]));
+    if (isStandaloneType(type) || isExtraDataType(type)) {
+      ended = new ParsedUnit(isStandaloneType(type) ? 'standalone' : 'extra', 1, header, true, data, [ls, e]);
+      units.push(ended);
       continue;
     }
     cur = new ParsedUnit(isReceiptType(type) ? 'receipt' : 'other', 1, header, false, data, [ls, e]);
     curPos = pos;
     curRcpt = rcpt;
-    if (isCloseType(type)) close();
+    if (isEndType(type)) {
+      ended = cur;
+      close();
+    }
   }
   if (pendingService !== 0) {
     throw new FormatError(name, headerLine, `block header "${pendingFlag}" is followed by ${pendingService - 1} of its 2 service lines before end of file`);
   }
   close(true);
   const r: ParsedReport = { units, skippedLoadedTransactions: skippedLoaded, lines: lineNo, encoding };
+  if (tag !== undefined) {
+    r.openTag = tag;
+    if (tagUnit) tagUnit.complete = false;
+  }
   if (header) r.lastHeader = header;
   return r;
 }

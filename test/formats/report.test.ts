@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { FormatError } from '../../src/formats/errors.js';
 import { parseReport } from '../../src/formats/report.js';
+import { isEndType, isExtraDataType, isReceiptType, TRANSACTION_TYPES, typeClass } from '../../src/formats/transaction-types.js';
+import { kassirFile, receiptLine, WIKI_125_ERRORS, WIKI_125_PREPAYMENT, WIKI_125_SLIP, WIKI_300_DOCUMENT, WIKI_CASES, WIKI_HEADER } from './wiki-lines.js';
 
 const t = (n: number, type: number, pos: number | string, rcpt: number | string, rest = '1;100;1;10.00;1;10.00') =>
   `${n};15.03.2024;12:00:${String(n % 60).padStart(2, '0')};${type};${pos};${rcpt};${rest}`;
@@ -80,4 +82,72 @@ test('parseReport: UTF-8 BOM files are recognised and marked', () => {
   assert.equal(r.encoding, 'utf8bom');
   assert.equal(r.units[0]!.header.encoding, 'utf8bom');
   assert.equal(r.units[0]!.lines[0]!.toString(), t(1, 50, 1, 1));
+});
+
+// ---- the real Kassir 5 format: the wiki's own example lines (test/formats/wiki-lines.ts) ----
+
+const bytesOf = (u: ReturnType<typeof parseReport>['units'][number]) => Buffer.concat(u.lines.flatMap((l) => [l, Buffer.from('\r\n')]));
+
+test('wiki: every case parses into whole units; the file is complete; every line byte for byte', () => {
+  for (const c of WIKI_CASES) {
+    const data = kassirFile(c.lines);
+    const r = parseReport(data, 'POS13.rep');
+    assert.ok(r.units.every((u) => u.complete), `${c.name}: complete`);
+    assert.equal(r.openTag, undefined);
+    assert.ok(Buffer.concat(r.units.map(bytesOf)).equals(data.subarray(kassirFile(WIKI_HEADER).length)), `${c.name}: every body line once, in order, byte for byte`);
+    for (const u of r.units) {
+      assert.ok(u.transactions > 0, `${c.name}: no unit without a transaction`);
+      assert.ok(!u.lines[0]!.toString('latin1').startsWith('<'), `${c.name}: no unit starts with a tag block`);
+    }
+  }
+});
+
+test('wiki: 125 and 300 blocks stay with their line; receipts end at 55/58/655; 125 outside a receipt is a unit of its own', () => {
+  const shape = (i: number) => parseReport(kassirFile(WIKI_CASES[i]!.lines), 'POS13.rep').units.map((u) => [u.kind, u.transactions, u.lines.length]);
+  assert.deepEqual(shape(0), [['receipt', 4, 7]], 'prepayment: 611, 40, 125 + its 3 block lines, 655');
+  assert.deepEqual(shape(1), [['receipt', 4, 10]], 'slip: 11, 40, 125 + 6 block lines, 55');
+  assert.deepEqual(shape(2), [['receipt', 3, 6]], 'deferred: 11, 125 + 3 block lines, 58');
+  assert.deepEqual(shape(3), [['receipt', 2, 2], ['extra', 1, 4], ['standalone', 1, 1], ['extra', 1, 4]]);
+  assert.deepEqual(shape(4), [['receipt', 2, 2], ['extra', 1, 5]], 'the document with its 4 block lines');
+});
+
+test('wiki: a file is held only when it ends inside a receipt with receipt lines and no end', () => {
+  const open = [...WIKI_HEADER, receiptLine(99083, '03.04.23', '15:37:40', 611, 1276, '81', '100.00'), ...WIKI_125_PREPAYMENT];
+  let r = parseReport(kassirFile(open), 'POS13.rep');
+  assert.deepEqual(r.units.map((u) => [u.kind, u.complete]), [['receipt', false]], 'a prepayment receipt without its 655 is open');
+  // The same receipt with its 58 instead: deferred, ended.
+  r = parseReport(kassirFile([...open, receiptLine(99086, '03.04.23', '15:37:48', 58, 1276)]), 'POS13.rep');
+  assert.deepEqual(r.units.map((u) => [u.kind, u.complete]), [['receipt', true]]);
+  // Only 125/300 lines, or an unknown type, never hold a file.
+  for (const body of [WIKI_125_ERRORS, WIKI_300_DOCUMENT, [receiptLine(1, '08.10.24', '13:00:00', 999, 5)]]) {
+    r = parseReport(kassirFile([...WIKI_HEADER, ...body]), 'POS13.rep');
+    assert.ok(r.units.every((u) => u.complete), body[0]);
+  }
+  // Cut inside a tag block (Kassir still writing it): held, and the parser says which tag.
+  r = parseReport(kassirFile([...WIKI_HEADER, ...WIKI_125_SLIP.slice(0, 4)]), 'POS13.rep');
+  assert.equal(r.openTag, 'json_data');
+  assert.equal(r.units.at(-1)!.complete, false);
+  assert.equal(r.units.at(-1)!.lines.length, 4);
+});
+
+test('wiki: a tag block goes with the line before it even when that line ended its unit; nothing inside is read as a transaction', () => {
+  const lines = [
+    ...WIKI_HEADER,
+    receiptLine(1, '05.04.23', '19:36:00', 50, 0, '', '1000.00'),
+    '<json_data type="3">',
+    '1;05.04.23;19:36:00;11;13;9;1;;1;0;0;0;',
+    '#',
+    '</json_data>',
+    ...WIKI_300_DOCUMENT,
+    receiptLine(2, '05.04.23', '19:37:00', 55, 1277),
+    '<goods_attr code="81"/>',
+  ];
+  const r = parseReport(kassirFile(lines), 'POS13.rep');
+  assert.deepEqual(r.units.map((u) => [u.kind, u.transactions, u.lines.length]), [['standalone', 1, 5], ['extra', 1, 5], ['receipt', 1, 2]]);
+});
+
+test('wiki: types above 255 are ordinary types with their roles', () => {
+  assert.ok(isReceiptType(611) && isEndType(655) && isEndType(58) && isExtraDataType(300) && isExtraDataType(125));
+  assert.equal(typeClass(4000), 0);
+  for (const row of TRANSACTION_TYPES) assert.ok(row.source === 'documented' || row.source === 'practice');
 });

@@ -79,7 +79,7 @@ test('scan: empty and command lines are located for range copying; a bare LF or 
     assert.equal(s.clean, false);
     assert.deepEqual(s.skips, [16, 18, SKIP_EMPTY, 18, 39, SKIP_COMMAND]);
     assert.equal(s.tailEol, '\n');
-    assert.deepEqual(s.tableLines, [2, 1, 0, 0]);
+    assert.deepEqual(s.tableLines, [2, 1, 0, 0, 0, 0]);
 
     await writeFile(p, '##@@&&\r\n#\r\n1;a\r\n2;b\n3;c\r\n');
     assert.equal((await scanSprPart(p, 'a')).rangeCopy, false, 'a bare LF needs a CR added');

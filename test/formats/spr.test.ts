@@ -7,6 +7,7 @@ import { detectEncoding, transcodeLines } from '../../src/formats/encoding.js';
 import { FormatError } from '../../src/formats/errors.js';
 import { compareSprPartNames, inspectSprPart, mergeSprParts, sprPartNumber } from '../../src/formats/spr.js';
 import { addCommands, emptyCommandSummary, renderClear } from '../../src/formats/spr/commands.js';
+import { FIX_S, KNOWN_TABLE_NAMES, OTHER, TAG, tableOfLine } from '../../src/formats/spr/tables.js';
 import { withTempDir } from './tmpdir.js';
 
 test('sprPartNumber: plain name 0, numeric suffixes, anything else undefined', () => {
@@ -137,4 +138,14 @@ test('merge: a last line without LF (even one ending in a bare CR) still ends in
     const r = await mergeSprParts([{ name: 'a', path: join(dir, 'a') }, { name: 'b', path: join(dir, 'b') }], out);
     assert.equal((await readFile(r.outputs[0]!.path)).toString('latin1'), '##@@&&\r\n#\r\n1;x\r\n2;y\r\n3;z\r\n');
   });
+});
+
+test('SPR tables: ^ lines are fixed discounts ({FIX_S}); <name lines are tag elements', () => {
+  const at = (s: string) => tableOfLine(Buffer.from(s, 'latin1'), 0);
+  assert.equal(at('^2;x;1;1;10'), FIX_S);
+  assert.equal(KNOWN_TABLE_NAMES.get('FIX_S'), FIX_S);
+  assert.equal(at('<product_group a="1">'), TAG);
+  assert.equal(at('<goods_attr code="1"/>'), TAG);
+  assert.equal(at('{%^$1;m'), OTHER, 'a modifier line is not a fixed discount');
+  assert.equal(at('%^-1;2'), OTHER);
 });

@@ -26,10 +26,18 @@
  *    (line 2 set to '#'); nothing is dropped across it.
  * 5. An output left with no data (all dropped by later clears) folds into the
  *    next output, carrying its clears: nothing stood between them.
+ * 6. Tag elements (`<product_group ...>`, `<goods_attr ...>`, any `<name`
+ *    line: table TAG) describe other records (a goods attribute names its
+ *    goods) and what a clear does to them is not documented. So a part with
+ *    tag elements, and every part before it back to the last part with
+ *    unknown commands, is *protected*: a later clear drops nothing from it
+ *    (its goods stay for the attributes that describe them), and a part with
+ *    a clear never joins an output holding a protected part: it starts a new
+ *    output, loaded after it, exactly in the order the back office wrote.
  */
 import type { SprMode } from './commands.js';
 import type { SprPartScan } from './scan.js';
-import { KNOWN_TABLE_NAMES, OTHER, TABLE_COUNT, type TableId } from './tables.js';
+import { KNOWN_TABLE_NAMES, OTHER, TABLE_COUNT, TAG, type TableId } from './tables.js';
 
 export interface PartPlan {
   scan: SprPartScan;
@@ -87,7 +95,8 @@ function effectiveClear(s: SprPartScan): Set<string> | undefined {
   return c !== undefined && c.size > 0 ? c : undefined;
 }
 
-function canJoin(g: GroupPlan, part: PartPlan, clear: Set<string> | undefined): boolean {
+function canJoin(g: GroupPlan, part: PartPlan, clear: Set<string> | undefined, protectedParts: Set<PartPlan>): boolean {
+  if (clear && g.parts.some((p) => protectedParts.has(p))) return false; // rule 6
   const gm = groupMode(g);
   const pm = remainingLines(part) > 0 ? partMode(part) : undefined;
   if (gm !== undefined && pm !== undefined && gm !== pm) return false;
@@ -100,6 +109,8 @@ export function planSprMerge(scans: SprPartScan[]): MergePlan {
   const skipped: { name: string; reason: string }[] = [];
   let segmentStart = 0;
   let pending: string[] = [];
+  /** Parts no clear drops anything from (rule 6). */
+  const protectedParts = new Set<PartPlan>();
 
   for (const s of scans) {
     const clear = effectiveClear(s);
@@ -122,10 +133,15 @@ export function planSprMerge(scans: SprPartScan[]): MergePlan {
     }
     if (clear) {
       const known = [...clear].flatMap((t) => (KNOWN_TABLE_NAMES.has(t) ? [KNOWN_TABLE_NAMES.get(t)!] : []));
-      for (let i = segmentStart; i < groups.length; i++) for (const p of groups[i]!.parts) for (const t of known) p.drop.add(t);
+      for (let i = segmentStart; i < groups.length; i++) for (const p of groups[i]!.parts) if (!protectedParts.has(p)) for (const t of known) p.drop.add(t);
+    }
+    if (s.tableLines[TAG]! > 0) {
+      // Rule 6: this part and everything before it keep all their lines.
+      for (let i = segmentStart; i < groups.length; i++) for (const p of groups[i]!.parts) protectedParts.add(p);
+      protectedParts.add(part);
     }
     const last = groups.length > segmentStart ? groups[groups.length - 1]! : undefined;
-    if (last && canJoin(last, part, clear)) {
+    if (last && canJoin(last, part, clear, protectedParts)) {
       last.parts.push(part);
       last.names.push(...pending, s.name);
       for (const t of clear ?? []) last.clear.add(t);

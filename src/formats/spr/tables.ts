@@ -10,6 +10,9 @@
  * |         | and groups; `#`: their barcodes/units   |                                    |
  * | USR     | `&` users                               | `{USR}`                            |
  * | NAB_P   | `~` permission sets                     | `{NAB_P}`                          |
+ * | FIX_S   | `^` fixed discounts                     | `{FIX_S}` *(practice)*             |
+ * | TAG     | `<name ...` tag elements                | never dropped: see plan.ts rule 6  |
+ * |         | (`<product_group ...>`, `<goods_attr ...>`) |                                |
  * | OTHER   | every other prefix (`!`, `$%`, `|`,...) | unknown: see below                 |
  *
  * `$$$CLR` with no list clears the goods catalogue (Shtrih-M loaders clear
@@ -18,28 +21,33 @@
  *
  * Merging depends on this only through one rule, which keeps it safe when the
  * table is a guess: earlier lines of a *known* table the clear names are
- * dropped; a clear naming a table we cannot map to prefixes (`{FIX_S}`,
- * `{COM_GR_TOV}`...) may concern any OTHER line, so such a part is never merged
+ * dropped; a clear naming a table we cannot map to prefixes (`{COM_GR_TOV}`...)
+ * may concern any OTHER line, so such a part is never merged
  * after OTHER lines it might clear (it starts a new output file instead).
  */
 
 export const TOV = 0;
 export const USR = 1;
 export const NAB_P = 2;
-export const OTHER = 3;
-export type TableId = 0 | 1 | 2 | 3;
-export const TABLE_COUNT = 4;
+export const FIX_S = 3;
+export const TAG = 4;
+export const OTHER = 5;
+export type TableId = 0 | 1 | 2 | 3 | 4 | 5;
+export const TABLE_COUNT = 6;
 
 /** Clear-list names we can map to line prefixes, and their table ids. */
 export const KNOWN_TABLE_NAMES: ReadonlyMap<string, TableId> = new Map<string, TableId>([
   ['TOV', TOV],
   ['USR', USR],
   ['NAB_P', NAB_P],
+  ['FIX_S', FIX_S],
 ]);
 
 const HASH = 0x23; // '#'
 const AMP = 0x26; // '&'
 const TILDE = 0x7e; // '~'
+const CARET = 0x5e; // '^'
+const LT = 0x3c; // '<'
 
 /** The table of the data line starting at `buf[start]` (the line is non-empty). */
 export function tableOfLine(buf: Buffer, start: number): TableId {
@@ -47,5 +55,7 @@ export function tableOfLine(buf: Buffer, start: number): TableId {
   if ((c >= 0x30 && c <= 0x39) || c === HASH) return TOV;
   if (c === AMP) return USR;
   if (c === TILDE) return NAB_P;
+  if (c === CARET) return FIX_S;
+  if (c === LT) return TAG;
   return OTHER;
 }
