@@ -9,6 +9,19 @@ import type { ExchangeLive } from './exchange/exchange.js';
 import { Store } from './store/store.js';
 import { nullLogger } from './util/logger.js';
 
+/**
+ * A report file the agent leaves in the till folder for now (issue 11 owns
+ * this shape; monitoring counts them and alerts on the oldest).
+ */
+export interface HeldFile {
+  file: string;
+  reason: string;
+  /** ISO time since when it is held. */
+  since: string;
+  /** ISO time after which it is taken anyway, if any. */
+  takeBy?: string;
+}
+
 export interface StatusReport {
   pos: number;
   transport: string;
@@ -23,6 +36,10 @@ export interface StatusReport {
   lastPullOk?: string;
   lastPush?: { at: string; ok: boolean; error?: string };
   lastPushOk?: string;
+  /** When reference data was last handed to Kassir (ISO). */
+  lastReferenceDelivered?: string;
+  /** Report files held in the till folder (none when absent). */
+  held?: HeldFile[];
   /** Present when read from the running agent. */
   live?: ExchangeLive;
   /** Free space in the data folder, in bytes (undefined where the system cannot tell). */
@@ -78,6 +95,7 @@ export function statusOf(ex: ExchangeConfig, store: Store, now = Date.now()): St
     ...(s.lastPullOk ? { lastPullOk: s.lastPullOk } : {}),
     ...(s.lastPush ? { lastPush: s.lastPush } : {}),
     ...(s.lastPushOk ? { lastPushOk: s.lastPushOk } : {}),
+    ...(s.lastReferenceDelivered ? { lastReferenceDelivered: s.lastReferenceDelivered } : {}),
   };
 }
 
