@@ -13,7 +13,6 @@
  * error; 3 `run --once` left something undelivered; 4 the data folder is in
  * use by another agent.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type LoadedConfig } from './config/load.js';
 import { controlRequest } from './control/client.js';
@@ -23,6 +22,7 @@ import { formatHistoryRow, readHistory } from './history.js';
 import { formatStatus, readStatus, type StatusReport } from './status.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
+import { version } from './version.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, pending: 3, locked: 4, notRunning: 5 } as const;
 
@@ -52,11 +52,6 @@ Exit codes:
   4  the data folder is in use by another kassir-agent
   5  exchange-now / retry: no agent is running for this config
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function load(file: string | undefined): LoadedConfig | number {
   if (!file) {
