@@ -3,7 +3,7 @@
  *
  *   kassir-agent run --config FILE [--once]
  *   kassir-agent check-config --config FILE
- *   kassir-agent status --config FILE [--json]
+ *   kassir-agent status --config FILE [--json | --discovery]
  *   kassir-agent exchange-now --config FILE [--pos N]
  *   kassir-agent retry --config FILE [--pos N]
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
@@ -20,6 +20,7 @@ import { controlSocketPath } from './control/socket-path.js';
 import { agentLogger, runDaemon, runOnce } from './daemon.js';
 import { formatHistoryRow, readHistory } from './history.js';
 import { formatStatus, readStatus, type StatusReport } from './status.js';
+import { discovery, statusDocument } from './status-json.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
 import { version } from './version.js';
@@ -31,9 +32,11 @@ const HELP = `kassir-agent: exchange agent for the Kassir 5 point of sale
 Usage:
   kassir-agent run --config FILE [--once]   run the agent (--once: one full cycle, then exit)
   kassir-agent check-config --config FILE   validate the config; prints "key: problem" lines
-  kassir-agent status --config FILE [--json]
+  kassir-agent status --config FILE [--json | --discovery]
                                             queued packages, attempts, last errors, counters
-                                            (live from the running agent, else from the data folder)
+                                            (live from the running agent, else from the data folder);
+                                            --json: the versioned format monitoring reads (README);
+                                            --discovery: the tills, for Zabbix low-level discovery
   kassir-agent exchange-now --config FILE [--pos N]
                                             the running agent performs a full exchange now; prints the result
   kassir-agent retry --config FILE [--pos N]
@@ -89,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         once: { type: 'boolean' },
         json: { type: 'boolean' },
+        discovery: { type: 'boolean' },
         pos: { type: 'string' },
         since: { type: 'string' },
         package: { type: 'string' },
@@ -123,14 +127,19 @@ export async function main(argv: string[]): Promise<number> {
     case 'status': {
       const loaded = load(values.config);
       if (typeof loaded === 'number') return loaded;
+      if (values.discovery) {
+        process.stdout.write(JSON.stringify(discovery(loaded.config)) + '\n');
+        return EXIT.ok;
+      }
       const live = await controlRequest<{ exchanges: StatusReport[]; notRunning: Record<string, string> }>(controlSocketPath(loaded.config), 'GET', '/status', 10_000).catch(() => undefined);
+      if (values.json) {
+        process.stdout.write(JSON.stringify(await statusDocument(loaded.config, live?.status === 200 ? live.body : undefined), null, 2) + '\n');
+        return EXIT.ok;
+      }
       const reports = live?.status === 200 ? live.body.exchanges : await readStatus(loaded.config);
       const notRunning = live?.status === 200 ? live.body.notRunning : {};
-      if (values.json) process.stdout.write(JSON.stringify({ running: live?.status === 200, exchanges: reports, notRunning }, null, 2) + '\n');
-      else {
-        process.stdout.write(reports.map((r) => formatStatus(r)).join('\n\n') + '\n');
-        for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
-      }
+      process.stdout.write(reports.map((r) => formatStatus(r)).join('\n\n') + '\n');
+      for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
       return EXIT.ok;
     }
     case 'exchange-now':
