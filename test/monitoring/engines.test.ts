@@ -15,24 +15,16 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { version } from '../../src/version.js';
+import { freePort } from '../helpers/ports.js';
 import { dropReport, makeWorkspace, reportFile, ROOT, sharePackages, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
 
 const MON = join(ROOT, 'monitoring');
 const RULES = join(MON, 'prometheus/kassir-agent.rules.yml');
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, ...opts });
