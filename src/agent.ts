@@ -10,7 +10,8 @@ import { controlSocketPath } from './control/socket-path.js';
 import { ControlServer } from './control/server.js';
 import { Exchange, type OnceResult } from './exchange/exchange.js';
 import type { ClosableLogger } from './log.js';
-import { MetricsServer } from './metrics.js';
+import { MetricsServer, metricsText, type MetricsSource } from './metrics.js';
+import { TextfileExport } from './metrics/textfile.js';
 import { dataFreeBytes, statusOf, type StatusReport } from './status.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
@@ -33,6 +34,7 @@ export class Agent {
   private readonly slots: Slot[];
   private control?: ControlServer;
   private metrics?: MetricsServer;
+  private textfile?: TextfileExport;
   private stopping = false;
   metricsPort?: number;
 
@@ -67,9 +69,18 @@ export class Agent {
         this.control = undefined;
       });
     }
+    const source: MetricsSource = {
+      snapshot: () => this.snapshot(),
+      failedToStart: () => this.failedToStart(),
+      configured: cfg.exchanges.map((x) => ({ pos: x.pos, transport: x.transport.type })),
+    };
     if (cfg.metrics.enabled) {
-      this.metrics = new MetricsServer(cfg.metrics, { snapshot: () => this.snapshot(), failedToStart: () => this.failedToStart() }, this.log);
+      this.metrics = new MetricsServer(cfg.metrics, source, this.log);
       this.metricsPort = await this.metrics.start();
+    }
+    if (cfg.metrics.textfile.dir !== undefined) {
+      this.textfile = new TextfileExport({ ...cfg.metrics.textfile, dir: cfg.metrics.textfile.dir }, (o) => metricsText(source, o), this.log);
+      await this.textfile.start();
     }
   }
 
@@ -93,6 +104,7 @@ export class Agent {
     this.stopping = true;
     await this.control?.stop();
     await this.metrics?.stop();
+    await this.textfile?.stop();
     await Promise.all(
       this.slots.map(async (s) => {
         if (s.retryTimer) clearTimeout(s.retryTimer);

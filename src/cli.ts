@@ -3,7 +3,7 @@
  *
  *   kassir-agent run --config FILE [--once]
  *   kassir-agent check-config --config FILE [--no-secrets]
- *   kassir-agent status --config FILE [--json] [--verbose]
+ *   kassir-agent status --config FILE [--json | --discovery] [--verbose]
  *   kassir-agent exchange-now --config FILE [--pos N]
  *   kassir-agent retry --config FILE [--pos N]
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
@@ -13,7 +13,6 @@
  * error; 3 `run --once` left something undelivered; 4 the data folder is in
  * use by another agent.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkOnDisk } from './config/check.js';
 import { ConfigError, loadConfig, type ConfigProblem, type LoadedConfig, type LoadOptions } from './config/load.js';
@@ -22,9 +21,11 @@ import { controlSocketPath } from './control/socket-path.js';
 import { agentLogger, runDaemon, runOnce } from './daemon.js';
 import { formatHistoryRow, readHistory } from './history.js';
 import { formatStatus, readStatus, type StatusReport } from './status.js';
+import { discovery, statusDocument } from './status-json.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
 import { NotFoundError } from './util/not-found.js';
+import { version } from './version.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, pending: 3, locked: 4, notRunning: 5 } as const;
 
@@ -36,10 +37,12 @@ Usage:
                                             validate the config and the folders and files it names;
                                             prints "key: problem" lines (--no-secrets: do not resolve
                                             passwords, for a shell without the service's environment)
-  kassir-agent status --config FILE [--json] [--verbose]
+  kassir-agent status --config FILE [--json | --discovery] [--verbose]
                                             queued packages (counts, oldest, last error, next retry),
                                             held till files, counters; --verbose lists every package
-                                            (live from the running agent, else from the data folder)
+                                            (live from the running agent, else from the data folder);
+                                            --json: the versioned format monitoring reads (README);
+                                            --discovery: the tills, for Zabbix low-level discovery
   kassir-agent exchange-now --config FILE [--pos N]
                                             the running agent performs a full exchange now; prints the result
   kassir-agent retry --config FILE [--pos N]
@@ -58,11 +61,6 @@ Exit codes:
   4  the data folder is in use by another kassir-agent
   5  exchange-now / retry: no agent is running for this config
 `;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function reportProblems(file: string, problems: ConfigProblem[]): number {
   for (const p of problems) process.stderr.write(`${p.path}: ${p.message}\n`);
@@ -124,6 +122,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         verbose: { type: 'boolean' },
         'no-secrets': { type: 'boolean' },
+        discovery: { type: 'boolean' },
         pos: { type: 'string' },
         since: { type: 'string' },
         package: { type: 'string' },
@@ -160,14 +159,19 @@ export async function main(argv: string[]): Promise<number> {
     case 'status': {
       const loaded = load(values.config, READ_ONLY);
       if (typeof loaded === 'number') return loaded;
+      if (values.discovery) {
+        process.stdout.write(JSON.stringify(discovery(loaded.config)) + '\n');
+        return EXIT.ok;
+      }
       const live = await controlRequest<{ exchanges: StatusReport[]; notRunning: Record<string, string> }>(controlSocketPath(loaded.config), 'GET', '/status', 10_000).catch(() => undefined);
+      if (values.json) {
+        process.stdout.write(JSON.stringify(await statusDocument(loaded.config, live?.status === 200 ? live.body : undefined), null, 2) + '\n');
+        return EXIT.ok;
+      }
       const reports = live?.status === 200 ? live.body.exchanges : await readStatus(loaded.config);
       const notRunning = live?.status === 200 ? live.body.notRunning : {};
-      if (values.json) process.stdout.write(JSON.stringify({ running: live?.status === 200, exchanges: reports, notRunning }, null, 2) + '\n');
-      else {
-        process.stdout.write(reports.map((r) => formatStatus(r, Date.now(), { verbose: values.verbose })).join('\n\n') + '\n');
-        for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
-      }
+      process.stdout.write(reports.map((r) => formatStatus(r, Date.now(), { verbose: values.verbose })).join('\n\n') + '\n');
+      for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
       return EXIT.ok;
     }
     case 'exchange-now':

@@ -1,20 +1,36 @@
 /**
- * /healthz and /metrics over HTTP on a loopback address (off by default).
+ * /healthz and /metrics over HTTP on a loopback address, or over HTTP(S) on
+ * any address with the protection of a web config file (TLS and/or basic
+ * auth, metrics/web-config.ts) and an optional allow-list of clients.
+ * Off by default.
  *
  * /healthz is red (503) when an exchange has a package that has waited longer
  * than `metrics.maxQueueAgeMs`, when its last successful push is older than that
  * while packages wait, or when an exchange could not start. Otherwise 200.
- * /metrics is the Prometheus text format (version 0.0.4).
+ * /metrics is the Prometheus text format (version 0.0.4), every metric listed
+ * in metrics/list.ts.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { AllowList } from './metrics/allow-list.js';
+import { prometheusText } from './metrics/list.js';
+import { BasicAuth, loadWebConfig } from './metrics/web-config.js';
 import type { StatusReport } from './status.js';
 import type { Logger } from './util/logger.js';
+import { version } from './version.js';
 
 export interface MetricsSource {
   /** Status of every exchange, with `live` for the ones running. */
   snapshot(): StatusReport[];
   /** Exchanges that failed to start: pos -> error. */
   failedToStart(): Map<number, string>;
+  /** Every configured exchange. */
+  configured: { pos: number; transport: string }[];
+}
+
+/** The metrics text of the agent now; `stopped`: as a stopped agent (every exchange down). */
+export function metricsText(source: MetricsSource, opts: { stopped?: boolean } = {}): string {
+  return prometheusText({ reports: opts.stopped ? [] : source.snapshot(), configured: source.configured, version: version(), node: process.version });
 }
 
 export interface Health {
@@ -34,77 +50,77 @@ export function health(reports: StatusReport[], failed: Map<number, string>, max
   return { ok: problems.length === 0, problems };
 }
 
-const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-export function prometheusText(reports: StatusReport[]): string {
-  const out: string[] = [];
-  const metric = (name: string, type: 'gauge' | 'counter', help: string, values: [Record<string, string>, number][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, v] of values) {
-      const l = Object.entries(labels)
-        .map(([k, x]) => `${k}="${escapeLabel(x)}"`)
-        .join(',');
-      out.push(`${name}{${l}} ${Number.isFinite(v) ? v : 0}`);
-    }
-  };
-  const per = (f: (r: StatusReport) => number | undefined) =>
-    reports.flatMap((r) => {
-      const v = f(r);
-      return v === undefined ? [] : [[{ pos: String(r.pos), transport: r.transport }, v] as [Record<string, string>, number]];
-    });
-  const ts = (iso?: string) => (iso ? Date.parse(iso) / 1000 : undefined);
-  metric('kassir_agent_queued_packages', 'gauge', 'Sealed packages waiting for delivery.', per((r) => r.queued.length));
-  metric('kassir_agent_oldest_queued_age_seconds', 'gauge', 'Age of the oldest package waiting for delivery (0 when none).', per((r) => (r.queued[0] ? r.queued[0].ageMs / 1000 : 0)));
-  metric('kassir_agent_open_transactions', 'gauge', 'Transactions in the open (not yet sealed) package.', per((r) => r.open.transactions));
-  metric('kassir_agent_incoming_waiting', 'gauge', 'Incoming parts waiting for Kassir to take the previous file.', per((r) => r.inbox.length));
-  metric('kassir_agent_last_successful_push_timestamp_seconds', 'gauge', 'Unix time of the last successful push.', per((r) => ts(r.lastPushOk)));
-  metric('kassir_agent_last_successful_pull_timestamp_seconds', 'gauge', 'Unix time of the last successful pull.', per((r) => ts(r.lastPullOk)));
-  metric('kassir_agent_push_attempts_total', 'counter', 'Push attempts since the agent started, by outcome.', [
-    ...reports.filter((r) => r.live).map((r) => [{ pos: String(r.pos), transport: r.transport, outcome: 'delivered' }, r.live!.attempts.delivered] as [Record<string, string>, number]),
-    ...reports.filter((r) => r.live).map((r) => [{ pos: String(r.pos), transport: r.transport, outcome: 'failed' }, r.live!.attempts.failed] as [Record<string, string>, number]),
-  ]);
-  metric('kassir_agent_sent_bytes_total', 'counter', 'Package bytes delivered since the agent started.', per((r) => r.live?.bytesSent));
-  metric('kassir_agent_sent_transactions_total', 'counter', 'Transactions delivered since the agent started.', per((r) => r.live?.transactionsSent));
-  metric('kassir_agent_transactions_collected_total', 'counter', 'Transactions taken from the till (all time).', per((r) => r.counters.transactionsCollected));
-  metric('kassir_agent_quarantined_total', 'counter', 'Bad items put aside in quarantine (all time).', per((r) => r.counters.quarantined));
-  metric('kassir_agent_up', 'gauge', '1 while the exchange runs.', per((r) => (r.live ? 1 : 0)));
-  return out.join('\n') + '\n';
+export interface MetricsServerOptions {
+  host: string;
+  port: number;
+  maxQueueAgeMs: number;
+  webConfigFile?: string;
+  allowFrom?: string[];
 }
 
 export class MetricsServer {
   private server?: Server;
 
   constructor(
-    private readonly opts: { host: string; port: number; maxQueueAgeMs: number },
+    private readonly opts: MetricsServerOptions,
     private readonly source: MetricsSource,
     private readonly log: Logger,
   ) {}
 
   /** Starts listening; returns the port (useful with port 0). */
   async start(): Promise<number> {
-    const server = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (req.method !== 'GET') {
-        res.writeHead(405).end();
+    // Checked by the config loader already; read again here so a file changed since fails loudly now.
+    const web = this.opts.webConfigFile !== undefined ? loadWebConfig(this.opts.webConfigFile) : undefined;
+    const auth = web?.users ? new BasicAuth(web.users) : undefined;
+    const allow = this.opts.allowFrom ? new AllowList(this.opts.allowFrom) : undefined;
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
+      if (allow && !allow.allows(req.socket.remoteAddress)) {
+        this.log.warn('metrics.refused', { client: req.socket.remoteAddress, reason: 'not in metrics.allowFrom' });
+        res.writeHead(403).end();
         return;
       }
-      if (path === '/healthz') {
-        const h = health(this.source.snapshot(), this.source.failedToStart(), this.opts.maxQueueAgeMs);
-        res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(h));
-      } else if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(prometheusText(this.source.snapshot()));
-      } else {
-        res.writeHead(404).end();
-      }
-    });
+      if (!auth) return this.answer(req, res);
+      auth.check(req.headers.authorization).then(
+        (ok) => {
+          if (ok) return this.answer(req, res);
+          res.writeHead(401, { 'www-authenticate': 'Basic realm="kassir-agent"' }).end();
+        },
+        (e) => {
+          this.log.error('metrics.auth.failed', { error: (e as Error).message });
+          res.writeHead(500).end();
+        },
+      );
+    };
+    const server: Server = web?.tls ? createHttpsServer(web.tls, handle) : createServer(handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     this.server = server;
     const port = (server.address() as { port: number }).port;
-    this.log.info('metrics.listening', { url: `http://${this.opts.host}:${port}/metrics` });
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    this.log.info('metrics.listening', {
+      url: `${web?.tls ? 'https' : 'http'}://${host}:${port}/metrics`,
+      basicAuth: auth !== undefined,
+      ...(allow ? { allowFrom: this.opts.allowFrom!.join(',') } : {}),
+    });
     return port;
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (path === '/healthz') {
+      const h = health(this.source.snapshot(), this.source.failedToStart(), this.opts.maxQueueAgeMs);
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(h));
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText(this.source));
+    } else {
+      res.writeHead(404).end();
+    }
   }
 
   async stop(): Promise<void> {

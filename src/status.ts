@@ -10,12 +10,17 @@ import { Store } from './store/store.js';
 import { scanHeldFiles } from './till/collect.js';
 import { nullLogger } from './util/logger.js';
 
-/** A report file left in the till folder because it ends inside an open receipt (till/collect.ts). */
+/**
+ * A report file the agent leaves in the till folder for now (issue 11 owns
+ * this shape; monitoring counts them and alerts on the oldest).
+ */
 export interface HeldFile {
   file: string;
   reason: string;
-  since: string /* ISO time the file was first held */;
-  takeBy?: string /* ISO time it will be taken anyway */;
+  /** ISO time since when it is held. */
+  since: string;
+  /** ISO time after which it is taken anyway, if any. */
+  takeBy?: string;
 }
 
 export interface StatusReport {
@@ -39,6 +44,8 @@ export interface StatusReport {
   lastPullOk?: string;
   lastPush?: { at: string; ok: boolean; error?: string };
   lastPushOk?: string;
+  /** When reference data was last handed to Kassir (ISO). */
+  lastReferenceDelivered?: string;
   /** Present when read from the running agent. */
   live?: ExchangeLive;
   /** Free space in the data folder, in bytes (undefined where the system cannot tell). */
@@ -96,6 +103,7 @@ export function statusOf(ex: ExchangeConfig, store: Store, now = Date.now(), hel
     ...(s.lastPullOk ? { lastPullOk: s.lastPullOk } : {}),
     ...(s.lastPush ? { lastPush: s.lastPush } : {}),
     ...(s.lastPushOk ? { lastPushOk: s.lastPushOk } : {}),
+    ...(s.lastReferenceDelivered ? { lastReferenceDelivered: s.lastReferenceDelivered } : {}),
   };
 }
 

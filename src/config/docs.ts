@@ -4,6 +4,7 @@
  * `npm run schema` rewrites them; a test fails when they are out of date.
  */
 import { z } from 'zod';
+import { withGeneratedBlock } from '../util/generated-block.js';
 import { folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema, singleConfigSchema } from './schema.js';
 
 interface JsonSchemaNode {
@@ -72,8 +73,5 @@ export const DOCS_END = '<!-- config-keys:end -->';
 
 /** Replaces the generated block of `readme`. */
 export function withConfigDocs(readme: string): string {
-  const a = readme.indexOf(DOCS_START);
-  const b = readme.indexOf(DOCS_END);
-  if (a < 0 || b < a) throw new Error('README.md has no config-keys markers');
-  return readme.slice(0, a) + DOCS_START + '\n\n' + configDocs() + '\n\n' + readme.slice(b);
+  return withGeneratedBlock(readme, DOCS_START, DOCS_END, configDocs());
 }

@@ -8,6 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { prepareMetricsConfig } from '../metrics/config-check.js';
 import { EXCHANGE_PATH_KEYS, exchangeSchema, multiConfigSchema, singleConfigSchema, type Config, type ExchangeConfig } from './schema.js';
 
 export interface ConfigProblem {
@@ -99,6 +100,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   const config: Config = { exchanges, log, control, metrics };
   if (config.log.dir !== undefined) config.log.dir = resolve(base, config.log.dir);
   if (config.control.socket !== undefined && !config.control.socket.startsWith('\\\\')) config.control.socket = resolve(base, config.control.socket);
+  problems.push(...prepareMetricsConfig(config.metrics, base));
   const secrets: string[] = [];
   const warnings: ConfigWarning[] = [];
   exchanges.forEach((ex, i) => {

@@ -10,6 +10,7 @@
  * (the keys that hold paths are listed in `PATH_KEYS`).
  */
 import cron from 'node-cron';
+import { allowEntryProblem } from '../metrics/allow-list.js';
 import { parseInterval } from './interval.js';
 import { z } from 'zod';
 
@@ -213,19 +214,42 @@ const agentShape = {
       .describe('Control of the running agent from the command line.'),
     metrics: z
       .strictObject({
-        enabled: z.boolean().default(false).describe('Serve /healthz and /metrics (Prometheus text format) over HTTP on a loopback address.'),
+        enabled: z.boolean().default(false).describe('Serve /healthz and /metrics (Prometheus text format) over HTTP(S).'),
         host: z
           .string()
+          .min(1)
           .default('127.0.0.1')
-          .refine((h) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h), 'must be a loopback address (127.x.x.x, ::1 or localhost)')
-          .describe('Loopback address to listen on.'),
+          .describe(
+            'Address to listen on. A loopback address (127.x.x.x, ::1, localhost) needs nothing more; any other (the till\'s LAN address, 0.0.0.0) is refused unless `metrics.webConfigFile` protects the listener.',
+          ),
         port: z.number().int().min(0).max(65535).default(9464).describe('TCP port for /healthz and /metrics.'),
+        webConfigFile: path(
+          'Web configuration file in the format of Prometheus and its exporters (`tls_server_config`: cert_file, key_file, client_ca_file; `basic_auth_users`: user: bcrypt hash); `promtool check web-config` checks it too',
+        ).optional(),
+        allowFrom: z
+          .array(z.string().superRefine((v, ctx) => {
+            const problem = allowEntryProblem(v);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          }))
+          .min(1)
+          .optional()
+          .describe('Only these client addresses or CIDR ranges may connect (e.g. ["10.0.5.10", "10.0.0.0/16"]); others get 403. Default: any client that passes TLS and basic auth.'),
         maxQueueAgeMs: z
           .number()
           .int()
           .min(1000)
           .default(900_000)
           .describe('/healthz turns red when a package has waited longer than this (ms), or the last successful push is older than this while packages wait.'),
+        textfile: z
+          .strictObject({
+            dir: path("Folder node_exporter's textfile collector reads (--collector.textfile.directory); the export is off without it").optional(),
+            name: fileName('File name of the export in textfile.dir.')
+              .refine((n) => n.endsWith('.prom'), 'must end in .prom (the textfile collector reads only *.prom)')
+              .default('kassir-agent.prom'),
+            intervalMs: z.number().int().min(1000).default(15_000).describe('Write the export this often (ms).'),
+          })
+          .prefault({})
+          .describe('The same metrics written atomically into a file for node_exporter (independent of metrics.enabled).'),
       })
       .prefault({})
       .describe('Health and metrics endpoints (off by default).'),

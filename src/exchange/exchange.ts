@@ -54,6 +54,8 @@ export interface OnceResult {
 interface FlowHealth {
   failing: boolean;
   lastError?: string;
+  /** The TransportError kind of lastError ('local' for a failure on this machine): monitoring maps it. */
+  lastErrorKind?: string;
 }
 
 /** What the running exchange knows beyond the store: for live status and metrics. */
@@ -67,6 +69,9 @@ export interface ExchangeLive {
   pushFailing: boolean;
   lastPullError?: string;
   lastPushError?: string;
+  /** TransportError kind of the current pull/push failure ('local': this machine's side). */
+  lastPullErrorKind?: string;
+  lastPushErrorKind?: string;
   /** Since this process started. */
   attempts: { delivered: number; failed: number };
   transactionsSent: number;
@@ -220,6 +225,8 @@ export class Exchange {
       pushFailing: this.health.push.failing,
       ...(this.health.pull.lastError !== undefined ? { lastPullError: this.health.pull.lastError } : {}),
       ...(this.health.push.lastError !== undefined ? { lastPushError: this.health.push.lastError } : {}),
+      ...(this.health.pull.lastErrorKind !== undefined ? { lastPullErrorKind: this.health.pull.lastErrorKind } : {}),
+      ...(this.health.push.lastErrorKind !== undefined ? { lastPushErrorKind: this.health.push.lastErrorKind } : {}),
       attempts: { ...this.stats.attempts },
       transactionsSent: this.stats.transactionsSent,
       bytesSent: this.stats.bytesSent,
@@ -505,6 +512,7 @@ export class Exchange {
     }
     h.failing = true;
     h.lastError = message;
+    h.lastErrorKind = kind;
   }
 
   private recovered(flow: 'pull' | 'push'): void {
@@ -512,5 +520,6 @@ export class Exchange {
     if (h.failing) this.log.info(`${flow}.recovered`, { after: h.lastError, outcome: 'ok' });
     h.failing = false;
     h.lastError = undefined;
+    h.lastErrorKind = undefined;
   }
 }

@@ -34,10 +34,12 @@ export function tempNameFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`);
 }
 
-export async function writeFileAtomic(target: string, data: Buffer | string): Promise<void> {
+/** `mode`: for a file other programs read (a metrics export); set explicitly, whatever the umask. */
+export async function writeFileAtomic(target: string, data: Buffer | string, opts: { mode?: number } = {}): Promise<void> {
   const tmp = tempNameFor(target);
-  const fh = await fs.open(tmp, 'w', FILE_MODE);
+  const fh = await fs.open(tmp, 'w', opts.mode ?? FILE_MODE);
   try {
+    if (opts.mode !== undefined && process.platform !== 'win32') await fh.chmod(opts.mode);
     await fh.writeFile(data);
     failpoint('fsync.file');
     await fh.sync();

@@ -65,6 +65,8 @@ export const agentStateSchema = z.object({
   lastPullOk: z.string().optional(),
   lastPush: z.object({ at: z.string(), ok: z.boolean(), error: z.string().optional() }).optional(),
   lastPushOk: z.string().optional(),
+  /** When reference data was last handed to Kassir (ISO): monitoring alerts when it gets old. */
+  lastReferenceDelivered: z.string().optional(),
 });
 export type AgentState = z.infer<typeof agentStateSchema>;
 

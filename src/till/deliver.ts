@@ -144,7 +144,10 @@ export class TillDeliverer {
     await this.store.commit((s) => {
       s.inbox = s.inbox.filter((i) => !ids.includes(i.id));
       s.delivering = undefined;
-      if (kind === 'spr') s.counters.referenceFilesDelivered += 1;
+      if (kind === 'spr') {
+        s.counters.referenceFilesDelivered += 1;
+        s.lastReferenceDelivered = new Date().toISOString();
+      }
       if (kind === 'flr' && uid !== undefined) s.requests.push({ uid, deliveredAt: new Date().toISOString() });
     });
     for (const item of retired) await fs.rm(this.store.inboxPath(item), { force: true });

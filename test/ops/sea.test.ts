@@ -10,10 +10,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort as closedPort } from '../helpers/ports.js';
 import { REPO } from './linux-root.js';
 
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -24,15 +24,6 @@ function defaultConfigCopy(into: string): string {
   cpSync(join(REPO, 'config/agent.yaml'), join(into, 'config/agent.yaml'));
   for (const d of ['var/till', 'var/backoffice']) mkdirSync(join(into, d), { recursive: true });
   return join(into, 'config/agent.yaml');
-}
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('single executable (linux-x64)', () => {

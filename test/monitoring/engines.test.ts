@@ -1,0 +1,324 @@
+/**
+ * The monitoring files against the real engines from Debian (installed by
+ * .ci/install-test-deps.sh), each started here on a free loopback port in a
+ * temp folder and killed in `after`:
+ * - promtool: the shipped rules check and pass their unit tests;
+ * - prometheus scraping two running agents (POS 1 and 2): kassir_agent_up and
+ *   kassir_agent_build_info answer; every query of the Grafana dashboard is
+ *   valid PromQL; with a test copy of the rules (1 s interval, no waiting,
+ *   thresholds of 1 s, shop always open) POS 2's "packages waiting" alert
+ *   fires once its share disappears, and POS 1's does not;
+ * - prometheus-node-exporter serving the agent's textfile export;
+ * - zabbix_agent2 -t with the shipped UserParameters: discovery and status,
+ *   and every JSONPath of the template resolved against that real output.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse, stringify } from 'yaml';
+import { version } from '../../src/version.js';
+import { freePort } from '../helpers/ports.js';
+import { dropReport, makeWorkspace, reportFile, ROOT, sharePackages, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
+
+const MON = join(ROOT, 'monitoring');
+const RULES = join(MON, 'prometheus/kassir-agent.rules.yml');
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000, ...opts });
+  if (r.error) throw r.error;
+  return { status: r.status, output: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+}
+
+/** A daemon started here; killed (SIGKILL after 5 s) by `stop`. */
+function daemon(cmd: string, args: string[]): { child: ChildProcess; output: () => string; stop: () => Promise<void> } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function getJson(url: string): Promise<{ status: string; data: unknown; error?: string }> {
+  return (await (await fetch(url)).json()) as { status: string; data: unknown; error?: string };
+}
+
+describe('promtool on the shipped rules', () => {
+  it('check rules passes', () => {
+    const r = run('promtool', ['check', 'rules', RULES]);
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /SUCCESS: \d+ rules found/);
+  });
+  it('every alert passes its unit tests (test rules)', () => {
+    const r = run('promtool', ['test', 'rules', 'kassir-agent.rules.test.yml'], { cwd: join(MON, 'prometheus') });
+    assert.equal(r.status, 0, r.output);
+    const rules = parse(readText(RULES)) as { groups: { rules: { alert?: string }[] }[] };
+    const tests = readText(join(MON, 'prometheus/kassir-agent.rules.test.yml'));
+    for (const alert of rules.groups.flatMap((g) => g.rules.flatMap((x) => (x.alert ? [x.alert] : [])))) {
+      assert.match(tests, new RegExp(`alertname: ${alert}\\n`), `${alert} has a unit test`);
+    }
+  });
+});
+
+function readText(file: string): string {
+  return spawnSync('cat', [file], { encoding: 'utf8' }).stdout;
+}
+
+describe('two agents, Prometheus, node_exporter and the Zabbix agent', () => {
+  const procs: { stop: () => Promise<void> }[] = [];
+  const workspaces: Workspace[] = [];
+  let tmp: string;
+  let ws1: Workspace;
+  let ws2: Workspace;
+  let prom: string;
+
+  before(async () => {
+    tmp = await fs.mkdtemp(join(tmpdir(), 'kassir-mon-'));
+    // POS 1 also writes the textfile export; POS 2 has its own agent, till and share.
+    const common = { schedule: { pull: '1s', retry: { initialMs: 50, maxMs: 400, jitter: 0 } }, log: { level: 'info', console: true } };
+    ws1 = await makeWorkspace({ ...common, metrics: { enabled: true, port: 0, textfile: { dir: 'textfile', intervalMs: 1000 } } });
+    await fs.mkdir(join(ws1.root, 'textfile'));
+    ws2 = await makeWorkspace(
+      { ...common, pos: 2, till: { dir: 'till', referenceFile: 'POS2.spr', settleMs: 0, rescanMs: 100, openReceiptMs: 0 }, metrics: { enabled: true, port: 0 } },
+      { type: 'folder', dir: 'share', referenceName: 'POS2.spr', reportName: 'POS2.rep' },
+    );
+    workspaces.push(ws1, ws2);
+    const urls: string[] = [];
+    for (const ws of [ws1, ws2]) {
+      const agent = await startAgent(ws.configFile);
+      procs.push({
+        stop: async () => {
+          agent.child.kill('SIGTERM');
+          const t = setTimeout(() => agent.child.kill('SIGKILL'), 10_000);
+          await agent.exited;
+          clearTimeout(t);
+        },
+      });
+      await waitFor(() => /metrics\.listening .*url=http:\S+/.test(agent.output()), 'metrics.listening', 10_000);
+      urls.push(/metrics\.listening .*url=http:\/\/(\S+)\/metrics/.exec(agent.output())![1]!);
+    }
+    // One package delivered by each, so every column of the tills table has a value.
+    await dropReport(ws1.till, 'first.rep', reportFile([{ receipt: 1 }], 1, 1).data);
+    await dropReport(ws2.till, 'first.rep', reportFile([{ receipt: 1 }], 1, 2).data);
+    await waitFor(async () => (await sharePackages(ws1.share)).length === 1 && (await sharePackages(ws2.share, 'POS2.rep')).length === 1, 'a first package from each till', 20_000);
+    // A test copy of the shipped rules: evaluated every second, nothing waits, thresholds of 1 s, shop always open.
+    const rules = parse(readText(RULES)) as { groups: { interval?: string; rules: { record?: string; alert?: string; expr: string; for?: string }[] }[] };
+    let shortened = 0;
+    for (const g of rules.groups) {
+      g.interval = '1s';
+      for (const r of g.rules) {
+        if (r.for) r.for = '0s';
+        if (r.record === 'kassir:shop_open') r.expr = 'vector(1)';
+        if (r.alert) r.expr = r.expr.replace(/\b\d+ \* 60( \* 60)?\b/g, () => (shortened++, '1'));
+      }
+    }
+    assert.ok(shortened >= 3, 'the thresholds of the shipped rules were found and shortened');
+    await fs.writeFile(join(tmp, 'rules.yml'), stringify(rules));
+    const port = await freePort();
+    await fs.writeFile(
+      join(tmp, 'prometheus.yml'),
+      stringify({
+        global: { scrape_interval: '1s', evaluation_interval: '1s' },
+        rule_files: [join(tmp, 'rules.yml')],
+        scrape_configs: [{ job_name: 'kassir-agent', static_configs: [{ targets: urls }] }],
+      }),
+    );
+    const p = daemon('prometheus', [`--config.file=${join(tmp, 'prometheus.yml')}`, `--storage.tsdb.path=${join(tmp, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`]);
+    procs.push(p);
+    prom = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${prom}/-/ready`).catch(() => undefined))?.status === 200, `prometheus ready\n${p.output()}`, 30_000, 200);
+  });
+
+  after(async () => {
+    for (const p of procs.reverse()) await p.stop().catch(() => undefined);
+    for (const ws of workspaces) await ws.cleanup();
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  const query = async (q: string) => {
+    const r = await getJson(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`);
+    assert.equal(r.status, 'success', `${q}: ${r.error}`);
+    return (r.data as { result: { metric: Record<string, string>; value: [number, string] }[] }).result;
+  };
+
+  it('prometheus scrapes both agents: kassir_agent_up and kassir_agent_build_info answer', async () => {
+    await waitFor(async () => (await query('kassir_agent_up')).length === 2, 'both tills scraped', 30_000, 250);
+    const up = await query('kassir_agent_up');
+    assert.deepEqual(up.map((s) => [s.metric.pos, s.value[1]]).sort(), [['1', '1'], ['2', '1']]);
+    const info = await query('kassir_agent_build_info');
+    assert.equal(info.length, 2);
+    for (const s of info) {
+      assert.equal(s.metric.version, version());
+      assert.equal(s.metric.node, process.version);
+    }
+  });
+
+  it('every query of the Grafana dashboard is valid PromQL (and the tills table finds both tills)', async () => {
+    const dash = JSON.parse(readText(join(MON, 'grafana/kassir-agent.json'))) as { panels: { title: string; targets: { expr: string; refId: string }[] }[]; templating: { list: { name: string; query?: unknown; definition?: string }[] } };
+    const exprs = dash.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr.replaceAll('$pos', '.*').replaceAll('$__rate_interval', '1m') })));
+    assert.ok(exprs.length >= 10);
+    for (const { panel, expr } of exprs) await query(expr).then(undefined, (e: Error) => assert.fail(`${panel}: ${expr}: ${e.message}`));
+    const table = dash.panels.find((p) => p.title.startsWith('Tills ('))!;
+    for (const t of table.targets) {
+      const result = await query(t.expr.replaceAll('$pos', '.*'));
+      assert.deepEqual(result.map((s) => s.metric.pos).sort(), ['1', '2'], `table column ${t.refId}: ${t.expr}`);
+    }
+    const variable = dash.templating.list.find((v) => v.name === 'pos')!;
+    const values = await getJson(`${prom}/api/v1/label/pos/values?match[]=kassir_agent_up`);
+    assert.match(variable.definition!, /^label_values\(kassir_agent_up, pos\)$/);
+    assert.deepEqual(values.data, ['1', '2']);
+  });
+
+  it("an alert fires for POS 2 when its share disappears, and not for POS 1", async () => {
+    await fs.rename(ws2.share, `${ws2.share}.gone`);
+    await dropReport(ws2.till, 'a.rep', reportFile([{ receipt: 2 }], 2, 2).data);
+    const firing = async () => {
+      const r = await getJson(`${prom}/api/v1/alerts`);
+      return (r.data as { alerts: { labels: Record<string, string>; state: string }[] }).alerts.filter((a) => a.state === 'firing');
+    };
+    await waitFor(async () => (await firing()).some((a) => a.labels.alertname === 'KassirAgentPackagesWaiting'), 'KassirAgentPackagesWaiting firing', 30_000, 250);
+    const alerts = (await firing()).filter((a) => a.labels.alertname === 'KassirAgentPackagesWaiting');
+    assert.deepEqual(alerts.map((a) => a.labels.pos), ['2']);
+    const kinds = await query('kassir_agent_last_error_info{flow="push",pos="2"}');
+    assert.equal(kinds[0]?.metric.kind, 'unreachable');
+  });
+
+  it('node_exporter serves the textfile export', async () => {
+    const port = await freePort();
+    const dir = join(ws1.root, 'textfile');
+    const ne = daemon('prometheus-node-exporter', ['--collector.disable-defaults', '--collector.textfile', `--collector.textfile.directory=${dir}`, `--web.listen-address=127.0.0.1:${port}`]);
+    procs.push(ne);
+    let text = '';
+    await waitFor(
+      async () => {
+        text = await (await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined))?.text().catch(() => '') ?? '';
+        return /^kassir_agent_up\{pos="1",transport="folder"\} 1$/m.test(text);
+      },
+      `node_exporter serving kassir_agent_up\n${ne.output()}`,
+      20_000,
+      200,
+    );
+    assert.match(text, /^kassir_agent_build_info\{node="v[\d.]+",version="[^"]+"\} 1$/m);
+    assert.match(text, /^node_textfile_scrape_error 0$/m, 'the collector read the file without error');
+    assert.deepEqual((await fs.readdir(dir)).filter((n) => !n.endsWith('.prom')), [], 'no temporary file left behind');
+  });
+
+  it('zabbix_agent2 -t runs the shipped UserParameters; every JSONPath of the template resolves against the real output', async () => {
+    const bin = join(tmp, 'bin');
+    await fs.mkdir(bin);
+    // `kassir-agent` on the Zabbix agent's PATH, as the conf expects: here the sources through tsx.
+    await fs.writeFile(join(bin, 'kassir-agent'), `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${join(ROOT, 'src/cli.ts')}" "$@"\n`, { mode: 0o755 });
+    const conf = join(tmp, 'zabbix_agent2.conf');
+    await fs.writeFile(conf, `LogType=console\nServer=127.0.0.1\nHostname=test\nControlSocket=${join(tmp, 'zabbix.sock')}\nTimeout=30\nInclude=${join(MON, 'zabbix/kassir-agent.conf')}\n`);
+    const zabbix = (key: string) => {
+      const r = run('zabbix_agent2', ['-c', conf, '-t', key], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      assert.equal(r.status, 0, r.output);
+      const m = /\[s\|([\s\S]*)\]\s*$/.exec(r.stdout);
+      assert.ok(m, `zabbix_agent2 -t ${key} gave no text value:\n${r.output}`);
+      return JSON.parse(m[1]!) as unknown;
+    };
+    const discovered = zabbix(`kassir.discovery[${ws1.configFile}]`) as Record<string, string>[];
+    assert.deepEqual(discovered, [{ '{#POS}': '1', '{#TRANSPORT}': 'folder' }]);
+    const status = zabbix(`kassir.status[${ws1.configFile}]`) as { schema: number; running: boolean };
+    assert.equal(status.schema, 1);
+    assert.equal(status.running, true);
+
+    const template = parse(readText(join(MON, 'zabbix/kassir-agent-template.yaml'))) as ZabbixExport;
+    const paths = checkTemplate(template);
+    assert.ok(paths.length >= 15, 'the template reads the status through JSONPaths');
+    for (const p of paths) {
+      for (const macros of p.prototype ? discovered : [{} as Record<string, string>]) {
+        const path: string = Object.entries(macros).reduce<string>((s, [k, v]) => s.replaceAll(k, v), p.path);
+        const value = jsonPath(status, path);
+        assert.notEqual(value, undefined, `${p.key}: ${path} finds nothing in the status`);
+        if (p.valueType === 'CHAR' || p.valueType === 'TEXT') assert.equal(typeof value, 'string', `${p.key}: ${path}`);
+        else if (p.boolean) assert.equal(typeof value, 'boolean', `${p.key}: ${path}`);
+        else assert.equal(typeof value, 'number', `${p.key}: ${path} is ${JSON.stringify(value)}, the item is numeric`);
+      }
+    }
+  });
+});
+
+interface ZabbixItem {
+  uuid: string;
+  key: string;
+  type?: string;
+  value_type?: string;
+  valuemap?: { name: string };
+  master_item?: { key: string };
+  preprocessing?: { type: string; parameters: string[] }[];
+  triggers?: { uuid: string; expression: string }[];
+}
+interface ZabbixExport {
+  zabbix_export: {
+    version: string;
+    groups: { uuid: string }[];
+    templates: {
+      uuid: string;
+      template: string;
+      items: ZabbixItem[];
+      valuemaps: { uuid: string; name: string }[];
+      discovery_rules: { uuid: string; key: string; item_prototypes: ZabbixItem[]; trigger_prototypes: { uuid: string; expression: string }[] }[];
+    }[];
+  };
+}
+
+/**
+ * What a Zabbix 6.0 import would refuse, checked without a Zabbix server:
+ * the version, UUIDv4s unique, masters, value maps and trigger item references
+ * that exist. Returns the JSONPath of every dependent item.
+ */
+function checkTemplate(doc: ZabbixExport) {
+  const x = doc.zabbix_export;
+  assert.equal(x.version, '6.0');
+  const t = x.templates[0]!;
+  const rule = t.discovery_rules[0]!;
+  const items = [...t.items, ...rule.item_prototypes];
+  const uuids = [x.groups[0]!.uuid, t.uuid, rule.uuid, ...t.valuemaps.map((v) => v.uuid), ...items.map((i) => i.uuid), ...items.flatMap((i) => (i.triggers ?? []).map((tr) => tr.uuid)), ...rule.trigger_prototypes.map((tr) => tr.uuid)];
+  for (const u of uuids) assert.match(u, /^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$/, `UUIDv4 without dashes: ${u}`);
+  assert.equal(new Set(uuids).size, uuids.length, 'UUIDs are unique');
+  const keys = new Set(items.map((i) => i.key));
+  const maps = new Set(t.valuemaps.map((v) => v.name));
+  const triggers = [...items.flatMap((i) => i.triggers ?? []), ...rule.trigger_prototypes];
+  for (const tr of triggers) {
+    const refs = [...tr.expression.matchAll(/\(\/([^/]+)\/([^,)]+(?:\[[^\]]*\])?)/g)];
+    assert.ok(refs.length > 0, tr.expression);
+    for (const [, host, key] of refs) {
+      assert.equal(host, t.template, tr.expression);
+      assert.ok(keys.has(key!), `trigger refers to an unknown item ${key}: ${tr.expression}`);
+    }
+  }
+  const paths: { key: string; path: string; prototype: boolean; valueType?: string; boolean: boolean }[] = [];
+  for (const i of items) {
+    if (i.valuemap) assert.ok(maps.has(i.valuemap.name), `value map ${i.valuemap.name}`);
+    if (i.type !== 'DEPENDENT') continue;
+    assert.ok(keys.has(i.master_item!.key), `master of ${i.key}`);
+    const jp = i.preprocessing!.find((p) => p.type === 'JSONPATH')!;
+    paths.push({ key: i.key, path: jp.parameters[0]!, prototype: rule.item_prototypes.includes(i), valueType: i.value_type, boolean: i.preprocessing!.some((p) => p.type === 'BOOL_TO_DECIMAL') });
+  }
+  return paths;
+}
+
+/** Definite JSONPaths only ($.a.b, $.a['k'].b): the template keeps to them, so Zabbix returns a value, not an array. */
+function jsonPath(doc: unknown, path: string): unknown {
+  assert.match(path, /^\$(\.[A-Za-z_]\w*|\['[^']+'\])+$/, `not a definite JSONPath: ${path}`);
+  let v: unknown = doc;
+  for (const m of path.slice(1).matchAll(/\.([A-Za-z_]\w*)|\['([^']+)'\]/g)) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[m[1] ?? m[2]!];
+  }
+  return v;
+}
