@@ -4,7 +4,7 @@
 # (proftpd-mod-crypto: mod_tls for the FTPS tests), openssl (test
 # certificates and the FTP user's password hash), and the monitoring engines
 # the monitoring tests start on loopback ports (Prometheus with promtool,
-# prometheus-node-exporter, Zabbix agent 2). Idempotent and quiet:
+# prometheus-node-exporter, Zabbix agent 2, and sudo for its rule). Idempotent and quiet:
 # does nothing when everything is already there. Debian/Ubuntu, as root
 # (or with sudo available).
 set -eu
@@ -21,6 +21,9 @@ command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need="$need prometheus"
 [ -x /usr/bin/prometheus-node-exporter ] || need="$need prometheus-node-exporter"
 [ -x /usr/sbin/zabbix_agent2 ] || need="$need zabbix-agent2"
+# test/monitoring/zabbix-till: the Zabbix agent runs `status` through the sudo
+# rule install-linux.sh installs (and visudo checks it).
+command -v sudo >/dev/null 2>&1 || need="$need sudo"
 
 if [ -z "$need" ]; then
   exit 0

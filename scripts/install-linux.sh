@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs kassir-agent as a systemd service (docs/INSTALL.md, "Linux").
 #
-#   sudo scripts/install-linux.sh [--binary FILE] [--till-dir DIR] [--share-dir DIR] [--no-start]
+#   sudo scripts/install-linux.sh [--binary FILE] [--till-dir DIR] [--share-dir DIR] [--no-start] [--zabbix | --no-zabbix]
 #   sudo scripts/install-linux.sh --uninstall [--purge]
 #
 # Install (safe to run again; that is also how to upgrade):
@@ -12,6 +12,10 @@
 #   - /etc/systemd/system/kassir-agent.service, plus a drop-in making the till
 #     folder and the share writable when --till-dir/--share-dir are given
 #   - checks the config as the service user, then enables and (re)starts the service
+#   - for the Zabbix agent (--zabbix, or by itself when a zabbix user exists;
+#     --no-zabbix: never): /etc/sudoers.d/kassir-agent-zabbix (user zabbix may run
+#     exactly `kassir-agent status --json|--discovery` for this config, as
+#     kassir-agent) and kassir-agent.conf in the Zabbix agent's include folder
 # Uninstall stops and removes the service and the program; the config, the
 # data (it may hold reports not yet delivered) and the logs stay unless --purge.
 #
@@ -24,7 +28,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$SCRIPT_DIR/.." && pwd)
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 die() {
@@ -39,6 +43,7 @@ SHARE_DIR=""
 START=1
 UNINSTALL=0
 PURGE=0
+ZABBIX=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) BINARY=${2:?--binary needs a file}; shift 2 ;;
@@ -48,6 +53,8 @@ while [ $# -gt 0 ]; do
     --no-start) START=0; shift ;;
     --uninstall) UNINSTALL=1; shift ;;
     --purge) PURGE=1; shift ;;
+    --zabbix) ZABBIX=1; shift ;;
+    --no-zabbix) ZABBIX=0; shift ;;
     -h|--help) usage 0 ;;
     *) echo "install-linux.sh: unknown option $1" >&2; usage 2 ;;
   esac
@@ -72,6 +79,9 @@ PROG_DIR=$R/opt/$NAME
 CONF_DIR=$R/etc/$NAME
 DATA_DIR=$R/var/lib/$NAME
 LOG_DIR=$R/var/log/$NAME
+SUDOERS=$R/etc/sudoers.d/$NAME-zabbix
+# Zabbix agent 2, then the classic agent (Debian's and Zabbix's own packages).
+ZABBIX_CONF_DIRS=("$R/etc/zabbix/zabbix_agent2.d" "$R/etc/zabbix/zabbix_agentd.conf.d" "$R/etc/zabbix/zabbix_agentd.d")
 
 # Paths go into a unit file (space-separated) and a sed expression: keep them plain.
 check_dir_arg() {
@@ -88,14 +98,15 @@ check_dir_arg() {
 
 # uid/gid of the service user as recorded in R's passwd/group (names would be
 # looked up on the live system, which is wrong under --root).
-id_in_root() { awk -F: -v n="$NAME" '$1 == n { print $3 }' "$R/etc/$1"; }
+id_in_root() { awk -F: -v n="${2:-$NAME}" '$1 == n { print $3 }' "$R/etc/$1"; }
 
 uninstall() {
   if [ "$SYSTEMD" -eq 1 ]; then
     systemctl disable --now "$NAME.service" 2>/dev/null || true
   fi
-  rm -f "$UNIT"
+  rm -f "$UNIT" "$SUDOERS"
   rm -rf "$DROPIN_DIR" "$PROG_DIR"
+  for d in "${ZABBIX_CONF_DIRS[@]}"; do rm -f "$d/$NAME.conf"; done
   if [ "$SYSTEMD" -eq 1 ]; then
     systemctl daemon-reload
     systemctl reset-failed "$NAME.service" 2>/dev/null || true
@@ -157,6 +168,50 @@ install_config() {
   echo "$NAME: wrote $conf from the example: set the till folder and the transport there"
 }
 
+# The Zabbix agent runs as user zabbix: it may read neither the config nor the
+# control socket, so it runs `status` as the service user through sudo, for
+# the two read-only command lines of monitoring/zabbix/kassir-agent.sudoers and
+# nothing else (a group with access to the socket would also let it send
+# exchange-now/retry/resend, and read the config's passwords).
+install_zabbix() {
+  local want=$ZABBIX
+  if [ "$want" = auto ]; then
+    want=0
+    [ -n "$(id_in_root passwd zabbix 2>/dev/null || true)" ] && want=1
+  fi
+  [ "$want" -eq 1 ] || return 0
+  local src=$SRC/monitoring/zabbix
+  [ -d "$R/etc/sudoers.d" ] || install -d -m 0755 "$R/etc/sudoers.d"
+  install -m 0440 "$src/$NAME.sudoers" "$SUDOERS.new"
+  # A drop-in sudo cannot parse disables sudo altogether: check it before it goes live.
+  if command -v visudo >/dev/null 2>&1; then
+    if ! visudo -cqf "$SUDOERS.new"; then
+      rm -f "$SUDOERS.new"
+      die "$src/$NAME.sudoers does not pass visudo -c: not installed"
+    fi
+  else
+    echo "$NAME: sudo is not installed: the Zabbix agent cannot ask kassir-agent until it is (apt-get install sudo)" >&2
+  fi
+  chown_if_root root 0 "$SUDOERS.new"
+  mv -f "$SUDOERS.new" "$SUDOERS"
+  local d placed=""
+  for d in "${ZABBIX_CONF_DIRS[@]}"; do
+    if [ -d "$d" ]; then
+      install -m 0644 "$src/$NAME.conf" "$d/$NAME.conf"
+      placed="$d/$NAME.conf"
+      break
+    fi
+  done
+  if [ -z "$placed" ]; then
+    echo "$NAME: no Zabbix agent include folder found: copy $src/$NAME.conf into it" >&2
+  fi
+  if [ "$SYSTEMD" -eq 1 ]; then
+    # Loads the new UserParameters into a running Zabbix agent; does nothing where none runs.
+    systemctl try-restart zabbix-agent2.service zabbix-agent.service 2>/dev/null || true
+  fi
+  echo "$NAME: Zabbix agent may run 'kassir-agent status' as $NAME ($SUDOERS${placed:+, $placed})"
+}
+
 # Ownership needs root; an unprivileged --root install (a package build) leaves it to the packager.
 chown_if_root() {
   if [ "$(id -u)" -eq 0 ]; then chown "$1:$2" "${@:3}"; fi
@@ -194,6 +249,7 @@ install_all() {
   install_config
   install -D -m 0644 "$SRC/systemd/$NAME.service" "$UNIT"
   write_dropin
+  install_zabbix
 
   # The same check ExecStartPre runs, as the service user on a live system, so
   # a config the service cannot read fails here and not at the first start.

@@ -13,15 +13,18 @@
  * error; 3 `run --once` left something undelivered; 4 the data folder is in
  * use by another agent.
  */
+import { accessSync, constants } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkOnDisk } from './config/check.js';
 import { ConfigError, loadConfig, type ConfigProblem, type LoadedConfig, type LoadOptions } from './config/load.js';
+import { askStatus, isPermissionError } from './control/ask-status.js';
 import { controlRequest } from './control/client.js';
 import { controlSocketPath } from './control/socket-path.js';
 import { agentLogger, runDaemon, runOnce } from './daemon.js';
 import { formatHistoryRow, readHistory } from './history.js';
-import { formatStatus, readStatus, type StatusReport } from './status.js';
-import { discovery, statusDocument } from './status-json.js';
+import { formatStatus, readStatus } from './status.js';
+import { discovery, statusDocument, unreadableConfigDocument } from './status-json.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
 import { NotFoundError } from './util/not-found.js';
@@ -101,6 +104,23 @@ function agentRefused(status: number, error: string | undefined): number {
   return status === 404 || status === 400 ? EXIT.usage : EXIT.failure;
 }
 
+/**
+ * How long `status` waits for the running agent. --json answers within the Zabbix agent's default
+ * Timeout=3 s, so a hung agent shows as `not-answering` rather than as a Zabbix item that timed out.
+ */
+const STATUS_WAIT_MS = 10_000;
+const STATUS_JSON_WAIT_MS = 2_000;
+
+/** The reason `file` cannot be read by this user, when that is a permission error (else undefined). */
+function permissionDenied(file: string): string | undefined {
+  try {
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (e) {
+    return isPermissionError(e) ? `cannot read the config: permission denied; run status as the service user (sudo -u kassir-agent)` : undefined;
+  }
+}
+
 /** undefined: not given; null: given but not a number (reported). */
 function parsePos(v: string | undefined): number | undefined | null {
   if (v === undefined) return undefined;
@@ -157,19 +177,26 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case 'status': {
+      // Monitoring parses --json: a config this user may not read is a set-up problem it must see as such.
+      const denied = values.json && values.config ? permissionDenied(values.config) : undefined;
+      if (denied) {
+        process.stdout.write(JSON.stringify(unreadableConfigDocument(resolve(values.config!), denied), null, 2) + '\n');
+        return EXIT.ok;
+      }
       const loaded = load(values.config, READ_ONLY);
       if (typeof loaded === 'number') return loaded;
       if (values.discovery) {
         process.stdout.write(JSON.stringify(discovery(loaded.config)) + '\n');
         return EXIT.ok;
       }
-      const live = await controlRequest<{ exchanges: StatusReport[]; notRunning: Record<string, string> }>(controlSocketPath(loaded.config), 'GET', '/status', 10_000).catch(() => undefined);
+      const asked = await askStatus(controlSocketPath(loaded.config), values.json ? STATUS_JSON_WAIT_MS : STATUS_WAIT_MS);
       if (values.json) {
-        process.stdout.write(JSON.stringify(await statusDocument(loaded.config, live?.status === 200 ? live.body : undefined), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(await statusDocument(loaded.config, asked), null, 2) + '\n');
         return EXIT.ok;
       }
-      const reports = live?.status === 200 ? live.body.exchanges : await readStatus(loaded.config);
-      const notRunning = live?.status === 200 ? live.body.notRunning : {};
+      if (asked.state !== 'running' && asked.error) process.stderr.write(`cannot ask the running agent (${asked.state}): ${asked.error}\n`);
+      const reports = asked.state === 'running' ? asked.live.exchanges : await readStatus(loaded.config);
+      const notRunning = asked.state === 'running' ? asked.live.notRunning : {};
       process.stdout.write(reports.map((r) => formatStatus(r, Date.now(), { verbose: values.verbose })).join('\n\n') + '\n');
       for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
       return EXIT.ok;

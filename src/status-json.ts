@@ -9,6 +9,7 @@
  * low-level discovery, read from the config alone.
  */
 import type { Config } from './config/schema.js';
+import { isPermissionError, type AgentState, type AskedStatus } from './control/ask-status.js';
 import { tillRows, type TillRow } from './metrics/till-row.js';
 import { readStatus, type StatusReport } from './status.js';
 import { version } from './version.js';
@@ -26,6 +27,14 @@ export interface StatusDocument {
   at: string;
   /** Whether an agent answered for this config (else everything was read from the data folders). */
   running: boolean;
+  /**
+   * What asking the agent gave: `running`, `not-running` (the agent is down), `permission-denied` (this
+   * user may not ask it, so it is unknown whether it runs: a monitoring set-up problem, not the agent
+   * down), `not-answering` (something listens but gives no answer: a hung agent).
+   */
+  agent: AgentState;
+  /** Why the agent could not be asked, or the data folder read (absent when all went well). */
+  agentError?: string;
   /** One row per configured till, keyed by POS number (a string): the "Показатели ККМ" view. */
   tills: Record<string, TillRowJson>;
   /** The full status of each exchange (open package, queued packages, inbox, counters...). */
@@ -52,15 +61,28 @@ const EMPTY: Omit<TillRowJson, 'pos' | 'transport' | 'up'> = {
 };
 
 /**
- * The document for `config`: `live` is what the running agent answered, if
- * one did. Exchanges it could not start are read from their data folders, so
- * their queue still shows.
+ * The document for `config` from what asking the agent gave. Without a live
+ * answer everything is read from the data folders; exchanges a running agent
+ * could not start are read from theirs, so their queue still shows. A data
+ * folder this user may not read leaves its till with the config's values only
+ * (up 0, nothing counted) and says so in `agentError`.
  */
-export async function statusDocument(config: Config, live?: { exchanges: StatusReport[]; notRunning: Record<string, string> }, now = Date.now()): Promise<StatusDocument> {
-  const reports = live ? [...live.exchanges] : await readStatus(config, now);
+export async function statusDocument(config: Config, asked: AskedStatus, now = Date.now()): Promise<StatusDocument> {
+  const live = asked.state === 'running' ? asked.live : undefined;
+  let agentError = asked.state === 'running' ? undefined : asked.error;
+  const fromDisk = async (exchanges: Config['exchanges']) => {
+    try {
+      return await readStatus({ ...config, exchanges }, now);
+    } catch (e) {
+      if (!isPermissionError(e)) throw e;
+      agentError ??= `cannot read the data folder: ${(e as Error).message}`;
+      return [];
+    }
+  };
+  const reports = live ? [...live.exchanges] : await fromDisk(config.exchanges);
   if (live) {
     for (const ex of config.exchanges.filter((x) => String(x.pos) in live.notRunning)) {
-      reports.push(...(await readStatus({ ...config, exchanges: [ex] }, now).catch(() => [])));
+      reports.push(...(await fromDisk([ex]).catch(() => [])));
     }
   }
   const configured = config.exchanges.map((x) => ({ pos: x.pos, transport: x.transport.type }));
@@ -70,10 +92,20 @@ export async function statusDocument(config: Config, live?: { exchanges: StatusR
     version: version(),
     at: new Date(now).toISOString(),
     running: live !== undefined,
+    agent: asked.state,
+    ...(agentError !== undefined ? { agentError } : {}),
     tills: Object.fromEntries(rows.map((r) => [String(r.pos), { ...EMPTY, ...dropUndefined(r), pos: r.pos, transport: r.transport, up: r.up }])),
     exchanges: live ? live.exchanges : reports,
     notRunning: live?.notRunning ?? {},
   };
+}
+
+/**
+ * The document when the config itself cannot be read (a user without access to it): no tills, and
+ * `permission-denied`, so monitoring reports a set-up problem instead of an agent that is down.
+ */
+export function unreadableConfigDocument(file: string, reason: string, now = Date.now()): StatusDocument {
+  return { schema: STATUS_SCHEMA, version: version(), at: new Date(now).toISOString(), running: false, agent: 'permission-denied', agentError: `${file}: ${reason}`, tills: {}, exchanges: [], notRunning: {} };
 }
 
 function dropUndefined<T extends object>(o: T): Partial<T> {

@@ -104,8 +104,10 @@ describe('metrics', () => {
 
   it('status --json has the same row per till as the metrics, with a schema number', async () => {
     const config = { exchanges: CONFIGURED.map((c) => ({ pos: c.pos, transport: { type: 'ftp' } })) } as never;
-    const doc = await statusDocument(config, { exchanges: REPORTS, notRunning: { 3: 'boom' } }, NOW);
+    const doc = await statusDocument(config, { state: 'running', live: { exchanges: REPORTS, notRunning: { 3: 'boom' } } }, NOW);
     assert.equal(doc.schema, 1);
+    assert.equal(doc.agent, 'running');
+    assert.equal(doc.agentError, undefined);
     assert.equal(doc.tills['1']!.heldFiles, 2);
     assert.equal(doc.tills['1']!.pushErrorKind, 'auth');
     assert.equal(doc.tills['1']!.lastSuccessfulPushTimestampSeconds, Date.parse('2026-11-24T11:00:00Z') / 1000);

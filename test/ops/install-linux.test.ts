@@ -5,10 +5,11 @@
  * systemd runs here); the unit itself is checked in systemd.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeLinuxRoot, type LinuxRoot } from './linux-root.js';
+import { makeLinuxRoot, REPO, type LinuxRoot } from './linux-root.js';
 
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
 
@@ -101,5 +102,72 @@ describe('install-linux.sh', () => {
       assert.equal(existsSync(join(r.root, gone)), false, gone);
     }
     assert.equal(passwdEntry(r.root), undefined);
+  });
+});
+
+describe('install-linux.sh and the Zabbix agent', () => {
+  const SUDOERS = 'etc/sudoers.d/kassir-agent-zabbix';
+  const CONF = 'etc/zabbix/zabbix_agent2.d/kassir-agent.conf';
+  let r: LinuxRoot;
+  before(() => {
+    r = makeLinuxRoot();
+  });
+  after(() => r.cleanup());
+
+  it('no zabbix user and no --zabbix: no sudo rule', () => {
+    const res = r.install('--binary', r.stub(0));
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(existsSync(join(r.root, SUDOERS)), false);
+  });
+
+  it('a zabbix user exists: installs the sudo rule (0440, passes visudo) and the conf into the agent 2 folder; --no-zabbix does not', () => {
+    mkdirSync(join(r.root, 'etc/zabbix/zabbix_agent2.d'), { recursive: true });
+    const none = r.install('--binary', r.stub(0), '--no-zabbix');
+    assert.equal(none.status, 0, none.stderr);
+    appendFileSync(join(r.root, 'etc/passwd'), 'zabbix:x:990:990::/nonexistent:/usr/sbin/nologin\n');
+    assert.equal(r.install('--binary', r.stub(0), '--no-zabbix').status, 0);
+    assert.equal(existsSync(join(r.root, SUDOERS)), false, '--no-zabbix');
+
+    const res = r.install('--binary', r.stub(0));
+    assert.equal(res.status, 0, res.stderr);
+    const sudoers = join(r.root, SUDOERS);
+    assert.equal(mode(sudoers), '440');
+    if (process.getuid?.() === 0) assert.equal(statSync(sudoers).uid, 0);
+    assert.equal(readFileSync(sudoers, 'utf8'), readFileSync(join(REPO, 'monitoring/zabbix/kassir-agent.sudoers'), 'utf8'));
+    const visudo = spawnSync('visudo', ['-cf', sudoers], { encoding: 'utf8' });
+    assert.equal(visudo.status, 0, `${visudo.stdout}${visudo.stderr}`);
+    assert.equal(readFileSync(join(r.root, CONF), 'utf8'), readFileSync(join(REPO, 'monitoring/zabbix/kassir-agent.conf'), 'utf8'));
+    assert.match(res.stdout, /Zabbix agent may run 'kassir-agent status' as kassir-agent/);
+  });
+
+  it('the conf runs exactly the command lines the rule allows, on the paths the script installs', () => {
+    const rule = readFileSync(join(r.root, SUDOERS), 'utf8').replace(/\\\n\s*/g, ' ');
+    const allowed = /^Cmnd_Alias KASSIR_AGENT_STATUS = (.+)$/m.exec(rule)![1]!.split(/,\s*/);
+    assert.match(rule, /^zabbix ALL = \(kassir-agent\) NOPASSWD: KASSIR_AGENT_STATUS$/m);
+    const conf = readFileSync(join(r.root, CONF), 'utf8');
+    const run = [...conf.matchAll(/^UserParameter=[^,]+,sudo -n -u kassir-agent (.+)$/gm)].map((m) => m[1]!.replace('"$1"', '/etc/kassir-agent/agent.yaml'));
+    assert.equal(run.length, 2, 'both UserParameters go through sudo as kassir-agent');
+    assert.deepEqual(run.sort(), allowed.sort());
+    for (const line of allowed) {
+      const [exe, , , , config] = line.split(' ');
+      assert.ok(existsSync(join(r.root, exe!)), `${exe} is what the script installs`);
+      assert.ok(existsSync(join(r.root, config!)), `${config} is what the script installs`);
+    }
+  });
+
+  it('--zabbix without a zabbix user installs it too; uninstall removes rule and conf', () => {
+    const other = makeLinuxRoot();
+    try {
+      const res = other.install('--binary', other.stub(0), '--zabbix');
+      assert.equal(res.status, 0, res.stderr);
+      assert.ok(existsSync(join(other.root, SUDOERS)));
+      assert.match(res.stderr, /no Zabbix agent include folder found/);
+    } finally {
+      other.cleanup();
+    }
+    const res = r.install('--uninstall');
+    assert.equal(res.status, 0, res.stderr);
+    assert.equal(existsSync(join(r.root, SUDOERS)), false);
+    assert.equal(existsSync(join(r.root, CONF)), false);
   });
 });
