@@ -125,10 +125,14 @@ export function createLogger(opts: LogOptions): ClosableLogger {
   });
   w.on('error', (e: Error) => process.stderr.write(`kassir-agent: logging error: ${e.message}\n`));
 
+  // Closed once for the logger and all its children. A line after close() would make winston
+  // report "write after end"; the stop closes the log after everything that logs, so there is none.
+  let closing: Promise<void> | undefined;
   const make = (base: LogFields): ClosableLogger => {
     const at =
       (level: 'debug' | 'info' | 'warn' | 'error') =>
       (event: string, fields: LogFields = {}) => {
+        if (closing) return;
         w.log({ level, message: event, ...base, ...fields });
       };
     return {
@@ -138,7 +142,7 @@ export function createLogger(opts: LogOptions): ClosableLogger {
       error: at('error'),
       child: (fields) => make({ ...base, ...fields }),
       close: () =>
-        new Promise<void>((resolve) => {
+        (closing ??= new Promise<void>((resolve) => {
           if (!file) {
             resolve();
             return;
@@ -147,7 +151,7 @@ export function createLogger(opts: LogOptions): ClosableLogger {
           file.once('finish', done);
           setTimeout(done, 2_000).unref();
           w.end();
-        }),
+        })),
     };
   };
   return make(opts.base ?? {});
