@@ -18,6 +18,7 @@ import { Store } from './store/store.js';
 import { createTransport } from './transports/create.js';
 import type { Logger } from './util/logger.js';
 import { NotFoundError } from './util/not-found.js';
+import { stopStep } from './util/stop-step.js';
 
 interface Slot {
   config: ExchangeConfig;
@@ -36,6 +37,7 @@ export class Agent {
   private metrics?: MetricsServer;
   private textfile?: TextfileExport;
   private stopping = false;
+  private stopped?: Promise<void>;
   metricsPort?: number;
 
   constructor(
@@ -90,27 +92,40 @@ export class Agent {
       const exchange = await this.build(slot);
       await exchange.prepare();
       await exchange.start();
+      if (this.stopping) {
+        // The stop came while this exchange was starting: it was not among those stopped.
+        await exchange.stop(1_000);
+        return;
+      }
       slot.exchange = exchange;
       if (slot.error) slot.log.info('exchange.started', { after: slot.error.message, outcome: 'ok' });
       slot.error = undefined;
     } catch (e) {
       slot.error = e as Error;
       slot.log.error('exchange.start.failed', { error: (e as Error).message, retryInMs: EXCHANGE_RESTART_MS, note: 'the other exchanges keep running' });
-      slot.retryTimer = setTimeout(() => void this.startSlot(slot), EXCHANGE_RESTART_MS);
+      if (!this.stopping) slot.retryTimer = setTimeout(() => void this.startSlot(slot), EXCHANGE_RESTART_MS);
     }
   }
 
-  async stop(deadlineMs = 10_000): Promise<void> {
+  /**
+   * Stops everything within `deadlineMs`; every caller gets the same stop.
+   * The endpoints first (no new commands), then every exchange side by side;
+   * each step isolated (see util/stop-step.ts).
+   */
+  stop(deadlineMs = 10_000): Promise<void> {
+    this.stopped ??= this.stopOnce(deadlineMs);
+    return this.stopped;
+  }
+
+  private async stopOnce(deadlineMs: number): Promise<void> {
     this.stopping = true;
-    await this.control?.stop();
-    await this.metrics?.stop();
-    await this.textfile?.stop();
-    await Promise.all(
-      this.slots.map(async (s) => {
-        if (s.retryTimer) clearTimeout(s.retryTimer);
-        await s.exchange?.stop(deadlineMs).catch((e) => s.log.error('exchange.stop.failed', { error: (e as Error).message }));
-      }),
-    );
+    const deadline = Date.now() + deadlineMs;
+    for (const s of this.slots) if (s.retryTimer) clearTimeout(s.retryTimer);
+    const endpoints = Date.now() + Math.min(1_000, deadlineMs / 10);
+    await stopStep(this.log, 'control channel', endpoints, () => this.control?.stop());
+    await stopStep(this.log, 'metrics endpoint', endpoints, () => this.metrics?.stop());
+    await stopStep(this.log, 'metrics textfile export', endpoints, () => this.textfile?.stop());
+    await Promise.all(this.slots.map((s) => stopStep(s.log, 'exchange', deadline, () => s.exchange?.stop(Math.max(0, deadline - Date.now())))));
   }
 
   // ------------------------------------------------------------------ once

@@ -1,7 +1,10 @@
 /**
  * The process around the agent: logging, signals, and a clean, ordered stop on
- * SIGTERM/SIGINT (Ctrl+C, a Windows service stop) within a deadline, flushing
- * the last log line.
+ * SIGTERM/SIGINT (Ctrl+C, a Windows service stop) within `stop.deadlineMs`:
+ * the agent stops (its work aborted at the deadline), then `agent.stopped` is
+ * logged and the log flushed and closed, last, after everything that logs.
+ * The process then exits even if a socket the agent gave up on is still open;
+ * a watchdog exits at the deadline should the stop itself hang.
  */
 import { Agent, onceOk } from './agent.js';
 import type { LoadedConfig } from './config/load.js';
@@ -24,42 +27,48 @@ export async function runOnce(loaded: LoadedConfig): Promise<{ ok: boolean; resu
   }
 }
 
-/** Runs the daemon until a stop signal; resolves with the exit code. */
+/** Time kept for `agent.stopped` and closing the log, out of the stop deadline. */
+const LOG_CLOSE_MS = 1_000;
+
+/** Runs the daemon until a stop signal; resolves with the exit code (the process exits by then). */
 export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: number } = {}): Promise<number> {
+  const deadlineMs = opts.stopDeadlineMs ?? loaded.config.stop.deadlineMs;
   const log = agentLogger(loaded);
   const agent = new Agent(loaded, log);
   const started = Date.now();
+  // Signals are taken from the first moment: a stop during a slow start-up is a stop too (after the start).
+  let signalled: ((signal: string) => void) | undefined;
+  const signals = new Promise<string>((resolve) => (signalled = resolve));
+  const onSignal = (signal: NodeJS.Signals) => () => signalled!(signal);
+  const handlers = (['SIGTERM', 'SIGINT', ...(process.platform === 'win32' ? ['SIGBREAK' as const] : [])] as NodeJS.Signals[]).map((sig) => [sig, onSignal(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
   try {
     await agent.start();
   } catch (e) {
     await agent.stop(1_000).catch(() => undefined);
     await log.close();
+    for (const [sig, h] of handlers) process.off(sig, h);
     throw e;
   }
-  log.info('agent.started', { pid: process.pid, config: loaded.file, exchanges: loaded.config.exchanges.map((x) => x.pos), node: process.version });
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info('agent.stopping', { signal });
-      agent
-        .stop(opts.stopDeadlineMs ?? 10_000)
-        .then(
-          () => 0,
-          (e) => {
-            log.error('agent.stop.failed', { error: (e as Error).message });
-            return 1;
-          },
-        )
-        .then(async (code) => {
-          log.info('agent.stopped', { uptimeMs: Date.now() - started, outcome: code === 0 ? 'ok' : 'failed' });
-          await log.close();
-          resolve(code);
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    if (process.platform === 'win32') process.once('SIGBREAK', () => stop('SIGBREAK'));
-  });
+  log.info('agent.started', { pid: process.pid, config: loaded.file, exchanges: loaded.config.exchanges.map((x) => x.pos), node: process.version, stopDeadlineMs: deadlineMs });
+  const signal = await signals;
+  const stopFrom = Date.now();
+  // Should anything below hang, the process still ends at the deadline (the service manager kills later).
+  setTimeout(() => {
+    process.stderr.write(`kassir-agent: the stop did not finish within ${deadlineMs} ms; exiting\n`);
+    process.exit(1);
+  }, deadlineMs).unref();
+  log.info('agent.stopping', { signal, deadlineMs });
+  const code = await agent.stop(Math.max(0, deadlineMs - LOG_CLOSE_MS)).then(
+    () => 0,
+    (e) => {
+      log.error('agent.stop.failed', { error: (e as Error).message });
+      return 1;
+    },
+  );
+  log.info('agent.stopped', { uptimeMs: Date.now() - started, stopMs: Date.now() - stopFrom, outcome: code === 0 ? 'ok' : 'failed' });
+  await log.close();
+  // What the agent gave up on at the deadline (a socket to a silent server) must not keep the process.
+  setTimeout(() => process.exit(code), 200).unref();
+  return code;
 }

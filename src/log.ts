@@ -112,10 +112,14 @@ export function createLogger(opts: LogOptions): ClosableLogger {
   });
   w.on('error', (e: Error) => process.stderr.write(`kassir-agent: logging error: ${e.message}\n`));
 
+  // Closed once for the logger and all its children. A line after close() would make winston
+  // report "write after end"; the stop closes the log after everything that logs, so there is none.
+  let closing: Promise<void> | undefined;
   const make = (base: LogFields): ClosableLogger => {
     const at =
       (level: 'debug' | 'info' | 'warn' | 'error') =>
       (event: string, fields: LogFields = {}) => {
+        if (closing) return;
         // winston keeps the event in `message`: a field of that name would replace the event name.
         const { message: text, ...rest } = { ...base, ...fields };
         w.log({ level, message: event, ...rest, ...(text !== undefined ? { text } : {}) });
@@ -127,7 +131,7 @@ export function createLogger(opts: LogOptions): ClosableLogger {
       error: at('error'),
       child: (fields) => make({ ...base, ...fields }),
       close: () =>
-        new Promise<void>((resolve) => {
+        (closing ??= new Promise<void>((resolve) => {
           if (!file) {
             resolve();
             return;
@@ -136,7 +140,7 @@ export function createLogger(opts: LogOptions): ClosableLogger {
           file.once('finish', done);
           setTimeout(done, 2_000).unref();
           w.end();
-        }),
+        })),
     };
   };
   return make(opts.base ?? {});

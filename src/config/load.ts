@@ -93,11 +93,11 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
   if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
 
   const base = dirname(file);
-  const { log, control, metrics } = parsed.data;
+  const { log, control, metrics, stop } = parsed.data;
   const exchanges: ExchangeConfig[] = multi
     ? (parsed.data as { exchanges: ExchangeConfig[] }).exchanges
     : [exchangeSchema.parse(Object.fromEntries(Object.keys(exchangeSchema.shape).map((k) => [k, (parsed.data as Record<string, unknown>)[k]])))];
-  const config: Config = { exchanges, log, control, metrics };
+  const config: Config = { exchanges, log, control, metrics, stop };
   if (config.log.dir !== undefined) config.log.dir = resolve(base, config.log.dir);
   if (config.control.socket !== undefined && !config.control.socket.startsWith('\\\\')) config.control.socket = resolve(base, config.control.socket);
   problems.push(...prepareMetricsConfig(config.metrics, base));

@@ -212,6 +212,20 @@ const agentShape = {
       })
       .prefault({})
       .describe('Control of the running agent from the command line.'),
+    stop: z
+      .strictObject({
+        deadlineMs: z
+          .number()
+          .int()
+          .min(1_000)
+          .max(25_000)
+          .default(10_000)
+          .describe(
+            'After SIGTERM/SIGINT (a service stop) the process exits within this many ms: work in progress is aborted at the deadline (it resumes at the next start) and the log is closed last. At most 25 s: the systemd unit (TimeoutStopSec) and the Windows service (stoptimeout) wait 30 s.',
+          ),
+      })
+      .prefault({})
+      .describe('Stopping.'),
     metrics: z
       .strictObject({
         enabled: z.boolean().default(false).describe('Serve /healthz and /metrics (Prometheus text format) over HTTP(S).'),

@@ -61,8 +61,10 @@ export class ControlServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections?.();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // close() waits for every connection to end: idle keep-alive ones are ended now (a command in progress finishes).
+    server.closeIdleConnections?.();
+    await closed;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

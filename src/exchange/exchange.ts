@@ -34,6 +34,7 @@ import type { Logger } from '../util/logger.js';
 import { failpoint } from '../util/failpoints.js';
 import { Mutex } from '../util/mutex.js';
 import { SingleFlight } from '../util/single-flight.js';
+import { stopStep, within } from '../util/stop-step.js';
 import { retryDelay, type RetryClass } from './backoff.js';
 
 export interface OnceResult {
@@ -96,6 +97,7 @@ export class Exchange {
   private flushTimer?: NodeJS.Timeout;
   private transportOpen = false;
   private stopping = false;
+  private stopped?: Promise<void>;
   /** Push backoff: the head package's next attempt time and consecutive failures. */
   private retryAt = 0;
   private failures = 0;
@@ -165,25 +167,39 @@ export class Exchange {
     void this.pushFlight.trigger();
   }
 
-  /** Stops all flows, waits for the ones running (up to `deadlineMs`), closes the transport and the store. */
-  async stop(deadlineMs = 10_000): Promise<void> {
-    if (this.stopping) return;
+  /**
+   * Stops all flows, waits for the ones running, closes the transport and the
+   * store, all within `deadlineMs`. Every caller gets the same stop. Work still
+   * running when its share of the time is over is aborted (the transport's
+   * requests and sessions with it); it resumes at the next start. Each step is
+   * isolated: a failing one is logged and the store is still closed (the lock
+   * released).
+   */
+  stop(deadlineMs = 10_000): Promise<void> {
+    this.stopped ??= this.stopOnce(deadlineMs);
+    return this.stopped;
+  }
+
+  private async stopOnce(deadlineMs: number): Promise<void> {
     this.stopping = true;
-    await this.cronTask?.stop();
-    await this.watcher?.close();
+    const deadline = Date.now() + deadlineMs;
+    // Closing the transport and the store is kept a share of the time, whatever the flows do.
+    const closing = Math.min(3_000, deadlineMs / 3);
+    const log = this.log;
+    await stopStep(log, 'cron', deadline - closing, () => this.cronTask?.stop());
+    await stopStep(log, 'till watcher', deadline - closing, () => this.watcher?.close());
     for (const t of this.timers) clearTimeout(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     const settle = Promise.all([this.collectFlight.idle(), this.pullFlight.idle(), this.deliverFlight.idle(), this.pushFlight.idle()]);
-    const timedOut = await Promise.race([settle.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), deadlineMs).unref())]);
-    if (timedOut) {
+    if (!(await within(settle, deadline - closing - Date.now()))) {
       this.log.warn('exchange.stop.deadline', { deadlineMs, note: 'aborting work in progress; it is resumed at the next start' });
-      this.abort.abort();
-      await Promise.race([settle, new Promise((r) => setTimeout(r, 2_000).unref())]);
+      this.abort.abort(new TransportError('unreachable', 'aborted: the agent is stopping'));
+      await within(settle, closing / 3);
     }
-    if (this.transportOpen) await this.transport.close().catch(() => undefined);
+    if (this.transportOpen) await stopStep(log, 'transport', deadline - closing / 3, () => this.transport.close());
     this.transportOpen = false;
-    await this.store.close();
+    await stopStep(log, 'store', deadline, () => this.store.close());
   }
 
   private every(ms: number, fn: () => void): void {

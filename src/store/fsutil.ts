@@ -2,18 +2,64 @@
  * Crash-safe file primitives. Every durable write in the agent goes through
  * here: write a temporary file in the same folder, fsync it, rename it over
  * the target, fsync the folder (so the rename itself survives a power cut).
+ *
+ * Durability audit of src/ (issue 12): every copy, rename, unlink and mkdir,
+ * with the rule "the only remaining copy of data is fsynced, and its folder,
+ * before the original goes":
+ * - store quarantine: quarantineCopy was copyFile without fsync (a power cut
+ *   left an empty copy after the damaged original was removed): now
+ *   copyFileAtomic. quarantineMove (moveFile): the file is fsynced before the
+ *   rename and both folders after it; the EXDEV fallback copies durably
+ *   before it deletes. The quarantine folder is created with ensureDir.
+ * - ensureDir: a folder it creates is recorded in its parent (the parents
+ *   are fsynced), so `till/.kassir-agent/taken` and the data folders survive a
+ *   power cut with the renames made into them.
+ * - store recovery: `archive -> outbox` (unarchived) fsyncs both folders;
+ *   moveToArchive and the checkpoint write the archive meta atomically
+ *   (fsyncing the archive folder, which makes the move of the bytes durable)
+ *   before the outbox copy goes; stage fsyncs each download before its rename
+ *   and the inbox folder after; the open package is fsynced after a cut.
+ * - till: taking a report is a rename fsynced in both folders; a taken file is
+ *   deleted only after its transactions are committed to the fsynced open
+ *   package; delivery copies to a temporary file, fsyncs it, renames, fsyncs
+ *   the till folder, then retires the inbox parts.
+ * - transports: the folder share fsyncs uploads before renaming them and
+ *   fsyncs the folders after (best effort: SMB may refuse); FTP downloads are
+ *   fsynced before the store renames them; KKMTransfer downloads are fsynced
+ *   by the store's stage.
+ * - deletions that need no fsync: tmp/ (work in progress), retention cleanup,
+ *   atomic temporaries, the lock file.
+ * Every fsync goes through fsyncFile / fsyncDir / syncHandle, which record it
+ * when KASSIR_FSYNC_TRACE names a file: the power-loss tests drop what was
+ * never synced.
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, fsyncSync, openSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { failpoint } from '../util/failpoints.js';
+
+/** Test hook: `F <dev>:<ino> <size>` for a synced file, `D <path>` for a synced folder, in order. */
+const TRACE = process.env.KASSIR_FSYNC_TRACE;
+function trace(line: string): void {
+  if (TRACE) appendFileSync(TRACE, line + '\n');
+}
+function traceFile(st: { dev: number; ino: number; size: number }): void {
+  trace(`F ${st.dev}:${st.ino} ${st.size}`);
+}
 
 /** Files and folders the agent creates are private to the service user. */
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 
+/** mkdir -p; every folder it creates is made durable in its parent. */
 export async function ensureDir(dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  const first = await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+  if (first === undefined) return;
+  const top = resolve(first);
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    await fsyncDir(dirname(d));
+    if (d === top || dirname(d) === d) break;
+  }
 }
 
 /** fsync a folder so that renames and creations inside it are durable. No-op where folders cannot be opened (Windows). */
@@ -26,6 +72,14 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     closeSync(fd);
   }
+  if (TRACE) trace(`D ${resolve(dir)}`);
+}
+
+/** fsync (or fdatasync) an open file: the one way the agent syncs a handle it keeps. */
+export async function syncHandle(fh: fs.FileHandle, how: 'sync' | 'datasync' = 'sync'): Promise<void> {
+  if (how === 'datasync') await fh.datasync();
+  else await fh.sync();
+  if (TRACE) traceFile(fstatSync(fh.fd));
 }
 
 let tmpCounter = 0;
@@ -42,7 +96,7 @@ export async function writeFileAtomic(target: string, data: Buffer | string, opt
     if (opts.mode !== undefined && process.platform !== 'win32') await fh.chmod(opts.mode);
     await fh.writeFile(data);
     failpoint('fsync.file');
-    await fh.sync();
+    await syncHandle(fh);
   } finally {
     await fh.close();
   }
@@ -64,9 +118,14 @@ export async function writeJsonAtomic(target: string, value: unknown): Promise<v
 /** Copy a file to `target` durably (temp, fsync, rename, fsync the folder). */
 export async function copyFileAtomic(src: string, target: string): Promise<void> {
   const tmp = tempNameFor(target);
-  await fs.copyFile(src, tmp);
-  await fsyncFile(tmp);
-  await fs.rename(tmp, target);
+  try {
+    await fs.copyFile(src, tmp);
+    await fsyncFile(tmp);
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
   await fsyncDir(dirname(target));
 }
 
@@ -74,14 +133,19 @@ export async function fsyncFile(path: string): Promise<void> {
   const fh = await fs.open(path, 'r+');
   try {
     failpoint('fsync.file');
-    await fh.sync();
+    await syncHandle(fh);
   } finally {
     await fh.close();
   }
 }
 
-/** Rename durably; falls back to copy + delete across filesystems (EXDEV). */
+/**
+ * Move durably: the file is fsynced first (it may be the only copy, e.g. a
+ * download), then renamed, then both folders are fsynced. Across filesystems
+ * (EXDEV) it is copied durably before the original is deleted.
+ */
 export async function moveFile(src: string, target: string): Promise<void> {
+  await fsyncFile(src);
   try {
     await fs.rename(src, target);
   } catch (e) {
@@ -90,6 +154,7 @@ export async function moveFile(src: string, target: string): Promise<void> {
     await fs.rm(src, { force: true });
   }
   await fsyncDir(dirname(target));
+  if (dirname(resolve(src)) !== dirname(resolve(target))) await fsyncDir(dirname(src));
 }
 
 export async function statOrUndefined(path: string) {

@@ -22,7 +22,7 @@ import type { FileHandle } from 'node:fs/promises';
 import * as fs from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failpoint } from '../util/failpoints.js';
-import { FILE_MODE, fsyncDir } from './fsutil.js';
+import { FILE_MODE, fsyncDir, syncHandle } from './fsutil.js';
 import { packageMetaSchema, type PackageMeta } from './state.js';
 
 export type JournalRecord =
@@ -92,7 +92,7 @@ export class OutboxJournal {
     } else {
       await this.fh.truncate(0);
     }
-    await this.fh.datasync();
+    await syncHandle(this.fh, 'datasync');
     this.length = 0;
     this.cut = false;
   }
@@ -112,7 +112,7 @@ export class OutboxJournal {
     writeAllSync(this.fh.fd, line, this.length);
     if (opts.sync !== false) {
       failpoint('fsync.file');
-      await this.fh.datasync();
+      await syncHandle(this.fh, 'datasync');
     }
     this.cut = false;
     this.length += line.length;

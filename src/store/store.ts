@@ -24,7 +24,6 @@ import { eachLimited, inSlices } from '../util/each-limited.js';
 import { Mutex } from '../util/mutex.js';
 import type { IncomingPart, OutgoingPackage, TransportCursor } from '../transports/transport.js';
 import {
-  DIR_MODE,
   FILE_MODE,
   copyFileAtomic,
   ensureDir,
@@ -33,6 +32,7 @@ import {
   isAtomicTemp,
   moveFile,
   statOrUndefined,
+  syncHandle,
   tempNameFor,
   writeFileAtomic,
   writeJsonAtomic,
@@ -210,6 +210,7 @@ export class Store {
         // the queue; the transport's notes (or KKMTransfer's "already processed") settle it without a duplicate.
         await fs.rename(join(this.archiveDir, `${n}.rep`), this.packagePath(n));
         await fsyncDir(this.outboxDir);
+        await fsyncDir(this.archiveDir);
         this.log.warn('store.recover.unarchived', { package: n, note: 'delivery was being recorded when the agent stopped; checked again with the back office' });
       }
     }
@@ -251,6 +252,7 @@ export class Store {
       const q = await this.quarantineCopy(this.openPath, `open package (${open.size} bytes) found with no readable state: whether its transactions were committed is unknown`);
       this.log.error('store.recover.open-quarantined', { bytes: open.size, quarantined: q, note: 'check it against the back office; it is not sent' });
       await fs.rm(this.openPath, { force: true });
+      failpoint('store.recover.after-quarantine');
       draft.open = emptyOpenPackage();
       changed = true;
     } else if (open !== undefined && open.size > draft.open.length) {
@@ -261,6 +263,7 @@ export class Store {
       const q = await this.quarantineCopy(this.openPath, `open package shorter (${open.size} bytes) than committed (${draft.open.length}): damaged by a power cut`);
       this.log.error('store.recover.open-damaged', { quarantined: q });
       await fs.rm(this.openPath, { force: true });
+      failpoint('store.recover.after-quarantine');
       draft.open = emptyOpenPackage();
       changed = true;
     }
@@ -416,7 +419,7 @@ export class Store {
       const fh = await fs.open(this.openPath, 'a', FILE_MODE);
       try {
         await fh.write(chunk);
-        await fh.sync();
+        await syncHandle(fh);
       } finally {
         await fh.close();
       }
@@ -793,14 +796,15 @@ export class Store {
   /** Copies a damaged file into quarantine (the original is then repaired or replaced by the caller). */
   async quarantineCopy(path: string, reason: string): Promise<string> {
     const target = await this.quarantineTarget(basename(path));
-    await fs.copyFile(path, target);
+    // The caller removes or rewrites the original next: the copy must be whole on disk first.
+    await copyFileAtomic(path, target);
     await this.writeWhy(target, path, reason);
     this.log.error('quarantine.added', { item: path, quarantined: target, reason });
     return target;
   }
 
   private async quarantineTarget(label: string): Promise<string> {
-    await fs.mkdir(this.quarantineDir, { recursive: true, mode: DIR_MODE });
+    await ensureDir(this.quarantineDir);
     const safe = label.replace(/[\\/:*?"<>|]/g, '_');
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     let target = join(this.quarantineDir, `${stamp}-${safe}`);
@@ -829,7 +833,7 @@ export class Store {
     }
     const { fh } = this.history;
     writeAllSync(fh.fd, Buffer.from(JSON.stringify(entry) + '\n'), null); // see OutboxJournal.append
-    if (opts.sync !== false) await fh.datasync();
+    if (opts.sync !== false) await syncHandle(fh, 'datasync');
   }
 
   /** Deletes archived packages and history days older than the retention period. */

@@ -44,6 +44,7 @@ export const FAILPOINTS = [
   'store.append.after-fsync',
   'store.seal.after-meta',
   'store.seal.after-rename',
+  'store.recover.after-quarantine',
   'store.delivered.after-journal',
   'store.checkpoint.before-reset',
   'till.taken.after-rename',

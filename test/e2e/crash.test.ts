@@ -5,11 +5,11 @@
  * gaps, and the till received every reference part exactly once, in order.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, ROOT, SalesWriter, makeWorkspace, randInt, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { SalesWriter, makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { runAndKill } from '../helpers/kill-at.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 55);
 
@@ -25,6 +25,7 @@ describe('SIGKILL at random moments (folder transport)', () => {
     let part = 0;
     const partsApplied: number[] = [];
     let kills = 0;
+    let working = 0;
     for (let round = 0; round < KILLS; round++) {
       // Kassir writes 1-3 report files; the back office publishes a reference part now and then.
       await sales.round(round);
@@ -39,13 +40,12 @@ describe('SIGKILL at random moments (folder transport)', () => {
         for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
         await fs.writeFile(join(ws.till, 'POS1.spr'), ref.replace('\r\n#\r\n', '\r\n@\r\n'));
       }
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: 'ignore' });
-      const exited = new Promise((r) => child.on('exit', r));
-      await new Promise((r) => setTimeout(r, randInt(300, 1500)));
-      child.kill('SIGKILL');
-      await exited;
+      // The random lifetime counts from the store's opening (recovery done), not from the spawn.
+      const k = await runAndKill(ws.configFile, { after: 'store.opened', delayMs: [0, 1200] });
+      if (k.reached) working++;
       kills++;
     }
+    const deliveredDuringKills = (await sharePackages(ws.share)).length;
     // Let it finish: Kassir takes the reference files as they come; run --once until nothing is pending.
     for (let i = 0; i < 40; i++) {
       const ref = await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1').catch(() => undefined);
@@ -61,6 +61,8 @@ describe('SIGKILL at random moments (folder transport)', () => {
     if (ref !== undefined && ref.split('\r\n')[1] === '#') for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
 
     assert.equal(kills, KILLS);
+    assert.equal(working, KILLS, 'every kill hit an agent whose store had opened');
+    assert.ok(deliveredDuringKills > 0, 'packages were delivered between the kills (the kills hit a working agent)');
     const pkgs = await sharePackages(ws.share);
     assert.deepEqual(pkgs.map((p) => p.n), pkgs.map((_, i) => i + 1), 'package numbers $1..$n without gaps or reuse');
     const sent = pkgs.flatMap((p) => transactionNumbers(p.data));
@@ -80,6 +82,6 @@ describe('SIGKILL at random moments (folder transport)', () => {
     const leftovers = (await fs.readdir(ws.share)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
     assert.deepEqual(leftovers, [], 'no temporary file left on the share, no part left unfetched');
     assert.deepEqual(partsApplied, Array.from({ length: part }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
-    console.log(`# crash test: ${kills} kills, ${all.length} transactions in ${pkgs.length} packages, ${part} reference parts: 0 lost, 0 duplicated`);
+    console.log(`# crash test: ${kills} kills (${deliveredDuringKills} packages delivered during them), ${all.length} transactions in ${pkgs.length} packages, ${part} reference parts: 0 lost, 0 duplicated`);
   });
 });

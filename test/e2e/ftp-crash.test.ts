@@ -12,11 +12,11 @@
  * transfer in progress.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, ROOT, SalesWriter, makeWorkspace, randInt, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { SalesWriter, makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { runAndKill } from '../helpers/kill-at.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 50);
@@ -60,6 +60,7 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
     let part = 0;
     const applied: number[] = [];
     let kills = 0;
+    let working = 0;
     for (let round = 0; round < KILLS; round++) {
       await sales.round(round);
       if (round % 5 === 0) {
@@ -70,28 +71,9 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
         await fs.rename(join(files, '.publishing'), join(files, `POS1.spr.$${next}`));
       }
       await kassirLoads(ws.till, applied);
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
-      const exited = new Promise((r) => child.on('exit', r));
-      // Start-up (tsx compiling) takes most of a second here and does nothing worth killing: count the random
-      // lifetime from the moment the store has opened (recovery done), so every kill lands in real work.
-      let out = '';
-      await new Promise<void>((resolve) => {
-        const guard = setTimeout(resolve, 20_000);
-        child.stdout!.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.includes('store.opened')) {
-            clearTimeout(guard);
-            resolve();
-          }
-        });
-        child.on('exit', () => {
-          clearTimeout(guard);
-          resolve();
-        });
-      });
-      await new Promise((r) => setTimeout(r, randInt(0, 700)));
-      child.kill('SIGKILL');
-      await exited;
+      // Start-up (tsx compiling) takes most of a second here, more on a loaded machine, and does nothing worth
+      // killing: the random lifetime counts from the moment the store has opened, so every kill lands in real work.
+      if ((await runAndKill(ws.configFile, { after: 'store.opened', delayMs: [0, 700] })).reached) working++;
       kills++;
     }
     // Let it finish: Kassir loads the reference files as they come; run --once until nothing is pending.
@@ -106,6 +88,7 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
     await kassirLoads(ws.till, applied);
 
     assert.equal(kills, KILLS);
+    assert.equal(working, KILLS, 'every kill hit an agent whose store had opened');
     const pkgs = await sharePackages(files);
     assert.deepEqual(pkgs.map((p) => p.n), pkgs.map((_, i) => i + 1), 'package numbers $1..$n without gaps or reuse');
     const sent = pkgs.flatMap((p) => transactionNumbers(p.data));

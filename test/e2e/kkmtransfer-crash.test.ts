@@ -8,11 +8,11 @@
  * adds lost replies and dropped connections during the kills.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { CLI, ROOT, SalesWriter, randInt, runCli, type Workspace } from '../helpers/kassir.js';
+import { SalesWriter, runCli, type Workspace } from '../helpers/kassir.js';
+import { runAndKill } from '../helpers/kill-at.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
 import type { FaultSpec } from '../../scripts/kkm-emulator/faults.js';
@@ -32,39 +32,19 @@ async function kassirLoadsReference(ws: Workspace, applied: number[]): Promise<v
 }
 
 /**
- * Starts the daemon and kills it at a moment chosen by `round`: during
- * start-up (store recovery, interrupted deliveries), a little after it
- * started, right after it sealed a package (so mostly inside SendData), or
- * right after a package was delivered (inside the next one or its
- * bookkeeping). A line that never comes (nothing to do) gives up after 3 s.
+ * Kills the daemon at a moment chosen by `round`, keyed to its progress:
+ * during start-up (right after it took the data-folder lock: store recovery,
+ * interrupted deliveries), a little after it started, right after it sealed a
+ * package (so mostly inside SendData), or right after a package was delivered
+ * (inside the next one or its bookkeeping).
  */
-const KILL_POINTS = [undefined, 'agent.started', 'package.sealed', 'push.delivered'] as const;
+const KILL_POINTS = ['lock', 'agent.started', 'package.sealed', 'push.delivered'] as const;
 
-async function runAndKill(ws: Workspace, round: number): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', ws.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
-  const exited = new Promise((r) => child.on('exit', r));
-  const point = KILL_POINTS[round % KILL_POINTS.length];
-  if (point === undefined) {
-    await new Promise((r) => setTimeout(r, randInt(50, 700)));
-  } else {
-    let out = '';
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) =>
-        child.stdout.on('data', (d: Buffer) => {
-          out += d;
-          if (out.includes(point)) resolve();
-        }),
-      ),
-      new Promise((r) => (timer = setTimeout(r, 3_000))),
-      exited,
-    ]);
-    clearTimeout(timer);
-    await new Promise((r) => setTimeout(r, point === 'agent.started' ? randInt(0, 400) : randInt(0, 60)));
-  }
-  child.stdout.resume(); // keep the pipe drained until it dies
-  child.kill('SIGKILL');
-  await exited;
+async function killAtPoint(ws: Workspace, round: number): Promise<void> {
+  const point = KILL_POINTS[round % KILL_POINTS.length]!;
+  if (point === 'lock') await runAndKill(ws.configFile, { after: { lockFile: join(ws.data, 'agent.lock') }, delayMs: [0, 60] });
+  // A sealed or delivered package normally comes within a second or two; the guard bounds a round where it does not.
+  else await runAndKill(ws.configFile, { after: point, delayMs: point === 'agent.started' ? [0, 400] : [0, 60], guardMs: 15_000 });
 }
 
 async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary: string; faulted: number; lostReplies: number; sendsDuringKills: number }> {
@@ -89,7 +69,7 @@ async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary:
       await emu.publish(`part-${String(part).padStart(4, '0')}.spr`, `##@@&&\r\n#\r\nP${part};;part;;1;\r\n`);
     }
     await kassirLoadsReference(ws, applied);
-    await runAndKill(ws, round);
+    await killAtPoint(ws, round);
     kills++;
   }
   const sendsDuringKills = sendRequests(emu).length;

@@ -159,7 +159,7 @@ export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => { if (signal) out += `\n(killed by ${signal})`; r(code); }));
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d;

@@ -65,10 +65,26 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
   const pairs = new Set<Pair>();
   const triggers: Trigger[] = [];
 
+  /** Every socket of the proxy, both sides: stop() destroys what is still open, whatever its pair's state. */
+  const sockets = new Set<net.Socket>();
+  const track = (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  };
+  /**
+   * RST a socket, unless its orderly shutdown has begun (our end(), or Node's own end() on the peer's FIN):
+   * libuv refuses a reset while a shutdown is in flight (uv_tcp_close_reset: EINVAL) and the handle would be
+   * left unclosed behind a destroyed socket, for the process to trip over at exit. Such a socket is destroyed.
+   */
+  const reset = (s: net.Socket | undefined) => {
+    if (!s || s.destroyed) return;
+    if (s.writableEnded || s.connecting) s.destroy();
+    else s.resetAndDestroy();
+  };
   const kill = (p: Pair) => {
     pairs.delete(p);
-    p.client.resetAndDestroy();
-    p.upstream?.resetAndDestroy();
+    reset(p.client);
+    reset(p.upstream);
   };
 
   const send = (p: Pair, dir: 'c2s' | 's2c', chunk: Buffer) => {
@@ -110,9 +126,10 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
 
   const server = net.createServer((client) => {
     accepted++;
+    track(client);
     client.on('error', () => {});
     if (mode === 'reset') {
-      client.resetAndDestroy();
+      reset(client);
       return;
     }
     const p: Pair = { client, upstream: undefined, dropReplies: false, resetAfterReply: false, lineBuf: '', c2s: Promise.resolve(), s2c: Promise.resolve() };
@@ -124,6 +141,7 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
     client.on('data', (chunk: Buffer) => fromClient(p, chunk));
     if (mode === 'blackhole') return; // never reaches the server, never answers
     const upstream = net.connect(target.targetPort, target.targetHost);
+    track(upstream);
     p.upstream = upstream;
     upstream.on('error', () => {});
     upstream.on('data', (chunk: Buffer) => {
@@ -168,6 +186,8 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
     },
     async stop() {
       for (const p of [...pairs]) kill(p);
+      // Pairs already closing (the server's FIN passed on with end()) are no longer in `pairs`.
+      for (const s of [...sockets]) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

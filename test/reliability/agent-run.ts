@@ -24,6 +24,8 @@ export interface AgentRunOptions {
   /** `once`: `run --once`; `daemon`: `run`, until `killAfterOpenedMs` passes (then SIGKILL) or the deadline. */
   mode: 'once' | 'daemon';
   failpoints?: string;
+  /** More environment for the agent (e.g. KASSIR_FSYNC_TRACE). */
+  env?: NodeJS.ProcessEnv;
   killAfterOpenedMs?: number;
   onOpened?: () => void;
   deadlineMs?: number;
@@ -35,7 +37,7 @@ export function runAgent(o: AgentRunOptions): Promise<AgentRun> {
     const args = o.args ?? ['run', ...(o.mode === 'once' ? ['--once'] : []), '--config', o.configFile];
     const child = spawn(process.execPath, [o.cli, ...args], {
       cwd: ROOT,
-      env: { ...process.env, KASSIR_FAILPOINTS: o.failpoints ?? '' },
+      env: { ...process.env, ...o.env, KASSIR_FAILPOINTS: o.failpoints ?? '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

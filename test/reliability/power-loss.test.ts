@@ -8,9 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { makeWorkspace, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { Store } from '../../src/store/store.js';
+import { nullLogger } from '../../src/util/logger.js';
+import { BLOCK_HEADER, makeWorkspace, receiptsText, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { agentCli } from './agent-build.js';
 import { runAgent } from './agent-run.js';
 import { KassirSim, compareSequences } from './kassir-sim.js';
@@ -194,5 +196,60 @@ describe('power loss: damaged files in the data folder', { concurrency: 2 }, () 
     assert.deepEqual(cmp, { lost: 0, duplicated: 0, outOfOrder: 0 });
     const h = await runAgent({ cli, configFile: ws.configFile, mode: 'once', args: ['history', '--config', ws.configFile] });
     assert.equal(h.code, 0, h.stderr);
+  });
+});
+
+/**
+ * What a power cut leaves of a folder tree, from the agent's fsync trace
+ * (KASSIR_FSYNC_TRACE, see store/fsutil.ts): a file keeps only the bytes it
+ * had when it was last fsynced (none if never), and a file in `entriesOf`
+ * keeps its name only if that folder was fsynced after the file was.
+ */
+async function dropUnsynced(root: string, traceFile: string, entriesOf: string): Promise<void> {
+  const lines = (await fs.readFile(traceFile, 'utf8').catch(() => '')).split('\n');
+  const synced = new Map<string, { size: number; at: number }>();
+  const dirSynced = new Map<string, number>();
+  lines.forEach((l, at) => {
+    const [kind, a, b] = l.split(' ');
+    if (kind === 'F') synced.set(a!, { size: Number(b), at });
+    else if (kind === 'D') dirSynced.set(resolve(l.slice(2)), at);
+  });
+  const walk = async (dir: string): Promise<string[]> =>
+    (await Promise.all((await fs.readdir(dir, { withFileTypes: true })).map((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)])))).flat();
+  for (const file of await walk(root)) {
+    const st = await fs.stat(file);
+    const s = synced.get(`${st.dev}:${st.ino}`);
+    if (resolve(dirname(file)) === resolve(entriesOf) && (s === undefined || (dirSynced.get(resolve(entriesOf)) ?? -1) < s.at)) {
+      await fs.rm(file);
+      continue;
+    }
+    if (st.size > (s?.size ?? 0)) await fs.truncate(file, s?.size ?? 0);
+  }
+}
+
+describe('power loss right after a quarantine', () => {
+  it('a damaged open package quarantined at start-up, the agent killed right after the original went, unsynced data dropped: the quarantined copy is whole', async () => {
+    const ws = await makeWorkspace({ log: { level: 'info', dir: 'log', console: false } });
+    workspaces.push(ws);
+    const store = new Store(ws.data, { retentionDays: 30 }, nullLogger);
+    await store.open();
+    const text = BLOCK_HEADER + receiptsText([{ receipt: 1 }, { receipt: 2 }], 1).text;
+    await store.appendOpen(Buffer.from(text, 'latin1'), (d) => {
+      d.open.pkg = { transactions: 2, bytes: text.length };
+    });
+    await store.close();
+    // A power cut shortened the open package below what the state committed: start-up quarantines it.
+    const kept = Buffer.from(text.slice(0, text.length - 5), 'latin1');
+    await fs.truncate(join(ws.data, 'outbox', 'open.rep'), kept.length);
+    const traceFile = join(ws.root, 'fsync-trace');
+    const r = await runAgent({ cli, configFile: ws.configFile, mode: 'once', failpoints: 'store.recover.after-quarantine', env: { KASSIR_FSYNC_TRACE: traceFile } });
+    assert.deepEqual(r.fired, ['store.recover.after-quarantine'], r.stderr);
+    await assert.rejects(fs.stat(join(ws.data, 'outbox', 'open.rep')), 'the original is gone');
+    await dropUnsynced(ws.data, traceFile, join(ws.data, 'quarantine'));
+    const names = await quarantined(ws);
+    const copy = names.find((n) => n.endsWith('open.rep'));
+    assert.ok(copy, `the quarantined copy survived the power cut: ${names.join(', ')}`);
+    assert.ok((await fs.readFile(join(ws.data, 'quarantine', copy))).equals(kept), 'the quarantined copy is whole');
+    assert.match(await fs.readFile(join(ws.data, 'quarantine', `${copy}.why.txt`), 'utf8'), /shorter .* than committed/);
   });
 });

@@ -3,12 +3,14 @@
  * or a power cut would, and checks what the store makes of them.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { DataDirLockedError } from '../../src/store/lock.js';
+import { DataDirLockedError, ownRecord, processStart } from '../../src/store/lock.js';
 import { Store } from '../../src/store/store.js';
 import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
 
@@ -177,26 +179,89 @@ describe('store recovery', () => {
 });
 
 describe('data folder lock', () => {
-  it('refuses a second agent on the same data folder', async () => {
-    const s = await open();
-    const other = new Store(dir, { retentionDays: 30 }, memoryLogger());
-    // The lock is per process id: simulate another live process holding it.
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)'], { stdio: 'ignore' });
+  const host = hostname();
+  /** A live process that has nothing to do with the agent. */
+  async function unrelated(): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    await new Promise((r) => child.once('spawn', r));
+    return child;
+  }
+
+  it('refuses a second agent on the same data folder: a real process holding the lock', async () => {
+    await fs.mkdir(dir, { recursive: true });
+    const code = `import { lockDataDir } from ${JSON.stringify(pathToFileURL(join(process.cwd(), 'src/store/lock.ts')).href)};
+      await lockDataDir(${JSON.stringify(dir)}, { warn() {} });
+      process.stdout.write('locked\\n');
+      setTimeout(() => {}, 60000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
-      await s.close();
-      await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify({ pid: child.pid, host: (await import('node:os')).hostname() }));
-      await assert.rejects(other.open(), (e) => e instanceof DataDirLockedError && e.ownerPid === child.pid);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
+        child.once('exit', (c) => reject(new Error(`lock holder exited with ${c}`)));
+      });
+      const other = new Store(dir, { retentionDays: 30 }, memoryLogger());
+      await assert.rejects(other.open(), (e) => {
+        assert.ok(e instanceof DataDirLockedError, String(e));
+        assert.equal(e.ownerPid, child.pid);
+        assert.match(e.message, /in use by another kassir-agent \(pid \d+\).*stop the other agent/);
+        return true;
+      });
     } finally {
       child.kill('SIGKILL');
     }
   });
 
-  it('takes over a lock left by a process that is gone (SIGKILL, power cut)', async () => {
+  it('a lock naming a live, unrelated process, written before the last boot, is taken over (power cut)', async () => {
+    const child = await unrelated();
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      const before = { ...ownRecord(), pid: child.pid, pidStart: processStart(child.pid!), since: new Date(Date.now() - 3_600_000).toISOString() };
+      // Written in the previous boot: another boot id (Linux), or another boot time (no /proc).
+      if (before.bootId !== undefined) before.bootId = randomUUID();
+      else before.bootTime = new Date(Date.parse(before.bootTime!) - 3_600_000).toISOString();
+      await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify(before));
+      const s = await open();
+      const stale = records.find((r) => r.event === 'store.lock.stale');
+      assert.equal(stale?.fields.reason, 'written before the last boot');
+      assert.equal(JSON.parse(await fs.readFile(join(dir, 'agent.lock'), 'utf8')).pid, process.pid);
+      await s.close();
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('in this boot: a pid now used by another process, or an older lock older than its process, is taken over; a live owner is not (Linux)', async () => {
+    const child = await unrelated();
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      const lock = join(dir, 'agent.lock');
+      // The pid was the agent's, killed (SIGKILL), and the number went to another process.
+      await fs.writeFile(lock, JSON.stringify({ ...ownRecord(), pid: child.pid, pidStart: '1' }));
+      await (await open()).close();
+      assert.equal(records.findLast((r) => r.event === 'store.lock.stale')?.fields.reason, 'its process id now belongs to another process');
+      // A lock from an older version (pid, host, since) written before the process with that pid started.
+      await fs.writeFile(lock, JSON.stringify({ pid: child.pid, host, since: new Date(Date.now() - 3_600_000).toISOString() }));
+      await (await open()).close();
+      assert.match(String(records.findLast((r) => r.event === 'store.lock.stale')?.fields.reason), /started after the lock was written/);
+      // The same older lock written after the process started: it may be the owner, so it is refused.
+      await fs.writeFile(lock, JSON.stringify({ pid: child.pid, host, since: new Date().toISOString() }));
+      await assert.rejects(open(), DataDirLockedError);
+      // And a current lock whose owner is alive with the recorded start time: refused.
+      await fs.writeFile(lock, JSON.stringify({ ...ownRecord(), pid: child.pid, pidStart: processStart(child.pid!) }));
+      await assert.rejects(open(), DataDirLockedError);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('takes over a lock left by a process that is gone (SIGKILL), and an empty one (torn by a power cut)', async () => {
     await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify({ pid: 999_999_999, host: (await import('node:os')).hostname() }));
-    const s = await open();
-    assert.ok(events().includes('store.lock.stale'));
-    await s.close();
+    await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify({ ...ownRecord(), pid: 999_999_999 }));
+    await (await open()).close();
+    assert.equal(records.find((r) => r.event === 'store.lock.stale')?.fields.reason, 'its process is gone');
+    await fs.writeFile(join(dir, 'agent.lock'), '');
+    await (await open()).close();
+    assert.equal(records.filter((r) => r.event === 'store.lock.stale').length, 2);
   });
 });
 

@@ -1,0 +1,47 @@
+/**
+ * The crash tests' kill: start the agent daemon and SIGKILL it at a moment
+ * keyed to its own progress, never to the wall clock alone, so that a kill
+ * lands in the same kind of work on an idle and on a loaded machine (where
+ * start-up through tsx may take seconds). The moment is a line in its console
+ * output (`store.opened`, `package.sealed`...) or its taking the data-folder
+ * lock, plus a random delay. The guard only keeps a line that never comes from
+ * hanging the test; `reached` says whether the milestone was seen, for the
+ * test's check that the kills hit a working agent.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import { CLI, ROOT, randInt } from './kassir.js';
+
+export interface KillAt {
+  /** A console line to wait for, or `{ lockFile }`: the agent has taken the lock (start-up recovery is running). */
+  after: string | { lockFile: string };
+  /** Random delay after the milestone, [min, max) ms. */
+  delayMs: [number, number];
+  /** Give up waiting for the milestone after this long (default 60 s). */
+  guardMs?: number;
+}
+
+export async function runAndKill(configFile: string, at: KillAt): Promise<{ reached: boolean; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+  let output = '';
+  let exitedEarly = false;
+  const exited = new Promise<void>((r) =>
+    child.on('exit', () => {
+      exitedEarly = true;
+      r();
+    }),
+  );
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + (at.guardMs ?? 60_000);
+  let reached = false;
+  while (!exitedEarly && Date.now() < deadline) {
+    if (typeof at.after === 'string') reached = output.includes(at.after);
+    else reached = (await fs.readFile(at.after.lockFile, 'utf8').catch(() => '')).includes(`"pid":${child.pid},`);
+    if (reached) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  if (reached) await new Promise((r) => setTimeout(r, randInt(at.delayMs[0], at.delayMs[1])));
+  child.kill('SIGKILL');
+  await exited;
+  return { reached, output };
+}
