@@ -200,7 +200,7 @@ function blobWriter(cacheDir) {
  * V8 flags the executable starts with (the sea-config execArgv, which Node 24 supports). Idle, the
  * agent's memory is mostly V8's: with Node 24 (V8 13.6) the young generation of an idle agent
  * stays at 8 MB and freed heap pages stay pooled; --optimize-for-size keeps both small (BENCHMARKS.md,
- * footprint: 9 MB less of the process's own memory; --max-semi-space-size=1 alone saved 5 MB).
+ * footprint: 9 MB less of the process's own memory; --max-semi-space-size=1 alone saved 6 MB).
  * The blob writer runs with the same flags: V8 rejects a code cache made under other flags.
  */
 const SEA_EXEC_ARGV = ['--optimize-for-size'];
