@@ -4,6 +4,7 @@
  * again every 30 s), plus the control channel and the metrics endpoint.
  * Constructors only store dependencies; `start()` does the work.
  */
+import { tillDirProblem } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
 import type { ExchangeConfig } from './config/schema.js';
 import { controlSocketPath } from './control/socket-path.js';
@@ -48,6 +49,9 @@ export class Agent {
   }
 
   private async build(slot: Slot): Promise<Exchange> {
+    // Checked at every (re)start: a till folder on a late-mounted drive starts its exchange once it appears.
+    const tillProblem = tillDirProblem(slot.config.till.dir);
+    if (tillProblem) throw new Error(`till.dir: ${tillProblem}`);
     const store = new Store(slot.config.dataDir, { retentionDays: slot.config.archive.retentionDays }, slot.log);
     const transport = await createTransport(slot.config, slot.log);
     return new Exchange(slot.config, store, transport, slot.log);

@@ -3,8 +3,7 @@
  * would make the agent fail (or, worse, run and do nothing) once started.
  * Local and fast: it reads the filesystem only, never the network.
  *
- * - `till.dir` must exist: the agent would otherwise create it and watch an
- *   empty folder forever while Kassir writes somewhere else;
+ * - `till.dir` must exist (`tillDirProblem`, which the running agent asks too);
  * - a folder transport's `transport.dir` must exist (a share not mounted);
  * - `dataDir` and `log.dir`, when they exist, must be folders (the agent creates them);
  * - `transport.tls.caFile` must be readable and hold PEM certificates (not a
@@ -20,7 +19,8 @@ export function checkOnDisk(config: Config): ConfigProblem[] {
   const multi = config.exchanges.length > 1;
   config.exchanges.forEach((ex, i) => {
     const at = multi ? `exchanges.${i}.` : '';
-    mustBeFolder(problems, `${at}till.dir`, ex.till.dir, "Kassir's exchange folder: create it, or fix the path to where Kassir writes its reports");
+    const till = tillDirProblem(ex.till.dir);
+    if (till) problems.push({ path: `${at}till.dir`, message: till });
     mayBeFolder(problems, `${at}dataDir`, ex.dataDir);
     const t = ex.transport;
     if (t.type === 'folder') mustBeFolder(problems, `${at}transport.dir`, t.dir, 'the exchange share: mount it or create it, or fix the path');
@@ -41,13 +41,25 @@ function statOf(path: string): Stats | NodeJS.ErrnoException {
   }
 }
 
-function mustBeFolder(problems: ConfigProblem[], key: string, dir: string, what: string): void {
+/**
+ * Why Kassir's exchange folder cannot be used, or undefined. The running agent
+ * asks the same before it starts an exchange (agent.ts): it never creates the
+ * folder itself, which would have it watch an empty folder forever while Kassir
+ * writes somewhere else.
+ */
+export function tillDirProblem(dir: string): string | undefined {
+  return folderProblem(dir, "Kassir's exchange folder: create it, or fix the path to where Kassir writes its reports");
+}
+
+function folderProblem(dir: string, what: string): string | undefined {
   const st = statOf(dir);
-  if (st instanceof Error) {
-    problems.push({ path: key, message: st.code === 'ENOENT' ? `${dir} does not exist (${what})` : `${dir} cannot be read (${st.code ?? st.message}): give the service user access` });
-  } else if (!st.isDirectory()) {
-    problems.push({ path: key, message: `${dir} is a file, not a folder (${what})` });
-  }
+  if (st instanceof Error) return st.code === 'ENOENT' ? `${dir} does not exist (${what})` : `${dir} cannot be read (${st.code ?? st.message}): give the service user access`;
+  return st.isDirectory() ? undefined : `${dir} is a file, not a folder (${what})`;
+}
+
+function mustBeFolder(problems: ConfigProblem[], key: string, dir: string, what: string): void {
+  const p = folderProblem(dir, what);
+  if (p) problems.push({ path: key, message: p });
 }
 
 function mayBeFolder(problems: ConfigProblem[], key: string, dir: string): void {

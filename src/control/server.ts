@@ -10,6 +10,8 @@
 import * as fs from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { ensureDir } from '../store/fsutil.js';
 import type { Logger } from '../util/logger.js';
 import { NotFoundError } from '../util/not-found.js';
 
@@ -31,6 +33,9 @@ export class ControlServer {
 
   async start(): Promise<void> {
     const server = createServer((req, res) => void this.handle(req, res));
+    // The socket lives in the first data folder, which an exchange that could not start has not made
+    // yet: make it, so that `status` can still ask the agent why that exchange is not running.
+    if (!this.socketPath.startsWith('\\\\')) await ensureDir(dirname(this.socketPath));
     await this.listen(server);
     if (!this.socketPath.startsWith('\\\\')) await fs.chmod(this.socketPath, 0o600).catch(() => undefined);
     this.server = server;
