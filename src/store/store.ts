@@ -382,11 +382,6 @@ export class Store {
     });
   }
 
-  /** Runs `fn` under the store's lock without a state change (e.g. reading files that a commit could move). */
-  exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.mutex.run(fn);
-  }
-
   private async saveState(draft: AgentState): Promise<void> {
     await this.stateFile.save(draft);
     this.current = draft;
@@ -396,19 +391,13 @@ export class Store {
   // ------------------------------------------------------------ open package
 
   /**
-   * Appends `chunk` to the open package and commits `edit` with it. The bytes
-   * are fsynced first; the committed length moves only afterwards, so an
+   * Appends to the open package the bytes `plan` makes from the committed
+   * state, and commits its `edit` with them. The bytes are planned under the
+   * store's lock: nothing (a seal by the push flow, in particular) can come
+   * between reading the open package's state and appending to it. They are
+   * fsynced first; the committed length moves only afterwards, so an
    * interrupted append is cut off at start-up instead of being sent twice.
-   */
-  appendOpen(chunk: Buffer, edit: (draft: AgentState) => void): Promise<void> {
-    return this.appendPlanned(() => ({ chunk, edit, result: undefined })).then(() => undefined);
-  }
-
-  /**
-   * Like appendOpen, but the bytes are planned from the committed state under
-   * the store's lock: nothing (a seal by the push flow, in particular) can come
-   * between reading the open package's state and appending to it. `plan`
-   * returns undefined to append nothing.
+   * `plan` returns undefined to append nothing.
    */
   appendPlanned<T>(plan: (state: Readonly<AgentState>) => { chunk: Buffer; edit: (draft: AgentState) => void; result: T } | undefined): Promise<T | undefined> {
     return this.mutex.run(async () => {
