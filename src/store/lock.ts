@@ -24,6 +24,7 @@ import { hostname, uptime } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { FILE_MODE } from './fsutil.js';
+import { LOCK_FILE } from './layout.js';
 
 export class DataDirLockedError extends Error {
   override readonly name = 'DataDirLockedError';
@@ -130,7 +131,7 @@ export function whyStale(owner: LockRecord): string | undefined {
 const EXLOCK = process.platform === 'win32' ? (fsConstants as unknown as Record<string, number | undefined>).UV_FS_O_EXLOCK : undefined;
 
 export async function lockDataDir(dataDir: string, log: Logger): Promise<DataDirLock> {
-  const file = join(dataDir, 'agent.lock');
+  const file = join(dataDir, LOCK_FILE);
   if (EXLOCK !== undefined) return lockExclusive(dataDir, file, log);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
