@@ -179,7 +179,7 @@ export class Outbox {
    * moved to quarantine with its meta, counted, and logged; true is returned
    * only for an intact package.
    */
-  async checkPackage(number: number): Promise<boolean> {
+  async verifyOrQuarantine(number: number): Promise<boolean> {
     const meta = this.mustGet(number);
     let bytes: Buffer | undefined;
     try {

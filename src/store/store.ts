@@ -167,8 +167,8 @@ export class Store {
   }
 
   /** True when a queued package's bytes match its seal; a damaged one is quarantined (and counted) and false returned (outbox.ts). */
-  checkPackage(number: number): Promise<boolean> {
-    return this.mutex.run(() => this.outbox.checkPackage(number));
+  verifyOrQuarantine(number: number): Promise<boolean> {
+    return this.mutex.run(() => this.outbox.verifyOrQuarantine(number));
   }
 
   /** Persists transport notes for a package (before a step a crash must not repeat blindly). */
