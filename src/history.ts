@@ -7,7 +7,8 @@
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExchangeConfig } from './config/schema.js';
-import type { HistoryEntry } from './store/store.js';
+import type { HistoryEntry } from './store/history-writer.js';
+import { HISTORY_DIR, historyDay } from './store/layout.js';
 
 export interface HistoryFilter {
   since?: Date;
@@ -27,10 +28,10 @@ export async function readHistory(exchanges: ExchangeConfig[], f: HistoryFilter)
   let unreadable = 0;
   for (const ex of exchanges) {
     if (f.pos !== undefined && ex.pos !== f.pos) continue;
-    const dir = join(ex.dataDir, 'history');
+    const dir = join(ex.dataDir, HISTORY_DIR);
     let files: string[];
     try {
-      files = (await fs.readdir(dir)).filter((n) => /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(n)).sort();
+      files = (await fs.readdir(dir)).filter((n) => historyDay(n) !== undefined).sort();
     } catch {
       continue;
     }

@@ -20,10 +20,10 @@ export async function queuePackages(store: Store, n: number): Promise<number> {
     tx = r.nextTx;
     const chunk = Buffer.from(r.data, 'latin1');
     bytes += chunk.length;
-    await store.appendOpen(chunk, (d) => {
+    await store.appendPlanned(() => ({ chunk, edit: (d) => {
       d.open.pkg = { transactions: r.txs.length, bytes: chunk.length };
       d.open.startedAt ??= new Date().toISOString();
-    });
+    }, result: undefined }));
     await store.seal();
   }
   return bytes;

@@ -427,7 +427,7 @@ export class Exchange {
 
   /** One attempt at the head package. Returns true when the queue can move on (delivered, or quarantined as damaged). */
   private async pushOne(number: number): Promise<boolean> {
-    if (!(await this.store.checkPackage(number))) return true;
+    if (!(await this.store.verifyOrQuarantine(number))) return true;
     const meta = await this.store.beginAttempt(number);
     const started = Date.now();
     const upcoming = this.store.queuedAfter(number, UPCOMING_PACKAGES).map((m) => this.store.outgoing(m));

@@ -6,19 +6,20 @@
  * Durability audit of src/ (issue 12): every copy, rename, unlink and mkdir,
  * with the rule "the only remaining copy of data is fsynced, and its folder,
  * before the original goes":
- * - store quarantine: quarantineCopy was copyFile without fsync (a power cut
- *   left an empty copy after the damaged original was removed): now
- *   copyFileAtomic. quarantineMove (moveFile): the file is fsynced before the
- *   rename and both folders after it; the EXDEV fallback copies durably
- *   before it deletes. The quarantine folder is created with ensureDir.
+ * - store quarantine (quarantine.ts): a copy is copyFileAtomic (a plain
+ *   copy could be left empty by a power cut after the damaged original
+ *   went); a move is moveFile: the file is fsynced before the rename and both
+ *   folders after it; the EXDEV fallback copies durably before it deletes.
+ *   The quarantine folder is created with ensureDir.
  * - ensureDir: a folder it creates is recorded in its parent (the parents
  *   are fsynced), so `till/.kassir-agent/taken` and the data folders survive a
  *   power cut with the renames made into them.
- * - store recovery: `archive -> outbox` (unarchived) fsyncs both folders;
- *   moveToArchive and the checkpoint write the archive meta atomically
- *   (fsyncing the archive folder, which makes the move of the bytes durable)
- *   before the outbox copy goes; stage fsyncs each download before its rename
- *   and the inbox folder after; the open package is fsynced after a cut.
+ * - store: recovery's `archive -> outbox` (unarchived) fsyncs both folders;
+ *   archivePackage (archive.ts) and the checkpoint (outbox.ts) write the
+ *   archive meta atomically (fsyncing the archive folder, which makes the
+ *   move of the bytes durable) before the outbox copy goes; Inbox.stage
+ *   fsyncs each download before its rename and the inbox folder after; the
+ *   open package is fsynced after a cut.
  * - till: taking a report is a rename fsynced in both folders; a taken file is
  *   deleted only after its transactions are committed to the fsynced open
  *   package; delivery copies to a temporary file, fsyncs it, renames, fsyncs
@@ -26,7 +27,7 @@
  * - transports: the folder share fsyncs uploads before renaming them and
  *   fsyncs the folders after (best effort: SMB may refuse); FTP downloads are
  *   fsynced before the store renames them; KKMTransfer downloads are fsynced
- *   by the store's stage.
+ *   by Inbox.stage.
  * - deletions that need no fsync: tmp/ (work in progress), retention cleanup,
  *   atomic temporaries, the lock file.
  * Every fsync goes through fsyncFile / fsyncDir / syncHandle, which record it
@@ -35,8 +36,9 @@
  */
 import { appendFileSync, closeSync, fstatSync, fsyncSync, openSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { failpoint } from '../util/failpoints.js';
+import { tempNameFor } from './layout.js';
 
 /** Test hook: `F <dev>:<ino> <size>` for a synced file, `D <path>` for a synced folder, in order. */
 const TRACE = process.env.KASSIR_FSYNC_TRACE;
@@ -80,12 +82,6 @@ export async function syncHandle(fh: fs.FileHandle, how: 'sync' | 'datasync' = '
   if (how === 'datasync') await fh.datasync();
   else await fh.sync();
   if (TRACE) traceFile(fstatSync(fh.fd));
-}
-
-let tmpCounter = 0;
-/** A temporary name next to `target`, unique within this process and across restarts. */
-export function tempNameFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`);
 }
 
 /** `mode`: for a file other programs read (a metrics export); set explicitly, whatever the umask. */
@@ -164,9 +160,4 @@ export async function statOrUndefined(path: string) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-}
-
-/** Temporary files left by writeFileAtomic/copyFileAtomic in `dir` (from a crash). */
-export function isAtomicTemp(name: string): boolean {
-  return /^\..+\.\d+\.\d+\.\d+\.tmp$/.test(name);
 }

@@ -14,7 +14,7 @@
  *   other process after the reboot never keeps the agent from starting; after a
  *   SIGKILL in the same boot the pid is gone or belongs to a process with
  *   another start time. Without /proc (macOS) the boot time stands in for the
- *   boot id. A lock written by an older version (pid and time only) is held
+ *   boot id. A lock that records no start time (pid and time only) is held
  *   only by a live pid that started before the lock was written.
  * A refused start exits 4 naming the data folder and the owner's pid.
  */
@@ -24,6 +24,7 @@ import { hostname, uptime } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { FILE_MODE } from './fsutil.js';
+import { LOCK_FILE } from './layout.js';
 
 export class DataDirLockedError extends Error {
   override readonly name = 'DataDirLockedError';
@@ -42,7 +43,7 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
-/** What `agent.lock` holds. Only `pid` is required (older versions wrote pid, host and since). */
+/** What `agent.lock` holds. Only `pid` is required; the rest tells whether that pid is still its owner. */
 export interface LockRecord {
   pid?: number;
   host?: string;
@@ -119,7 +120,7 @@ export function whyStale(owner: LockRecord): string | undefined {
   const start = processStart(owner.pid);
   if (owner.pidStart !== undefined && start !== undefined && owner.pidStart !== start) return 'its process id now belongs to another process';
   if (owner.pidStart === undefined && owner.since !== undefined && start !== undefined && bootId !== undefined) {
-    // An older version's lock: a process that started after the lock was written cannot have written it.
+    // No start time recorded: a process that started after the lock was written cannot have written it.
     const startedAt = bootTime() + (Number(start) / TICKS_PER_SECOND) * 1000;
     if (startedAt > Date.parse(owner.since) + BOOT_TIME_SLACK_MS) return 'its process id now belongs to a process started after the lock was written';
   }
@@ -130,7 +131,7 @@ export function whyStale(owner: LockRecord): string | undefined {
 const EXLOCK = process.platform === 'win32' ? (fsConstants as unknown as Record<string, number | undefined>).UV_FS_O_EXLOCK : undefined;
 
 export async function lockDataDir(dataDir: string, log: Logger): Promise<DataDirLock> {
-  const file = join(dataDir, 'agent.lock');
+  const file = join(dataDir, LOCK_FILE);
   if (EXLOCK !== undefined) return lockExclusive(dataDir, file, log);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

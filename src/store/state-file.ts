@@ -10,6 +10,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
 import { writeJsonAtomic } from './fsutil.js';
+import { STATE_SLOTS as SLOTS } from './layout.js';
 
 export interface SlotEnvelope<T> {
   format: 'kassir-agent-state';
@@ -25,8 +26,6 @@ export interface LoadedSlots<T> {
   /** Slots that could not be read, already copied to quarantine by the caller's hook. */
   damaged: { file: string; reason: string }[];
 }
-
-const SLOTS = ['state.a.json', 'state.b.json'] as const;
 
 export class StateFile<T> {
   private seq = 0;

@@ -234,9 +234,9 @@ describe('power loss right after a quarantine', () => {
     const store = new Store(ws.data, { retentionDays: 30 }, nullLogger);
     await store.open();
     const text = BLOCK_HEADER + receiptsText([{ receipt: 1 }, { receipt: 2 }], 1).text;
-    await store.appendOpen(Buffer.from(text, 'latin1'), (d) => {
+    await store.appendPlanned(() => ({ chunk: Buffer.from(text, 'latin1'), edit: (d) => {
       d.open.pkg = { transactions: 2, bytes: text.length };
-    });
+    }, result: undefined }));
     await store.close();
     // A power cut shortened the open package below what the state committed: start-up quarantines it.
     const kept = Buffer.from(text.slice(0, text.length - 5), 'latin1');

@@ -30,9 +30,9 @@ async function withPackages(dir: string, n: number): Promise<Store> {
   const s = await open(dir);
   for (let i = 1; i <= n; i++) {
     const text = `#\r\n${i};01.01.2026;10:00:00;11;1;;;;;;\r\n`;
-    await s.appendOpen(Buffer.from(text), (d) => {
+    await s.appendPlanned(() => ({ chunk: Buffer.from(text), edit: (d) => {
       d.open.pkg = { transactions: 1, bytes: text.length };
-    });
+    }, result: undefined }));
     await s.seal();
   }
   return s;

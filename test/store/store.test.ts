@@ -31,9 +31,9 @@ beforeEach(async () => {
 afterEach(async () => fs.rm(dir, { recursive: true, force: true }));
 
 async function withOpenPackage(s: Store, text: string, tx: number) {
-  await s.appendOpen(Buffer.from(text), (d) => {
+  await s.appendPlanned(() => ({ chunk: Buffer.from(text), edit: (d) => {
     d.open.pkg = { transactions: d.open.pkg.transactions + tx, bytes: d.open.pkg.bytes + text.length };
-  });
+  }, result: undefined }));
 }
 
 describe('store recovery', () => {

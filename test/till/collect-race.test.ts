@@ -32,13 +32,8 @@ it('every package starts with its block header even when seals race with collect
     }
     // The push flow seals whenever it likes. Make it do so at the worst moment every time: a seal is
     // queued on the store's lock just before each append the collector makes.
-    const appendOpen = store.appendOpen.bind(store);
     const appendPlanned = store.appendPlanned.bind(store);
     const patched = store as { appendPlanned: Store['appendPlanned'] };
-    store.appendOpen = (chunk, edit) => {
-      void store.seal();
-      return appendOpen(chunk, edit);
-    };
     patched.appendPlanned = (plan) => {
       void store.seal();
       return appendPlanned(plan);
