@@ -79,11 +79,11 @@ describe('security', () => {
     await fs.chmod(ws.configFile, 0o644);
     const open = await runAgent({ cli, configFile: ws.configFile, mode: 'once', args: ['check-config', '--config', ws.configFile] });
     assert.equal(open.code, 0, open.stderr);
-    assert.match(open.stderr, /readable by every user/);
+    assert.match(open.stderr, /every user of this machine can read it/);
     assert.ok(!(open.stdout + open.stderr).includes('S3cret-in-yaml'), 'the warning does not quote the password');
     await fs.chmod(ws.configFile, 0o600);
     const closed = await runAgent({ cli, configFile: ws.configFile, mode: 'once', args: ['check-config', '--config', ws.configFile] });
-    assert.doesNotMatch(closed.stderr, /readable by every user/);
+    assert.doesNotMatch(closed.stderr, /every user of this machine can read it/);
   });
 
   it('HTTPS with a certificate from an untrusted CA: a tls error, nothing sent, no password in the logs; with tls.caFile it goes out once', async () => {
