@@ -13,19 +13,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import {
-  BLOCK_HEADER,
-  dropReport,
-  makeWorkspace,
-  reportFile,
-  runCli,
-  sharePackages,
-  startAgent,
-  transactionNumbers,
-  waitFor,
-  type ReceiptSpec,
-  type Workspace,
-} from '../helpers/kassir.js';
+import { BLOCK_HEADER, dropReport, makeWorkspace, reportFile, runCli, sharePackages, startAgent, transactionNumbers, type ReceiptSpec, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 import { startProftpd, type ProftpdOptions, type ProftpdServer } from '../helpers/proftpd.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 

@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
@@ -17,6 +16,7 @@ import { parse, stringify } from 'yaml';
 import { dropReport, makeWorkspace, reportFile, runCli, sharePackages, transactionNumbers, type RunResult, type Workspace } from '../helpers/kassir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 /** Transport settings for `server`, with the names the spec uses. */
 function ftpTransport(server: ProftpdServer, over: Record<string, unknown> = {}): Record<string, unknown> {
@@ -73,13 +73,13 @@ describe('FTP transport, end to end against ProFTPD', { timeout: 180_000 }, () =
     }
     ws = undefined;
     runs = [];
-    await fs.rm(files, { recursive: true, force: true });
+    await removeDir(files);
   });
 
   /** A fresh `Files` folder on the server and a workspace pointing at it. */
   async function setup(over: Record<string, unknown> = {}): Promise<Workspace> {
     files = join(server.root, 'Files');
-    await fs.rm(files, { recursive: true, force: true });
+    await removeDir(files);
     await fs.mkdir(files);
     ws = await makeWorkspace({}, ftpTransport(server, over));
     return ws;
@@ -191,7 +191,7 @@ describe('FTPS (explicit, AUTH TLS) with a self-signed CA', { timeout: 120_000 }
   let server: ProftpdServer;
   let ws: Workspace | undefined;
   before(async () => {
-    scratch = await fs.mkdtemp(join(tmpdir(), 'kassir-e2e-ftps-'));
+    scratch = await makeTempDir('kassir-e2e-ftps');
     ca = await makeTestCa(scratch, 'ca');
     otherCa = await makeTestCa(scratch, 'other-ca');
     server = await startProftpd({ tls: await makeServerCert(scratch, ca) });
@@ -200,7 +200,7 @@ describe('FTPS (explicit, AUTH TLS) with a self-signed CA', { timeout: 120_000 }
   after(async () => {
     await ws?.cleanup();
     await server?.stop();
-    await fs.rm(scratch, { recursive: true, force: true });
+    await removeDir(scratch);
   });
 
   it('the wrong CA: run --once exits 3 with a tls error and keeps the package; with tls.caFile set to the right CA it goes out exactly once', async () => {

@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { makeTempDir, removeDir } from './temp-dir.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'src/cli.ts');
@@ -94,7 +94,7 @@ export interface Workspace {
 }
 
 export async function makeWorkspace(overrides: Record<string, unknown> = {}, transport?: Record<string, unknown>): Promise<Workspace> {
-  const root = await fs.mkdtemp(join(tmpdir(), 'kassir-e2e-'));
+  const root = await makeTempDir('kassir-e2e');
   const ws = { root, till: join(root, 'till'), share: join(root, 'share'), data: join(root, 'data'), logs: join(root, 'log'), configFile: join(root, 'agent.yaml') };
   await fs.mkdir(ws.till);
   await fs.mkdir(ws.share);
@@ -109,7 +109,7 @@ export async function makeWorkspace(overrides: Record<string, unknown> = {}, tra
     ...overrides,
   };
   await fs.writeFile(ws.configFile, stringify(config));
-  return { ...ws, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+  return { ...ws, cleanup: () => removeDir(root) };
 }
 
 /**
@@ -170,16 +170,6 @@ export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}
     child.on('exit', (code) => reject(new Error(`agent exited early (${code}): ${out}`)));
   });
   return { child, output: () => out, exited };
-}
-
-/** Polls `check` until it returns true or the deadline passes (then throws with `what`). */
-export async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000, everyMs = 25): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** A random integer in [min, max). */

@@ -6,13 +6,12 @@
  * which files under a final name are not complete packages.
  */
 import * as fs from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharePackages } from '../helpers/kassir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startKkmEmulator, type KkmEmulator } from '../../scripts/kkm-emulator/server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 export type TransportKind = 'folder' | 'ftp' | 'kkmtransfer';
 export const TRANSPORTS: readonly TransportKind[] = ['folder', 'ftp', 'kkmtransfer'];
@@ -142,7 +141,7 @@ export async function ftpBackend(opts: { timeoutMs?: number; secure?: boolean } 
 }
 
 export async function kkmBackend(): Promise<Backend & FinalNameWatch> {
-  const dir = await mkdtemp(join(tmpdir(), 'kassir-rel-emu-'));
+  const dir = await makeTempDir('kassir-rel-emu');
   const user = 'bo-user';
   const password = `http-pw-${Math.random().toString(36).slice(2, 10)}`;
   let emu = await startKkmEmulator({ dir, user, password });
@@ -183,7 +182,7 @@ export async function kkmBackend(): Promise<Backend & FinalNameWatch> {
     stop: async () => {
       await proxy.stop();
       await emu.stop();
-      await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     },
   };
 }

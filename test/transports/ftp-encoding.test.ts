@@ -6,13 +6,13 @@
  * sent UTF-8 instead of cp1251 would leave different names on the disk.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
 import { FtpRemoteDir } from '../../src/transports/ftp/ftp-remote-dir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const FOLDER = 'Файлы';
 const PART1 = 'КАССА1.spr.$1';
@@ -34,9 +34,9 @@ function client(server: ProftpdServer): FtpRemoteDir {
 
 let scratch: string;
 before(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'kassir-ftp-enc-'));
+  scratch = await makeTempDir('kassir-ftp-enc');
 });
-after(() => rm(scratch, { recursive: true, force: true }));
+after(() => removeDir(scratch));
 
 /** Upload, list, rename, size, download, remove a Cyrillic name; `diskName` says how the server stores a name. */
 function scenario(mode: 'cp1251' | 'cp1251-raw', diskName: (s: string) => Buffer): void {

@@ -8,7 +8,8 @@ import type { TestContext } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
 import { KkmTransferTransport } from '../../src/transports/kkmtransfer/index.js';
 import { memoryLogger } from '../../src/util/logger.js';
-import { fakePullContext, kkmTempDir } from '../helpers/kkm-context.js';
+import { fakePullContext } from '../helpers/kkm-context.js';
+import { tempDirFor } from '../helpers/temp-dir.js';
 import { kkmOptions } from '../helpers/kkm-emulator.js';
 import { SEED_NOTHING_RESPONSE } from '../helpers/kkm-seed.js';
 import { TEST_CERT, TEST_KEY } from '../helpers/kkm-tls.js';
@@ -33,7 +34,7 @@ async function pullKind(t: TestContext, tr: KkmTransferTransport): Promise<strin
   t.after(() => tr.close());
   try {
     await tr.open();
-    await tr.pull(fakePullContext(await kkmTempDir(t)));
+    await tr.pull(fakePullContext(await tempDirFor(t, 'kkm')));
     return 'ok';
   } catch (e) {
     assert.ok(e instanceof TransportError, String(e));
@@ -43,7 +44,7 @@ async function pullKind(t: TestContext, tr: KkmTransferTransport): Promise<strin
 
 test('tls: an unknown certificate is a tls error; trusted through caFile it works', async (t) => {
   const url = await httpsServer(t);
-  const dir = await kkmTempDir(t);
+  const dir = await tempDirFor(t, 'kkm');
   const caFile = join(dir, 'ca.pem');
   await writeFile(caFile, TEST_CERT);
   const log = memoryLogger();
