@@ -26,7 +26,7 @@ import { startKkmEmulator, type KkmEmulator } from '../scripts/kkm-emulator/serv
 import { encodeBase64 } from '../src/formats/base64.js';
 import { makeZip } from '../src/formats/zip.js';
 import { Store } from '../src/store/store.js';
-import { KkmTransferTransport } from '../src/transports/kkmtransfer/index.js';
+import { KkmTransferTransport } from '../src/transports/kkmtransfer/transport.js';
 import { nullLogger, type LogFields, type Logger } from '../src/util/logger.js';
 import { CLI, ROOT, reportFile } from '../test/helpers/kassir.js';
 import { scale, table } from './lib/measure.js';

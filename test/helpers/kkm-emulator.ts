@@ -1,7 +1,7 @@
 /** The back-office emulator in a temp folder, stopped and removed after the test. */
 import type { TestContext } from 'node:test';
 import { memoryLogger, type Logger } from '../../src/util/logger.js';
-import { KkmTransferTransport, type KkmTransferOptions } from '../../src/transports/kkmtransfer/index.js';
+import { KkmTransferTransport, type KkmTransferOptions } from '../../src/transports/kkmtransfer/transport.js';
 import { startKkmEmulator, type KkmEmulator, type KkmEmulatorOptions } from '../../scripts/kkm-emulator/server.js';
 import { tempDirFor } from './temp-dir.js';
 

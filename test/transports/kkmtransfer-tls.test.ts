@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
-import { KkmTransferTransport } from '../../src/transports/kkmtransfer/index.js';
+import { KkmTransferTransport } from '../../src/transports/kkmtransfer/transport.js';
 import { memoryLogger } from '../../src/util/logger.js';
 import { fakePullContext } from '../helpers/kkm-context.js';
 import { tempDirFor } from '../helpers/temp-dir.js';

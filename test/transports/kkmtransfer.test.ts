@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TransportError, type TransportErrorKind } from '../../src/transports/errors.js';
-import { KkmTransferTransport } from '../../src/transports/kkmtransfer/index.js';
+import { KkmTransferTransport } from '../../src/transports/kkmtransfer/transport.js';
 import type { OutgoingPackage } from '../../src/transports/transport.js';
 import { memoryLogger } from '../../src/util/logger.js';
 import { encodeBase64 } from '../../src/formats/base64.js';
