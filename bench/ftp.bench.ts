@@ -28,6 +28,7 @@ import { startProftpd, type ProftpdServer } from '../test/helpers/proftpd.js';
 import { scale, table } from './lib/measure.js';
 import { drainQueue, queuePackages } from './lib/queue.js';
 import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js';
+import { ftpOptions } from '../test/helpers/ftp-config.js';
 
 /** Receipts per package (4 transactions each): about 1.6 KB, a busy hour of one till. */
 
@@ -88,16 +89,7 @@ function flushDisk(): void {
 /** The agent's push path over every queued package, in order. Returns the wall time in ms. */
 async function drain(server: ProftpdServer, store: Store, expected: number, folder: string): Promise<number> {
   await mkdir(join(server.root, folder));
-  const remote = new FtpRemoteDir({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    secure: false,
-    tls: { rejectUnauthorized: true },
-    encoding: 'utf8',
-    timeoutMs: 30_000,
-  });
+  const remote = new FtpRemoteDir(ftpOptions(server, { timeoutMs: 30_000 }));
   const transport = new SequencedFilesTransport('ftp', remote, { referenceName: `${folder}/POS1.spr`, reportName: `${folder}/POS1.rep`, sequenced: true });
   return drainQueue(store, transport, expected);
 }

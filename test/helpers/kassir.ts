@@ -176,26 +176,3 @@ export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}
 export function randInt(min: number, max: number): number {
   return min + Math.floor(Math.random() * (max - min));
 }
-
-/**
- * Plays Kassir in the crash tests: each round writes 1-3 report files of 1-4
- * random receipts, transaction numbers consecutive across files; `written` is
- * every transaction in the order Kassir wrote it.
- */
-export class SalesWriter {
-  readonly written: number[] = [];
-  private tx = 1;
-  private receipt = 1;
-
-  constructor(private readonly till: string) {}
-
-  async round(round: number): Promise<void> {
-    for (let f = 1, files = randInt(1, 4); f <= files; f++) {
-      const specs = Array.from({ length: randInt(1, 5) }, () => ({ receipt: this.receipt++, lines: randInt(0, 6) }));
-      const r = reportFile(specs, this.tx);
-      this.tx = r.nextTx;
-      this.written.push(...r.txs);
-      await dropReport(this.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
-    }
-  }
-}

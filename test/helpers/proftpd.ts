@@ -17,6 +17,7 @@ import tls from 'node:tls';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir, removeDir } from './temp-dir.js';
+import { freePort } from './ports.js';
 
 export interface ProftpdOptions {
   /**
@@ -258,15 +259,4 @@ async function readLogs(dir: string): Promise<string> {
     if (text) parts.push(`--- ${name}\n${text.trim()}`);
   }
   return parts.join('\n');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -12,6 +12,7 @@ import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startKkmEmulator, type KkmEmulator } from '../../scripts/kkm-emulator/server.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpTransportConfig } from '../helpers/ftp-config.js';
 
 export type TransportKind = 'folder' | 'ftp' | 'kkmtransfer';
 export const TRANSPORTS: readonly TransportKind[] = ['folder', 'ftp', 'kkmtransfer'];
@@ -114,16 +115,7 @@ export async function ftpBackend(opts: { timeoutMs?: number; secure?: boolean } 
   let lost = 0;
   return {
     kind: 'ftp',
-    transportConfig: {
-      type: 'ftp',
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: server.user,
-      password: server.password,
-      referenceName: 'Files/POS1.spr',
-      reportName: 'Files/POS1.rep',
-      timeoutMs: opts.timeoutMs ?? 1_500,
-    },
+    transportConfig: ftpTransportConfig({ ...server, host: '127.0.0.1', port: proxy.port }, { timeoutMs: opts.timeoutMs ?? 1_500 }),
     secrets: [server.password],
     publishPart: (n, text) => publishToFolder(files, n, text),
     delivered: () => sharePackages(files),

@@ -18,7 +18,7 @@ import { startKkmEmulator, type KkmEmulator } from '../../scripts/kkm-emulator/s
 import { agentCli } from './agent-build.js';
 import { runAgent } from './agent-run.js';
 import { countSecrets } from './harness.js';
-import { KassirSim } from './kassir-sim.js';
+import { KassirSim } from '../helpers/kassir-sim.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 let cli: string;

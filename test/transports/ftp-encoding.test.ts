@@ -13,6 +13,7 @@ import iconv from 'iconv-lite';
 import { FtpRemoteDir } from '../../src/transports/ftp/ftp-remote-dir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 const FOLDER = 'Файлы';
 const PART1 = 'КАССА1.spr.$1';
@@ -20,16 +21,7 @@ const PART2 = 'КАССА1.spr.$2';
 const cp1251 = (s: string) => iconv.encode(s, 'win1251');
 
 function client(server: ProftpdServer): FtpRemoteDir {
-  return new FtpRemoteDir({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    secure: false,
-    tls: { rejectUnauthorized: true },
-    encoding: 'cp1251',
-    timeoutMs: 10_000,
-  });
+  return new FtpRemoteDir(ftpOptions(server, { encoding: 'cp1251' }));
 }
 
 let scratch: string;

@@ -17,6 +17,7 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 const TIMEOUT_MS = 1000;
 
@@ -51,21 +52,7 @@ describe('FtpRemoteDir faults', { timeout: 120_000 }, () => {
     const proxy = await startTcpProxy({ targetHost: server.host, targetPort: server.port });
     proxies.push(proxy);
     const log = memoryLogger();
-    const dir = new FtpRemoteDir(
-      {
-        host: '127.0.0.1',
-        port: proxy.port,
-        user: server.user,
-        password: server.password,
-        secure: false,
-        tls: { rejectUnauthorized: true },
-        encoding: 'utf8',
-        timeoutMs: TIMEOUT_MS,
-        root: sub,
-        ...over,
-      },
-      { log },
-    );
+    const dir = new FtpRemoteDir(ftpOptions({ ...server, host: '127.0.0.1', port: proxy.port }, { timeoutMs: TIMEOUT_MS, root: sub, ...over }), { log });
     dirs.push(dir);
     return { dir, proxy, local, records: log.records };
   }

@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
 import { FtpRemoteDir } from '../../src/transports/ftp/ftp-remote-dir.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 /**
  * Minimal FTP: logs in, passive mode, and STOR that reads a little, cuts the
@@ -105,7 +106,7 @@ describe('FTP: the final reply after a cut data connection', () => {
     it(`552 sent ${delayMs} ms after the data connection was cut is reported as full${dropFirst ? ' (on the repeated upload after a lost connection)' : ''}`, async () => {
       const server = await lateReplyServer(delayMs, dropFirst);
       const { port } = server.address() as AddressInfo;
-      const dir = new FtpRemoteDir({ host: '127.0.0.1', port, user: 'u', password: 'p', secure: false, tls: { rejectUnauthorized: true }, encoding: 'utf8', timeoutMs: 5_000 });
+      const dir = new FtpRemoteDir(ftpOptions({ host: '127.0.0.1', port, user: 'u', password: 'p' }, { timeoutMs: 5_000 }));
       try {
         await assert.rejects(dir.upload(src, 'big.tmp'), (e) => {
           assert.ok(e instanceof TransportError, String(e));

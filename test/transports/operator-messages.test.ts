@@ -17,6 +17,7 @@ import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
 import { memoryLogger } from '../../src/util/logger.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 const ctx: FtpErrorContext = { op: 'upload', path: 'Files/POS1.rep.$1', server: 'ftp.example:21', phase: 'command' };
 const reply = (code: number, text: string) => new FTPError({ code, message: `${code} ${text}` });
@@ -66,18 +67,7 @@ describe('FTP messages', () => {
     });
 
     const connect = async (server: ProftpdServer, over: Partial<FtpOptions>) => {
-      const dir = new FtpRemoteDir({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        secure: true,
-        tls: { caFile: ca.certFile, rejectUnauthorized: true },
-        encoding: 'utf8',
-        timeoutMs: 1_500,
-        root: '',
-        ...over,
-      });
+      const dir = new FtpRemoteDir(ftpOptions(server, { secure: true, tls: { caFile: ca.certFile, rejectUnauthorized: true }, timeoutMs: 1_500, root: '', ...over }));
       try {
         return await failure(dir.list(''));
       } finally {

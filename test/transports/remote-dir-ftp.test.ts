@@ -12,6 +12,7 @@ import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
 import { remoteDirContract } from './remote-dir.contract.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 let certDir: string;
 let ca: TestCa;
@@ -38,17 +39,7 @@ function suite(label: string, secure: FtpOptions['secure']): void {
       const sub = `t${++counter}`;
       const localRoot = join(server.root, sub);
       await mkdir(localRoot);
-      const dir = new FtpRemoteDir({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        secure,
-        tls: { caFile: ca.certFile, rejectUnauthorized: true },
-        encoding: 'utf8',
-        timeoutMs: 10_000,
-        root: sub,
-      });
+      const dir = new FtpRemoteDir(ftpOptions(server, { secure, tls: { caFile: ca.certFile, rejectUnauthorized: true }, root: sub }));
       return { dir, localRoot, cleanup: () => removeDir(localRoot), refusesEmptyUploads: secure !== false };
     });
   });
