@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -13,21 +12,16 @@ import { tempDirFor } from '../helpers/temp-dir.js';
 import { kkmOptions } from '../helpers/kkm-emulator.js';
 import { SEED_NOTHING_RESPONSE } from '../helpers/kkm-seed.js';
 import { TEST_CERT, TEST_KEY } from '../helpers/kkm-tls.js';
+import { closeServer, listenOnLoopback } from '../helpers/ports.js';
 
 async function httpsServer(t: TestContext): Promise<string> {
   const server = createServer({ cert: TEST_CERT, key: TEST_KEY }, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
     res.end(SEED_NOTHING_RESPONSE);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return `https://127.0.0.1:${(server.address() as AddressInfo).port}/hs/KKMTransfer`;
+  const port = await listenOnLoopback(server);
+  t.after(() => closeServer(server));
+  return `https://127.0.0.1:${port}/hs/KKMTransfer`;
 }
 
 async function pullKind(t: TestContext, tr: KkmTransferTransport): Promise<string> {
