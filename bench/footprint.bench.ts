@@ -12,9 +12,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const IDLE_S = Number(process.env.FOOTPRINT_SECONDS ?? 20);
@@ -72,7 +72,7 @@ async function measure(cmd: string, args: string[], warmupMs: number): Promise<F
 
 export default async function footprint(): Promise<void> {
   spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
-  const dir = await fs.mkdtemp(join(tmpdir(), 'kassir-footprint-'));
+  const dir = await makeTempDir('kassir-footprint');
   try {
     await fs.mkdir(join(dir, 'till'));
     await fs.mkdir(join(dir, 'share'));
@@ -105,6 +105,6 @@ export default async function footprint(): Promise<void> {
     const verdict = (m: Footprint) => `${m.rssMb < 60 ? 'met' : 'NOT met'} (${mb(m.rssMb)}), CPU ${m.cpuPercent < 1 ? 'met' : 'NOT met'}`;
     console.log(`\nagent over baseline: +${mb(agent.rssMb - baseline.rssMb)} RSS; target < 60 MB RSS and < 1 % CPU: node ${verdict(agent)}${sea ? `; single executable ${verdict(sea)}` : ''}`);
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   }
 }

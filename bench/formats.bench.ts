@@ -9,8 +9,7 @@
  * each run after a full GC; medians are compared. `true` is timed the same
  * way: it is the cost of spawning a command, included in every baseline.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emptyPackage, planAppend } from '../src/formats/batcher.js';
@@ -18,6 +17,7 @@ import { parseReport } from '../src/formats/report.js';
 import { mergeSprParts } from '../src/formats/spr.js';
 import { writeReport, writeSprParts } from './lib/generate.js';
 import { MB, benchRuns, command, interleaved, mbps, ratio, runChild, scale, showStats, table } from './lib/measure.js';
+import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js';
 
 const child = fileURLToPath(new URL('./lib/merge-child.ts', import.meta.url));
 const LF = 0x0a;
@@ -47,7 +47,7 @@ function batchAll(units: ReturnType<typeof parseReport>['units']): number {
 export default async function formatsBench(): Promise<void> {
   const s = scale();
   const runs = benchRuns(7);
-  const dir = await mkdtemp(join(tmpdir(), 'kassir-bench-formats-'));
+  const dir = await makeTempDir('kassir-bench-formats');
   try {
     const sprBytes = Math.round(200 * MB * s);
     const repBytes = Math.round(100 * MB * s);
@@ -131,7 +131,7 @@ export default async function formatsBench(): Promise<void> {
       ],
     );
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   }
 }
 

@@ -17,8 +17,7 @@
  * BENCH_SCALE scales the number of packages (e.g. 0.1: 200).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from 'basic-ftp';
 import { Store } from '../src/store/store.js';
@@ -28,12 +27,14 @@ import { nullLogger } from '../src/util/logger.js';
 import { startProftpd, type ProftpdServer } from '../test/helpers/proftpd.js';
 import { scale, table } from './lib/measure.js';
 import { drainQueue, queuePackages } from './lib/queue.js';
+import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js';
+import { ftpOptions } from '../test/helpers/ftp-config.js';
 
 /** Receipts per package (4 transactions each): about 1.6 KB, a busy hour of one till. */
 
 export default async function ftpBench(): Promise<void> {
   const packages = Math.max(20, Math.round(2000 * scale()));
-  const dir = await mkdtemp(join(tmpdir(), 'kassir-bench-ftp-'));
+  const dir = await makeTempDir('kassir-bench-ftp');
   const server = await startProftpd();
   try {
     // Two queues of the same packages, so the agent, like the baseline, gets two runs.
@@ -76,7 +77,7 @@ export default async function ftpBench(): Promise<void> {
     console.log(`\nbaseline runs: ${secs(runs.base)}; agent runs: ${secs(runs.agent)}; target >= 0.5x`);
   } finally {
     await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   }
 }
 
@@ -88,16 +89,7 @@ function flushDisk(): void {
 /** The agent's push path over every queued package, in order. Returns the wall time in ms. */
 async function drain(server: ProftpdServer, store: Store, expected: number, folder: string): Promise<number> {
   await mkdir(join(server.root, folder));
-  const remote = new FtpRemoteDir({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    secure: false,
-    tls: { rejectUnauthorized: true },
-    encoding: 'utf8',
-    timeoutMs: 30_000,
-  });
+  const remote = new FtpRemoteDir(ftpOptions(server, { timeoutMs: 30_000 }));
   const transport = new SequencedFilesTransport('ftp', remote, { referenceName: `${folder}/POS1.spr`, reportName: `${folder}/POS1.rep`, sequenced: true });
   return drainQueue(store, transport, expected);
 }

@@ -18,8 +18,7 @@
  * BENCH_SCALE scales the receipt and package counts (0.1: 20 receipts, 1,000 packages).
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
@@ -27,18 +26,19 @@ import { startKkmEmulator, type KkmEmulator } from '../scripts/kkm-emulator/serv
 import { encodeBase64 } from '../src/formats/base64.js';
 import { makeZip } from '../src/formats/zip.js';
 import { Store } from '../src/store/store.js';
-import { KkmTransferTransport } from '../src/transports/kkmtransfer/index.js';
+import { KkmTransferTransport } from '../src/transports/kkmtransfer/transport.js';
 import { nullLogger, type LogFields, type Logger } from '../src/util/logger.js';
 import { CLI, ROOT, reportFile } from '../test/helpers/kassir.js';
 import { scale, table } from './lib/measure.js';
 import { drainQueue, queuePackages, RECEIPTS_PER_PACKAGE } from './lib/queue.js';
+import { makeTempDir, removeDir } from '../test/helpers/temp-dir.js';
 
 /** Receipts per backlog package (4 transactions each), as in bench/ftp.bench.ts. */
 
 export default async function kkmTransferBench(): Promise<void> {
   const receipts = Math.max(20, Math.round(200 * scale()));
   const packages = Math.max(100, Math.round(10_000 * scale()));
-  const dir = await mkdtemp(join(tmpdir(), 'kassir-bench-kkm-'));
+  const dir = await makeTempDir('kassir-bench-kkm');
   try {
     const lat = await latency(dir, receipts);
     console.log(`(a) report file -> package stored by the emulator, ${receipts} receipts one after another, daemon with settleMs 50:\n`);
@@ -49,7 +49,7 @@ export default async function kkmTransferBench(): Promise<void> {
     console.log('');
     await backlog(dir, packages);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   }
 }
 

@@ -44,6 +44,8 @@ export class Agent {
   constructor(
     private readonly loaded: LoadedConfig,
     private readonly log: ClosableLogger,
+    /** How long a till whose exchange failed to start waits before the next try (tests shorten it). */
+    private readonly restartMs = EXCHANGE_RESTART_MS,
   ) {
     this.slots = loaded.config.exchanges.map((config) => ({ config, log: log.child({ pos: config.pos, transport: config.transport.type }) }));
   }
@@ -106,8 +108,8 @@ export class Agent {
       slot.error = undefined;
     } catch (e) {
       slot.error = e as Error;
-      slot.log.error('exchange.start.failed', { error: (e as Error).message, retryInMs: EXCHANGE_RESTART_MS, note: 'the other exchanges keep running' });
-      if (!this.stopping) slot.retryTimer = setTimeout(() => void this.startSlot(slot), EXCHANGE_RESTART_MS);
+      slot.log.error('exchange.start.failed', { error: (e as Error).message, retryInMs: this.restartMs, note: 'the other exchanges keep running' });
+      if (!this.stopping) slot.retryTimer = setTimeout(() => void this.startSlot(slot), this.restartMs);
     }
   }
 

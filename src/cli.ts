@@ -9,9 +9,8 @@
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
  *   kassir-agent resend PACKAGE --config FILE [--pos N]
  *
- * Exit codes (EXIT below): 0 done; 1 unexpected failure; 2 usage or config
- * error; 3 `run --once` left something undelivered; 4 the data folder is in
- * use by another agent.
+ * Exit codes: EXIT below; HELP's "Exit codes" list is the one place that
+ * says what each means (0-5), so the two cannot drift apart.
  */
 import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';

@@ -291,10 +291,6 @@ export type AgentSettings = Omit<z.output<typeof singleConfigSchema>, keyof type
 export interface Config extends AgentSettings {
   exchanges: ExchangeConfig[];
 }
-export type TransportConfig = ExchangeConfig['transport'];
-export type FolderTransportConfig = z.output<typeof folderTransportSchema>;
-export type FtpTransportConfig = z.output<typeof ftpTransportSchema>;
-export type KkmTransferTransportConfig = z.output<typeof kkmTransferTransportSchema>;
 
 /** Keys (dotted, within one exchange) that hold paths and are resolved against the config file's folder. */
 export const EXCHANGE_PATH_KEYS = ['dataDir', 'till.dir', 'transport.dir', 'transport.tls.caFile', 'transport.passwordFile'] as const;

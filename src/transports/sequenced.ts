@@ -70,10 +70,9 @@ async function sha256Of(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** `uploading` and `renamed` are no longer written, but notes saved by earlier versions may hold them. */
-type PushStage = 'uploading' | 'uploaded' | 'renamed';
 interface PushNotes extends RemoteNotes {
-  stage?: PushStage;
+  /** Set once the temporary file is complete on the remote side, before the rename (see push). */
+  stage?: 'uploaded';
   temp?: string;
   final?: string;
 }
@@ -280,7 +279,6 @@ export class SequencedFilesTransport implements Transport {
       await ctx.saveNotes(n);
     };
 
-    if (notes.stage === 'renamed') return { outcome: 'delivered', remoteName: notes.final ?? '?' };
     // This package's early upload (started while an earlier one was renamed) must be over before its temporary file is touched.
     const early = await this.ahead.take(pkg.number);
     const upcoming = ctx.upcoming ?? [];

@@ -110,8 +110,4 @@ export interface Transport {
    * Throws TransportError; the caller retries with backoff.
    */
   push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult>;
-  /**
-   * Called after a package was delivered and the store has recorded it.
-   * Optional: e.g. the no-suffix folder variant has nothing to do here.
-   */
 }

@@ -6,22 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
 import { runCli } from '../helpers/kassir.js';
 import { makeTestCa, type TestCa } from '../helpers/tls-certs.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 let ca: TestCa;
 before(async () => {
-  dir = await fs.mkdtemp(join(tmpdir(), 'kassir-check-'));
+  dir = await makeTempDir('kassir-check');
   await fs.mkdir(join(dir, 'till'));
   await fs.mkdir(join(dir, 'share'));
   ca = await makeTestCa(dir);
 });
-after(() => fs.rm(dir, { recursive: true, force: true }));
+after(() => removeDir(dir));
 
 const FOLDER = `pos: 1
 dataDir: data

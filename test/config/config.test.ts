@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.js';
 import { configJsonSchema } from '../../src/config/json-schema.js';
 import { ROOT, runCli } from '../helpers/kassir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const BASE = `pos: 1
 dataDir: ../var/data
@@ -70,8 +70,7 @@ describe('config', () => {
   });
 
   it('reads passwordFile, and warns about a world-readable file holding a password', async () => {
-    const dir = await fs.mkdtemp(join(tmpdir(), 'kassir-cfg-'));
-    try {
+    await withTempDir(async (dir) => {
       await fs.writeFile(join(dir, 'ftp.pass'), 'from-file\n');
       const head = BASE.split('transport:')[0];
       await fs.writeFile(join(dir, 'a.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  passwordFile: ftp.pass\n  referenceName: a.spr\n  reportName: a.rep\n`);
@@ -81,9 +80,7 @@ describe('config', () => {
       await fs.writeFile(join(dir, 'b.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  password: literal\n  referenceName: a.spr\n  reportName: a.rep\n`, { mode: 0o644 });
       await fs.chmod(join(dir, 'b.yaml'), 0o644);
       assert.match(loadConfig(join(dir, 'b.yaml'), {}).warnings[0]?.message ?? '', /every user of this machine can read it/);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
+    }, 'kassir-cfg');
   });
 
   it('a YAML syntax error names the line', () => {
@@ -102,8 +99,7 @@ describe('config', () => {
 
 describe('check-config command', () => {
   it('prints one "path: message" line per problem and exits 2', async () => {
-    const dir = await fs.mkdtemp(join(tmpdir(), 'kassir-cfg-'));
-    try {
+    await withTempDir(async (dir) => {
       await fs.writeFile(join(dir, 'bad.yaml'), BASE.replace('pos: 1', 'pos: one\nposs: 2'));
       const r = await runCli(['check-config', '--config', join(dir, 'bad.yaml')]);
       assert.equal(r.code, 2);
@@ -116,9 +112,7 @@ describe('check-config command', () => {
       const ok = await runCli(['check-config', '--config', join(ROOT, 'config/agent.yaml')]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /ok \(POS 1, transport folder\)/);
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
+    }, 'kassir-cfg');
   });
 
   it('--help exits 0 and lists the commands; an unknown command exits 2', async () => {

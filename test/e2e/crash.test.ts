@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { SalesWriter, makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { KassirSim } from '../helpers/kassir-sim.js';
 import { runAndKill } from '../helpers/kill-at.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 55);
@@ -20,26 +21,21 @@ after(async () => ws?.cleanup());
 describe('SIGKILL at random moments (folder transport)', () => {
   it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async () => {
     ws = await makeWorkspace({ batch: { maxTransactions: 7, flushMs: 0 } });
-    const sales = new SalesWriter(ws.till);
-    const all = sales.written;
-    let part = 0;
-    const partsApplied: number[] = [];
+    const kassir = new KassirSim(ws.till);
+    const all = kassir.written;
+    const partsApplied = kassir.applied;
     let kills = 0;
     let working = 0;
     for (let round = 0; round < KILLS; round++) {
       // Kassir writes 1-3 report files; the back office publishes a reference part now and then.
-      await sales.round(round);
+      await kassir.sell();
       if (round % 5 === 0) {
         const names = await fs.readdir(ws.share);
         const next = Math.max(0, ...names.filter((n) => n.startsWith('POS1.spr.$')).map((n) => Number(n.slice(10)))) + 1;
-        await fs.writeFile(join(ws.share, `POS1.spr.$${next}`), `##@@&&\r\n#\r\nP${++part};;part;;1;\r\n`);
+        await fs.writeFile(join(ws.share, `POS1.spr.$${next}`), kassir.nextPart().text);
       }
       // Kassir loads the reference file when one is there.
-      const ref = await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1').catch(() => undefined);
-      if (ref !== undefined && ref.split('\r\n')[1] === '#') {
-        for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
-        await fs.writeFile(join(ws.till, 'POS1.spr'), ref.replace('\r\n#\r\n', '\r\n@\r\n'));
-      }
+      await kassir.load();
       // The random lifetime counts from the store's opening (recovery done), not from the spawn.
       const k = await runAndKill(ws.configFile, { after: 'store.opened', delayMs: [0, 1200] });
       if (k.reached) working++;
@@ -48,17 +44,12 @@ describe('SIGKILL at random moments (folder transport)', () => {
     const deliveredDuringKills = (await sharePackages(ws.share)).length;
     // Let it finish: Kassir takes the reference files as they come; run --once until nothing is pending.
     for (let i = 0; i < 40; i++) {
-      const ref = await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1').catch(() => undefined);
-      if (ref !== undefined && ref.split('\r\n')[1] === '#') {
-        for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
-        await fs.writeFile(join(ws.till, 'POS1.spr'), ref.replace('\r\n#\r\n', '\r\n@\r\n'));
-      }
+      await kassir.load();
       const r = await runCli(['run', '--once', '--config', ws.configFile]);
       if (r.code === 0) break;
       assert.equal(r.code, 3, r.stderr);
     }
-    const ref = await fs.readFile(join(ws.till, 'POS1.spr'), 'latin1').catch(() => undefined);
-    if (ref !== undefined && ref.split('\r\n')[1] === '#') for (const m of ref.matchAll(/^P(\d+);/gm)) partsApplied.push(Number(m[1]));
+    await kassir.load();
 
     assert.equal(kills, KILLS);
     assert.equal(working, KILLS, 'every kill hit an agent whose store had opened');
@@ -81,7 +72,7 @@ describe('SIGKILL at random moments (folder transport)', () => {
     }
     const leftovers = (await fs.readdir(ws.share)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
     assert.deepEqual(leftovers, [], 'no temporary file left on the share, no part left unfetched');
-    assert.deepEqual(partsApplied, Array.from({ length: part }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
-    console.log(`# crash test: ${kills} kills (${deliveredDuringKills} packages delivered during them), ${all.length} transactions in ${pkgs.length} packages, ${part} reference parts: 0 lost, 0 duplicated`);
+    assert.deepEqual(partsApplied, Array.from({ length: kassir.published }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
+    console.log(`# crash test: ${kills} kills (${deliveredDuringKills} packages delivered during them), ${all.length} transactions in ${pkgs.length} packages, ${kassir.published} reference parts: 0 lost, 0 duplicated`);
   });
 });

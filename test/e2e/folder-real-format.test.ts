@@ -12,7 +12,8 @@ import { afterEach, describe, it } from 'node:test';
 import { countTransactions } from '../../src/formats/batcher.js';
 import { parseReport } from '../../src/formats/report.js';
 import { kassirFile, receiptLine, WIKI_125_ERRORS, WIKI_125_PREPAYMENT, WIKI_CASES, WIKI_HEADER } from '../formats/wiki-lines.js';
-import { makeWorkspace, runCli, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
+import { makeWorkspace, runCli, startAgent, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 
 let ws: Workspace | undefined;
 afterEach(async () => {

@@ -7,18 +7,8 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
-import {
-  dropReport,
-  makeWorkspace,
-  receiptsOf,
-  reportFile,
-  runCli,
-  sharePackages,
-  startAgent,
-  transactionNumbers,
-  waitFor,
-  type Workspace,
-} from '../helpers/kassir.js';
+import { dropReport, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, startAgent, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 
 let ws: Workspace | undefined;
 afterEach(async () => {

@@ -15,9 +15,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { SalesWriter, makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { KassirSim } from '../helpers/kassir-sim.js';
 import { runAndKill } from '../helpers/kill-at.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
+import { ftpTransportConfig } from '../helpers/ftp-config.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 50);
 
@@ -29,14 +31,6 @@ after(async () => {
 });
 
 
-/** Kassir loads the reference file when one waits (line 2 `#`), marks it loaded, and notes which parts it held. */
-async function kassirLoads(till: string, applied: number[]): Promise<void> {
-  const ref = await fs.readFile(join(till, 'POS1.spr'), 'latin1').catch(() => undefined);
-  if (ref === undefined || ref.split('\r\n')[1] !== '#') return;
-  for (const m of ref.matchAll(/^P(\d+);/gm)) applied.push(Number(m[1]));
-  await fs.writeFile(join(till, 'POS1.spr'), ref.replace('\r\n#\r\n', '\r\n@\r\n'));
-}
-
 describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
   it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async () => {
     server = await startProftpd();
@@ -44,33 +38,22 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
     await fs.mkdir(files);
     ws = await makeWorkspace(
       { batch: { maxTransactions: 7, flushMs: 0 } },
-      {
-        type: 'ftp',
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        referenceName: 'Files/POS1.spr',
-        reportName: 'Files/POS1.rep',
-        timeoutMs: 5_000,
-      },
+      ftpTransportConfig(server),
     );
-    const sales = new SalesWriter(ws.till);
-    const all = sales.written;
-    let part = 0;
-    const applied: number[] = [];
+    const kassir = new KassirSim(ws.till);
+    const all = kassir.written;
     let kills = 0;
     let working = 0;
     for (let round = 0; round < KILLS; round++) {
-      await sales.round(round);
+      await kassir.sell();
       if (round % 5 === 0) {
         // The back office publishes at the first number above every part still waiting (writing it, then renaming, as it should).
         const names = await fs.readdir(files);
         const next = Math.max(0, ...names.filter((n) => n.startsWith('POS1.spr.$')).map((n) => Number(n.slice(10)))) + 1;
-        await fs.writeFile(join(files, '.publishing'), `##@@&&\r\n#\r\nP${++part};;part;;1;\r\n`);
+        await fs.writeFile(join(files, '.publishing'), kassir.nextPart().text);
         await fs.rename(join(files, '.publishing'), join(files, `POS1.spr.$${next}`));
       }
-      await kassirLoads(ws.till, applied);
+      await kassir.load();
       // Start-up (tsx compiling) takes most of a second here, more on a loaded machine, and does nothing worth
       // killing: the random lifetime counts from the moment the store has opened, so every kill lands in real work.
       if ((await runAndKill(ws.configFile, { after: 'store.opened', delayMs: [0, 700] })).reached) working++;
@@ -79,13 +62,13 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
     // Let it finish: Kassir loads the reference files as they come; run --once until nothing is pending.
     let finished = false;
     for (let i = 0; i < 40 && !finished; i++) {
-      await kassirLoads(ws.till, applied);
+      await kassir.load();
       const r = await runCli(['run', '--once', '--config', ws.configFile]);
       assert.ok(r.code === 0 || r.code === 3, r.stdout + r.stderr);
       finished = r.code === 0;
     }
     assert.ok(finished, 'run --once reached "nothing pending"');
-    await kassirLoads(ws.till, applied);
+    await kassir.load();
 
     assert.equal(kills, KILLS);
     assert.equal(working, KILLS, 'every kill hit an agent whose store had opened');
@@ -106,7 +89,7 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
     }
     const leftovers = (await fs.readdir(files)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
     assert.deepEqual(leftovers, [], 'no temporary file left on the server, no part left unfetched');
-    assert.deepEqual(applied, Array.from({ length: part }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
-    console.log(`# ftp crash test: ${kills} kills, ${all.length} transactions in ${pkgs.length} packages, ${part} reference parts: 0 lost, 0 duplicated`);
+    assert.deepEqual(kassir.applied, Array.from({ length: kassir.published }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
+    console.log(`# ftp crash test: ${kills} kills, ${all.length} transactions in ${pkgs.length} packages, ${kassir.published} reference parts: 0 lost, 0 duplicated`);
   });
 });

@@ -13,21 +13,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import {
-  BLOCK_HEADER,
-  dropReport,
-  makeWorkspace,
-  reportFile,
-  runCli,
-  sharePackages,
-  startAgent,
-  transactionNumbers,
-  waitFor,
-  type ReceiptSpec,
-  type Workspace,
-} from '../helpers/kassir.js';
+import { BLOCK_HEADER, dropReport, makeWorkspace, reportFile, runCli, sharePackages, startAgent, transactionNumbers, type ReceiptSpec, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 import { startProftpd, type ProftpdOptions, type ProftpdServer } from '../helpers/proftpd.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { ftpTransportConfig } from '../helpers/ftp-config.js';
 
 /** Short, so a lost reply costs one second; the machine is shared, so not shorter. */
 const TIMEOUT_MS = 1_000;
@@ -67,16 +57,7 @@ async function setup(serverOpts: ProftpdOptions = {}, overrides: Record<string, 
   const ws = await makeWorkspace(
     // Pull rarely: the daemon's first cycle pulls; later the session stays idle unless the test pushes.
     { schedule: { pull: '0 0 1 1 *', retry: { initialMs: 50, maxMs: 400, jitter: 0.2 } }, ...overrides },
-    {
-      type: 'ftp',
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: server.user,
-      password: server.password,
-      referenceName: 'Files/POS1.spr',
-      reportName: 'Files/POS1.rep',
-      timeoutMs: TIMEOUT_MS,
-    },
+    ftpTransportConfig({ ...server, host: '127.0.0.1', port: proxy.port }, { timeoutMs: TIMEOUT_MS }),
   );
   let tx = 1;
   let file = 0;

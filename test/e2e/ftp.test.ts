@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
@@ -17,21 +16,8 @@ import { parse, stringify } from 'yaml';
 import { dropReport, makeWorkspace, reportFile, runCli, sharePackages, transactionNumbers, type RunResult, type Workspace } from '../helpers/kassir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
-
-/** Transport settings for `server`, with the names the spec uses. */
-function ftpTransport(server: ProftpdServer, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    type: 'ftp',
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    referenceName: 'Files/POS1.spr',
-    reportName: 'Files/POS1.rep',
-    timeoutMs: 5_000,
-    ...over,
-  };
-}
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpTransportConfig } from '../helpers/ftp-config.js';
 
 /** Everything the agent wrote: the outputs of its runs and every file in its log folder. */
 async function agentText(ws: Workspace, runs: RunResult[]): Promise<string> {
@@ -73,15 +59,15 @@ describe('FTP transport, end to end against ProFTPD', { timeout: 180_000 }, () =
     }
     ws = undefined;
     runs = [];
-    await fs.rm(files, { recursive: true, force: true });
+    await removeDir(files);
   });
 
   /** A fresh `Files` folder on the server and a workspace pointing at it. */
   async function setup(over: Record<string, unknown> = {}): Promise<Workspace> {
     files = join(server.root, 'Files');
-    await fs.rm(files, { recursive: true, force: true });
+    await removeDir(files);
     await fs.mkdir(files);
-    ws = await makeWorkspace({}, ftpTransport(server, over));
+    ws = await makeWorkspace({}, ftpTransportConfig(server, over));
     return ws;
   }
 
@@ -172,7 +158,7 @@ describe('FTP with Cyrillic names in cp1251 (ProFTPD UseEncoding UTF-8 CP1251)',
     await fs.writeFile(join(folder, 'Касса1.spr.$2'), iconv.encode('##@@&&\r\n#\r\n2;;Хлеб;;1;\r\n', 'cp1251'));
     await fs.writeFile(join(folder, 'Касса1.spr.$1'), iconv.encode('##@@&&\r\n#\r\n1;;Молоко;;1;\r\n', 'cp1251'));
     await fs.writeFile(join(folder, 'Касса1.rep.$1'), 'foreign\r\n');
-    ws = await makeWorkspace({}, ftpTransport(server, { referenceName: 'Обмен/Касса1.spr', reportName: 'Обмен/Касса1.rep', encoding: 'cp1251' }));
+    ws = await makeWorkspace({}, ftpTransportConfig(server, { referenceName: 'Обмен/Касса1.spr', reportName: 'Обмен/Касса1.rep', encoding: 'cp1251' }));
     const a = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
     await dropReport(ws.till, 'a.rep', a.data);
     const r = await once(ws);
@@ -191,7 +177,7 @@ describe('FTPS (explicit, AUTH TLS) with a self-signed CA', { timeout: 120_000 }
   let server: ProftpdServer;
   let ws: Workspace | undefined;
   before(async () => {
-    scratch = await fs.mkdtemp(join(tmpdir(), 'kassir-e2e-ftps-'));
+    scratch = await makeTempDir('kassir-e2e-ftps');
     ca = await makeTestCa(scratch, 'ca');
     otherCa = await makeTestCa(scratch, 'other-ca');
     server = await startProftpd({ tls: await makeServerCert(scratch, ca) });
@@ -200,13 +186,13 @@ describe('FTPS (explicit, AUTH TLS) with a self-signed CA', { timeout: 120_000 }
   after(async () => {
     await ws?.cleanup();
     await server?.stop();
-    await fs.rm(scratch, { recursive: true, force: true });
+    await removeDir(scratch);
   });
 
   it('the wrong CA: run --once exits 3 with a tls error and keeps the package; with tls.caFile set to the right CA it goes out exactly once', async () => {
     const files = join(server.root, 'Files');
     await fs.writeFile(join(files, 'POS1.spr.$1'), '##@@&&\r\n#\r\nTLS;;over tls;;1;\r\n');
-    ws = await makeWorkspace({}, ftpTransport(server, { secure: true, tls: { caFile: otherCa.certFile } }));
+    ws = await makeWorkspace({}, ftpTransportConfig(server, { secure: true, tls: { caFile: otherCa.certFile } }));
     const a = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
     await dropReport(ws.till, 'a.rep', a.data);
     const runs: RunResult[] = [];

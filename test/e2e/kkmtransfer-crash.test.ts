@@ -8,10 +8,10 @@
  * adds lost replies and dropped connections during the kills.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { SalesWriter, runCli, type Workspace } from '../helpers/kassir.js';
+import { runCli, type Workspace } from '../helpers/kassir.js';
+import { KassirSim } from '../helpers/kassir-sim.js';
 import { runAndKill } from '../helpers/kill-at.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
@@ -23,14 +23,6 @@ const MAX_TX = 7;
 
 
 /** Kassir loads the reference file when one is waiting (line 2 `#`): note its parts, mark it loaded. */
-async function kassirLoadsReference(ws: Workspace, applied: number[]): Promise<void> {
-  const path = join(ws.till, 'POS1.spr');
-  const ref = await fs.readFile(path, 'latin1').catch(() => undefined);
-  if (ref === undefined || ref.split('\r\n')[1] !== '#') return;
-  for (const m of ref.matchAll(/^P(\d+);/gm)) applied.push(Number(m[1]));
-  await fs.writeFile(path, ref.replace('\r\n#\r\n', '\r\n@\r\n'));
-}
-
 /**
  * Kills the daemon at a moment chosen by `round`, keyed to its progress:
  * during start-up (right after it took the data-folder lock: store recovery,
@@ -56,19 +48,17 @@ async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary:
     },
   });
   for (const f of faults) emu.setFault(f);
-  const sales = new SalesWriter(ws.till);
-  const all = sales.written;
-  let part = 0;
-  const applied: number[] = [];
+  const kassir = new KassirSim(ws.till);
+  const all = kassir.written;
   let kills = 0;
   for (let round = 0; round < KILLS; round++) {
     // Kassir writes 1-3 report files; the back office publishes a reference package now and then.
-    await sales.round(round);
+    await kassir.sell();
     if (round % 4 === 0) {
-      part++;
-      await emu.publish(`part-${String(part).padStart(4, '0')}.spr`, `##@@&&\r\n#\r\nP${part};;part;;1;\r\n`);
+      const part = kassir.nextPart();
+      await emu.publish(`part-${String(part.n).padStart(4, '0')}.spr`, part.text);
     }
-    await kassirLoadsReference(ws, applied);
+    await kassir.load();
     await killAtPoint(ws, round);
     kills++;
   }
@@ -76,12 +66,12 @@ async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary:
   // Let it finish without faults: Kassir takes the reference files as they come; run --once until nothing is pending.
   emu.clearFaults();
   for (let i = 0; i < 40; i++) {
-    await kassirLoadsReference(ws, applied);
+    await kassir.load();
     const r = await runCli(['run', '--once', '--config', ws.configFile]);
     if (r.code === 0) break;
     assert.equal(r.code, 3, r.stdout + r.stderr);
   }
-  await kassirLoadsReference(ws, applied);
+  await kassir.load();
 
   assert.equal(kills, KILLS);
   const stored = await storedPackages(emu);
@@ -104,11 +94,11 @@ async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary:
       owner.set(rc, p.number);
     }
   }
-  assert.deepEqual(applied, Array.from({ length: part }, (_, i) => i + 1), 'every reference package reached Kassir exactly once, in order');
+  assert.deepEqual(kassir.applied, Array.from({ length: kassir.published }, (_, i) => i + 1), 'every reference package reached Kassir exactly once, in order');
   const faulted = emu.requests.filter((q) => q.fault !== undefined);
   const lostReplies = faulted.filter((q) => q.fault === 'lost-reply').length;
   const duplicates = sendRequests(emu).filter((q) => q.errcode === 1).length;
-  const summary = `${kills} kills, ${all.length} transactions in ${stored.length} packages, ${part} reference packages, ${emu.requests.length} requests (${sendsDuringKills} SendData during the kills, ${faulted.length} faulted, ${lostReplies} lost replies, ${duplicates} "already processed"): 0 lost, 0 duplicated`;
+  const summary = `${kills} kills, ${all.length} transactions in ${stored.length} packages, ${kassir.published} reference packages, ${emu.requests.length} requests (${sendsDuringKills} SendData during the kills, ${faulted.length} faulted, ${lostReplies} lost replies, ${duplicates} "already processed"): 0 lost, 0 duplicated`;
   return { summary, faulted: faulted.length, lostReplies, sendsDuringKills };
 }
 

@@ -8,7 +8,8 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { dropReport, makeWorkspace, reportFile, runCli, sharePackages, startAgent, transactionNumbers, waitFor, type Workspace } from '../helpers/kassir.js';
+import { dropReport, makeWorkspace, reportFile, runCli, sharePackages, startAgent, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 
 let ws: Workspace | undefined;
 let stopAgent: (() => Promise<unknown>) | undefined;

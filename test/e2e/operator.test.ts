@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { describe, it, type TestContext } from 'node:test';
 import type { KkmEmulator } from '../../scripts/kkm-emulator/server.js';
-import { dropReport, reportFile, runCli, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
+import { dropReport, reportFile, runCli, startAgent, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, logLines, storedPackages, type LogLine } from '../helpers/kkm-agent.js';
 

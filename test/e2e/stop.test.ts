@@ -13,7 +13,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { ownRecord, processStart } from '../../src/store/lock.js';
-import { dropReport, makeWorkspace, reportFile, runCli, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
+import { dropReport, makeWorkspace, reportFile, runCli, startAgent, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const workspaces: Workspace[] = [];
 const cleanups: (() => Promise<unknown> | void)[] = [];

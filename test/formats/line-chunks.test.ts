@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { FormatError } from '../../src/formats/errors.js';
 import { readLineChunks } from '../../src/formats/line-chunks.js';
-import { withTempDir } from './tmpdir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 async function collect(path: string, opts: Parameters<typeof readLineChunks>[4], start = 0, slow = false) {
   const chunks: Buffer[] = [];

@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { compareSprPartNames, mergeSprParts } from '../../src/formats/spr.js';
-import { withTempDir } from './tmpdir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const root = fileURLToPath(new URL('../fixtures/formats/spr-merge/', import.meta.url));
 const update = process.env.UPDATE_GOLDEN === '1';

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import iconv from 'iconv-lite';
 import { mergeSprParts, scanSprPart } from '../../src/formats/spr.js';
 import { MAX_SKIPPED_LINES, SKIP_COMMAND, SKIP_EMPTY } from '../../src/formats/spr/scan.js';
-import { withTempDir } from './tmpdir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 type Part = { inline: string; flag: '#' | '@'; lines: string[]; tail: 'crlf' | 'none' | 'cr'; utf8: boolean };
 

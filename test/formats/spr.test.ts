@@ -8,7 +8,7 @@ import { FormatError } from '../../src/formats/errors.js';
 import { compareSprPartNames, inspectSprPart, mergeSprParts, sprPartNumber } from '../../src/formats/spr.js';
 import { addCommands, emptyCommandSummary, renderClear } from '../../src/formats/spr/commands.js';
 import { FIX_S, KNOWN_TABLE_NAMES, OTHER, TAG, tableOfLine } from '../../src/formats/spr/tables.js';
-import { withTempDir } from './tmpdir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 test('sprPartNumber: plain name 0, numeric suffixes, anything else undefined', () => {
   assert.equal(sprPartNumber('POS1.spr', 'POS1.spr'), 0);

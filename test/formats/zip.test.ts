@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { extractZipTo, isZip, makeZip, readZipEntries } from '../../src/formats/zip.js';
 import { decodeBase64 } from '../../src/formats/base64.js';
 import { FormatError } from '../../src/formats/errors.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 import { SEED_SAMPLE_BASE64, SEED_SAMPLE_CONTENT, SEED_SAMPLE_ENTRY } from '../helpers/kkm-seed.js';
 
 const LOCAL_HEADER = 0x04034b50;
@@ -52,15 +52,6 @@ async function rejection(p: Promise<unknown>): Promise<FormatError> {
   assert.fail('expected a FormatError');
 }
 
-async function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'kkm-zip-'));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 test('the seed sample: base64 with \\r\\n, a ZIP holding v8_9969_15.txt in UTF-8 with BOM', async () => {
   const zip = decodeBase64(SEED_SAMPLE_BASE64, 'package 1');
   assert.ok(isZip(zip));
@@ -103,7 +94,7 @@ test('zip-slip names are refused, nothing is written outside the folder', async 
     );
     const e = await rejection(readZipEntries(zip, 'evil.zip'));
     assert.match(e.message, /^evil\.zip: entry name ".*" (is an absolute path|starts with a drive letter|contains a "\.\." segment)/, bad);
-    await withTemp(async (root) => {
+    await withTempDir(async (root) => {
       const dest = join(root, 'dest');
       const e2 = await rejection(extractZipTo(zip, 'evil.zip', dest));
       assert.equal(e2.file, 'evil.zip');
@@ -158,7 +149,7 @@ test('truncated and damaged archives are FormatErrors naming the archive', async
 });
 
 test('extractZipTo streams entries to files, from a buffer or a path', async () => {
-  await withTemp(async (root) => {
+  await withTempDir(async (root) => {
     const zip = await makeZip([{ name: 'a/b.spr', data: Buffer.from('one') }, { name: 'c.flr', data: Buffer.from('two') }]);
     const zipPath = join(root, 'in.zip');
     await writeFile(zipPath, zip);

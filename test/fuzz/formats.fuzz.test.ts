@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -17,12 +16,13 @@ import { inspectSprPart, mergeSprParts } from '../../src/formats/spr.js';
 import { extractZipTo, makeZip, readZipEntries } from '../../src/formats/zip.js';
 import { reportFile } from '../helpers/kassir.js';
 import { RUNS, Tally, hostileBytes, returnsOrTypedError } from './hostile.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 before(async () => {
-  dir = await fs.mkdtemp(join(tmpdir(), 'kassir-fuzz-'));
+  dir = await makeTempDir('kassir-fuzz');
 });
-after(() => fs.rm(dir, { recursive: true, force: true }));
+after(() => removeDir(dir));
 
 const latin = (s: string) => Buffer.from(s, 'latin1');
 const REPORT_SEEDS = [
@@ -86,7 +86,7 @@ describe('hostile input: formats', () => {
             for (const o of r.outputs) assert.ok((await fs.stat(o.path)).isFile(), `merge output ${o.path} exists`);
           }),
         );
-        await fs.rm(here, { recursive: true, force: true });
+        await removeDir(here);
       }),
       { numRuns: RUNS },
     );
@@ -115,7 +115,7 @@ describe('hostile input: formats', () => {
         assert.deepEqual(await fs.readdir(box), ['dest']);
         const all = await fs.readdir(dest, { recursive: true });
         for (const f of all) assert.ok(!relative(dest, join(dest, f)).startsWith('..'));
-        await fs.rm(box, { recursive: true, force: true });
+        await removeDir(box);
       }),
       { numRuns: RUNS },
     );

@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -20,13 +19,14 @@ import { UnreadablePackage, unpackPackage } from '../../src/transports/kkmtransf
 import { TransportError } from '../../src/transports/errors.js';
 import { SEED_NOTHING_RESPONSE, SEED_SAMPLE_RESPONSE } from '../helpers/kkm-seed.js';
 import { RUNS, Tally, hostileBytes, returnsOrTypedError } from './hostile.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const SECRET = 'Zq7-secret-PW';
 let dir: string;
 before(async () => {
-  dir = await fs.mkdtemp(join(tmpdir(), 'kassir-fuzz-kkm-'));
+  dir = await makeTempDir('kassir-fuzz-kkm');
 });
-after(() => fs.rm(dir, { recursive: true, force: true }));
+after(() => removeDir(dir));
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
 const JSON_SEEDS = [
@@ -95,7 +95,7 @@ describe('hostile input: KKMTransfer answers, packages, configs', () => {
             for (const p of r.parts) assert.ok(p.localPath.startsWith(tmp + '/'), `staged outside the tmp folder: ${p.localPath}`);
           }),
         );
-        await fs.rm(tmp, { recursive: true, force: true });
+        await removeDir(tmp);
       }),
       { numRuns: RUNS },
     );

@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { makeTempDir, removeDir } from './temp-dir.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 export const CLI = join(ROOT, 'src/cli.ts');
@@ -94,7 +94,7 @@ export interface Workspace {
 }
 
 export async function makeWorkspace(overrides: Record<string, unknown> = {}, transport?: Record<string, unknown>): Promise<Workspace> {
-  const root = await fs.mkdtemp(join(tmpdir(), 'kassir-e2e-'));
+  const root = await makeTempDir('kassir-e2e');
   const ws = { root, till: join(root, 'till'), share: join(root, 'share'), data: join(root, 'data'), logs: join(root, 'log'), configFile: join(root, 'agent.yaml') };
   await fs.mkdir(ws.till);
   await fs.mkdir(ws.share);
@@ -109,7 +109,7 @@ export async function makeWorkspace(overrides: Record<string, unknown> = {}, tra
     ...overrides,
   };
   await fs.writeFile(ws.configFile, stringify(config));
-  return { ...ws, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+  return { ...ws, cleanup: () => removeDir(root) };
 }
 
 /**
@@ -172,40 +172,7 @@ export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}
   return { child, output: () => out, exited };
 }
 
-/** Polls `check` until it returns true or the deadline passes (then throws with `what`). */
-export async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000, everyMs = 25): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
 /** A random integer in [min, max). */
 export function randInt(min: number, max: number): number {
   return min + Math.floor(Math.random() * (max - min));
-}
-
-/**
- * Plays Kassir in the crash tests: each round writes 1-3 report files of 1-4
- * random receipts, transaction numbers consecutive across files; `written` is
- * every transaction in the order Kassir wrote it.
- */
-export class SalesWriter {
-  readonly written: number[] = [];
-  private tx = 1;
-  private receipt = 1;
-
-  constructor(private readonly till: string) {}
-
-  async round(round: number): Promise<void> {
-    for (let f = 1, files = randInt(1, 4); f <= files; f++) {
-      const specs = Array.from({ length: randInt(1, 5) }, () => ({ receipt: this.receipt++, lines: randInt(0, 6) }));
-      const r = reportFile(specs, this.tx);
-      this.tx = r.nextTx;
-      this.written.push(...r.txs);
-      await dropReport(this.till, `R${String(round).padStart(3, '0')}_${f}.rep`, r.data);
-    }
-  }
 }

@@ -2,12 +2,9 @@
  * Stand-ins for what the store gives a transport: a PullContext whose `stage`
  * and `quarantine` record each call (with the staged files' bytes, read at
  * staging time) and persist the cursor like the store would, and a PushContext whose notes
- * survive between attempts. Plus a temp folder that cleans itself up.
+ * survive between attempts.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { readFile } from 'node:fs/promises';
 import type { IncomingPart, PullContext, PushContext, RemoteNotes, TransportCursor } from '../../src/transports/transport.js';
 import { memoryLogger, type Logger } from '../../src/util/logger.js';
 
@@ -61,10 +58,4 @@ export function fakePushContext(state: { notes: RemoteNotes } = { notes: {} }, l
     },
   };
   return ctx;
-}
-
-export async function kkmTempDir(t: TestContext, label = 'kkm'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `${label}-`));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }

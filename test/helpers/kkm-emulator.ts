@@ -1,12 +1,12 @@
 /** The back-office emulator in a temp folder, stopped and removed after the test. */
 import type { TestContext } from 'node:test';
 import { memoryLogger, type Logger } from '../../src/util/logger.js';
-import { KkmTransferTransport, type KkmTransferOptions } from '../../src/transports/kkmtransfer/index.js';
+import { KkmTransferTransport, type KkmTransferOptions } from '../../src/transports/kkmtransfer/transport.js';
 import { startKkmEmulator, type KkmEmulator, type KkmEmulatorOptions } from '../../scripts/kkm-emulator/server.js';
-import { kkmTempDir } from './kkm-context.js';
+import { tempDirFor } from './temp-dir.js';
 
 export async function emulatorFor(t: TestContext, opts: Omit<KkmEmulatorOptions, 'dir'> = {}): Promise<KkmEmulator> {
-  const dir = await kkmTempDir(t, 'kkm-emu');
+  const dir = await tempDirFor(t, 'kkm-emu');
   const emu = await startKkmEmulator({ dir, ...opts });
   t.after(() => emu.stop());
   return emu;

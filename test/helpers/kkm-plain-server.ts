@@ -4,8 +4,8 @@
  * It records every request with its body.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
+import { closeServer, listenOnLoopback } from './ports.js';
 
 export interface PlainRequest {
   method: string;
@@ -25,15 +25,9 @@ export async function startPlainServer(t: TestContext, handler: PlainHandler): P
     requests.push(r);
     handler(r, res, requests.length - 1);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+  const port = await listenOnLoopback(server);
+  t.after(() => closeServer(server));
+  return { url: `http://127.0.0.1:${port}`, requests };
 }
 
 export function sendJson(res: ServerResponse, body: string | object, status = 200, type = 'application/json; charset=utf-8'): void {

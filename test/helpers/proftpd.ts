@@ -11,12 +11,13 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { makeTempDir, removeDir } from './temp-dir.js';
+import { freePort } from './ports.js';
 
 export interface ProftpdOptions {
   /**
@@ -82,7 +83,7 @@ export async function startProftpd(opts: ProftpdOptions = {}): Promise<ProftpdSe
   if (opts.tls && !existsSync(join(MODULE_DIR, 'mod_tls.so'))) {
     throw new Error(`ProFTPD mod_tls not found in ${MODULE_DIR}; install proftpd-mod-crypto (.ci/install-test-deps.sh)`);
   }
-  const dir = await mkdtemp(join(tmpdir(), 'kassir-proftpd-'));
+  const dir = await makeTempDir('kassir-proftpd');
   const root = join(dir, 'home');
   await mkdir(root);
   await chmod(dir, 0o755);
@@ -117,14 +118,14 @@ export async function startProftpd(opts: ProftpdOptions = {}): Promise<ProftpdSe
         },
         stop: async () => {
           await stopChild(child);
-          await rm(dir, { recursive: true, force: true });
+          await removeDir(dir);
         },
       };
     } catch (e) {
       lastError = e;
     }
   }
-  await rm(dir, { recursive: true, force: true });
+  await removeDir(dir);
   throw lastError;
 }
 
@@ -258,15 +259,4 @@ async function readLogs(dir: string): Promise<string> {
     if (text) parts.push(`--- ${name}\n${text.trim()}`);
   }
   return parts.join('\n');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -192,12 +192,3 @@ export async function startTcpProxy(target: { targetHost: string; targetPort: nu
     },
   };
 }
-
-/** Poll `cond` until it holds; fail naming `what` after `deadlineMs` (a hang guard, not a timing assertion). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, deadlineMs = 15_000): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

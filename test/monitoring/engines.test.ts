@@ -14,13 +14,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { version } from '../../src/version.js';
 import { freePort } from '../helpers/ports.js';
-import { dropReport, makeWorkspace, reportFile, ROOT, sharePackages, startAgent, waitFor, type Workspace } from '../helpers/kassir.js';
+import { dropReport, makeWorkspace, reportFile, ROOT, sharePackages, startAgent, type Workspace } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const MON = join(ROOT, 'monitoring');
 const RULES = join(MON, 'prometheus/kassir-agent.rules.yml');
@@ -85,7 +86,7 @@ describe('two agents, Prometheus and node_exporter', () => {
   let prom: string;
 
   before(async () => {
-    tmp = await fs.mkdtemp(join(tmpdir(), 'kassir-mon-'));
+    tmp = await makeTempDir('kassir-mon');
     // POS 1 also writes the textfile export; POS 2 has its own agent, till and share.
     const common = { schedule: { pull: '1s', retry: { initialMs: 50, maxMs: 400, jitter: 0 } }, log: { level: 'info', console: true } };
     ws1 = await makeWorkspace({ ...common, metrics: { enabled: true, port: 0, textfile: { dir: 'textfile', intervalMs: 1000 } } });
@@ -144,7 +145,7 @@ describe('two agents, Prometheus and node_exporter', () => {
   after(async () => {
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
     for (const ws of workspaces) await ws.cleanup();
-    await fs.rm(tmp, { recursive: true, force: true });
+    await removeDir(tmp);
   });
 
   const query = async (q: string) => {

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
@@ -23,6 +22,7 @@ import { statusDocument } from '../../src/status-json.js';
 import { nullLogger } from '../../src/util/logger.js';
 import { makeServerCert, makeTestCa } from '../helpers/tls-certs.js';
 import { makeWorkspace, ROOT, runCli, type Workspace } from '../helpers/kassir.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 
@@ -127,12 +127,12 @@ describe('metrics listener protection', () => {
   let ws: Workspace | undefined;
   let hash: string;
   before(async () => {
-    dir = await fs.mkdtemp(join(tmpdir(), 'kassir-metrics-'));
+    dir = await makeTempDir('kassir-metrics');
     hash = bcrypt.hashSync('s3cret', 4);
   });
   after(async () => {
     await ws?.cleanup();
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeDir(dir);
   });
 
   const source: MetricsSource = { snapshot: () => REPORTS, failedToStart: () => new Map(), configured: CONFIGURED };

@@ -19,12 +19,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { ROOT, waitFor } from '../helpers/kassir.js';
+import { ROOT } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 import { checkTemplate, jsonPath, type ZabbixExport } from './zabbix-template.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const CONFIG = '/etc/kassir-agent/agent.yaml';
 const EXE = '/opt/kassir-agent/kassir-agent';
@@ -100,7 +101,7 @@ describe('the Zabbix agent on a till installed by install-linux.sh', () => {
 
   before(async () => {
     assert.equal(process.getuid?.(), 0, 'this test installs a till in a mount namespace: run it as root, as CI does');
-    tmp = await fs.mkdtemp(join(tmpdir(), 'kassir-till-'));
+    tmp = await makeTempDir('kassir-till');
     await fs.chmod(tmp, 0o755);
     for (const d of ['etc.up', 'etc.work', 'var.up', 'var.work', 'src']) await fs.mkdir(join(tmp, d));
     await fs.writeFile(join(tmp, 'node'), '');
@@ -143,7 +144,7 @@ describe('the Zabbix agent on a till installed by install-linux.sh', () => {
       ns.kill('SIGKILL');
       await exited;
     }
-    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+    if (tmp) await removeDir(tmp);
   });
 
   it('zabbix_agent2 (as zabbix, through the installed sudo rule) sees the running agent; every JSONPath of the template resolves', () => {

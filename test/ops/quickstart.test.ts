@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import iconv from 'iconv-lite';
 import { CLI, ROOT } from '../helpers/kassir.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 function quickStart(readme: string): string {
   const m = /<!-- quickstart:begin -->\s*```sh\n([\s\S]*?)```\s*<!-- quickstart:end -->/.exec(readme);
@@ -21,8 +21,7 @@ function quickStart(readme: string): string {
 
 describe('README quick start', () => {
   it('runs as written on the example files', async () => {
-    const dir = await fs.mkdtemp(join(tmpdir(), 'kassir-quickstart-'));
-    try {
+    await withTempDir(async (dir) => {
       await fs.cp(join(ROOT, 'config'), join(dir, 'config'), { recursive: true });
       await fs.cp(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true });
       await fs.mkdir(join(dir, 'var/till'), { recursive: true });
@@ -39,8 +38,6 @@ describe('README quick start', () => {
       assert.match(spr, /^##@@&&\r\n#\r\n/);
       assert.ok(spr.indexOf('Хлеб Бородинский') > 0 && spr.indexOf('Хлеб Бородинский') < spr.indexOf('Молоко 3,2% 1 л'), spr);
       assert.match(r.stdout, /Молоко 3,2% 1 л/, 'iconv printed the merged file');
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
+    }, 'kassir-quickstart');
   });
 });

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/log.js';
 import { formatStatus, type StatusReport } from '../../src/status.js';
 import { maskSecrets } from '../../src/util/secret-mask.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 const NOW = Date.parse('2026-11-24T03:00:00.000Z');
 
@@ -77,8 +77,7 @@ describe('secret mask', () => {
   });
 
   it('every log line stays JSON with its keys, event and timestamp, the password only masked where it stood', async () => {
-    const dir = await fs.mkdtemp(join(tmpdir(), 'kassir-mask-'));
-    try {
+    await withTempDir(async (dir) => {
       for (const pw of ['1', 'x', 'ftp', 'e']) {
         const sub = join(dir, `p-${pw}`);
         const log = createLogger({ level: 'debug', dir: sub, console: false, maxFiles: '30d', secrets: [pw], base: { pos: 1, transport: 'ftp' } });
@@ -96,8 +95,6 @@ describe('secret mask', () => {
         assert.equal(lines[1]!.event, 'exchange.stop.deadline', 'a field named message never replaces the event');
         assert.equal(lines[1]!.text, 'a field called message');
       }
-    } finally {
-      await fs.rm(dir, { recursive: true, force: true });
-    }
+    }, 'kassir-mask');
   });
 });

@@ -6,13 +6,13 @@
  * which files under a final name are not complete packages.
  */
 import * as fs from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharePackages } from '../helpers/kassir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startKkmEmulator, type KkmEmulator } from '../../scripts/kkm-emulator/server.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpTransportConfig } from '../helpers/ftp-config.js';
 
 export type TransportKind = 'folder' | 'ftp' | 'kkmtransfer';
 export const TRANSPORTS: readonly TransportKind[] = ['folder', 'ftp', 'kkmtransfer'];
@@ -115,16 +115,7 @@ export async function ftpBackend(opts: { timeoutMs?: number; secure?: boolean } 
   let lost = 0;
   return {
     kind: 'ftp',
-    transportConfig: {
-      type: 'ftp',
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: server.user,
-      password: server.password,
-      referenceName: 'Files/POS1.spr',
-      reportName: 'Files/POS1.rep',
-      timeoutMs: opts.timeoutMs ?? 1_500,
-    },
+    transportConfig: ftpTransportConfig({ ...server, host: '127.0.0.1', port: proxy.port }, { timeoutMs: opts.timeoutMs ?? 1_500 }),
     secrets: [server.password],
     publishPart: (n, text) => publishToFolder(files, n, text),
     delivered: () => sharePackages(files),
@@ -142,7 +133,7 @@ export async function ftpBackend(opts: { timeoutMs?: number; secure?: boolean } 
 }
 
 export async function kkmBackend(): Promise<Backend & FinalNameWatch> {
-  const dir = await mkdtemp(join(tmpdir(), 'kassir-rel-emu-'));
+  const dir = await makeTempDir('kassir-rel-emu');
   const user = 'bo-user';
   const password = `http-pw-${Math.random().toString(36).slice(2, 10)}`;
   let emu = await startKkmEmulator({ dir, user, password });
@@ -183,7 +174,7 @@ export async function kkmBackend(): Promise<Backend & FinalNameWatch> {
     stop: async () => {
       await proxy.stop();
       await emu.stop();
-      await rm(dir, { recursive: true, force: true });
+      await removeDir(dir);
     },
   };
 }

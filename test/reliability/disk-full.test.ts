@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeWorkspace, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { agentCli } from './agent-build.js';
 import { runAgent } from './agent-run.js';
-import { KassirSim, compareSequences } from './kassir-sim.js';
+import { KassirSim, compareSequences } from '../helpers/kassir-sim.js';
 
 let cli: string;
 const cleanups: (() => Promise<void>)[] = [];

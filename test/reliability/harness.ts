@@ -20,11 +20,11 @@
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FAILPOINTS } from '../../src/util/failpoints.js';
-import { makeWorkspace, receiptsOf, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { makeWorkspace, randInt, receiptsOf, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { agentCli } from './agent-build.js';
 import { runAgent, type AgentRun } from './agent-run.js';
 import { folderBackend, ftpBackend, incompletePackage, kkmBackend, type Backend, type FinalNameWatch, type TransportKind } from './backends.js';
-import { KassirSim, compareSequences, rand } from './kassir-sim.js';
+import { KassirSim, compareSequences } from '../helpers/kassir-sim.js';
 
 export type Plan = 'points' | 'random' | 'faults';
 
@@ -212,7 +212,7 @@ async function attack(o: ScenarioOptions, round: number, cli: string, ws: Worksp
       fig.randomKills.failpoint += r.fired.length;
       return r;
     }
-    const r = await runAgent({ ...base, mode: 'daemon', killAfterOpenedMs: rand(0, 600) });
+    const r = await runAgent({ ...base, mode: 'daemon', killAfterOpenedMs: randInt(0, 600) });
     if (r.signal === 'SIGKILL' && !r.hung) fig.randomKills.external++;
     return r;
   }
@@ -231,10 +231,10 @@ async function attack(o: ScenarioOptions, round: number, cli: string, ws: Worksp
         mode: 'once',
         onOpened: () => {
           back = (async () => {
-            await new Promise((res) => setTimeout(res, rand(0, 150)));
+            await new Promise((res) => setTimeout(res, randInt(0, 150)));
             await fs.rename(share, away);
             count();
-            await new Promise((res) => setTimeout(res, rand(50, 400)));
+            await new Promise((res) => setTimeout(res, randInt(50, 400)));
             await fs.rename(away, share);
           })();
         },
@@ -250,10 +250,10 @@ async function attack(o: ScenarioOptions, round: number, cli: string, ws: Worksp
         mode: 'once',
         onOpened: () => {
           healed = (async () => {
-            await new Promise((res) => setTimeout(res, rand(0, 200)));
+            await new Promise((res) => setTimeout(res, randInt(0, 200)));
             proxy!.setMode(kind);
             count();
-            await new Promise((res) => setTimeout(res, rand(100, 500)));
+            await new Promise((res) => setTimeout(res, randInt(100, 500)));
           })();
         },
       });
@@ -262,7 +262,7 @@ async function attack(o: ScenarioOptions, round: number, cli: string, ws: Worksp
       return r;
     }
     case 'slow': {
-      proxy!.setMode('slow', { delayMs: rand(5, 40) });
+      proxy!.setMode('slow', { delayMs: randInt(5, 40) });
       count();
       const r = await runAgent({ ...base, mode: 'once' });
       proxy!.setMode('pass');
@@ -275,7 +275,7 @@ async function attack(o: ScenarioOptions, round: number, cli: string, ws: Worksp
         mode: 'once',
         onOpened: () => {
           restarted = (async () => {
-            await new Promise((res) => setTimeout(res, rand(0, 300)));
+            await new Promise((res) => setTimeout(res, randInt(0, 300)));
             await backend.restartServer!();
             count();
           })();

@@ -15,7 +15,7 @@ import { dropReport, makeWorkspace, reportFile, sharePackages, transactionNumber
 import { applyMutations, hostileBytes } from '../fuzz/hostile.js';
 import { agentCli } from './agent-build.js';
 import { runAgent } from './agent-run.js';
-import { compareSequences, partText } from './kassir-sim.js';
+import { compareSequences, partText } from '../helpers/kassir-sim.js';
 
 const ROUNDS = Number(process.env.HOSTILE_AGENT_ROUNDS ?? 12);
 const PER_ROUND = 4;

@@ -15,7 +15,7 @@ import { nullLogger } from '../../src/util/logger.js';
 import { BLOCK_HEADER, makeWorkspace, receiptsText, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { agentCli } from './agent-build.js';
 import { runAgent } from './agent-run.js';
-import { KassirSim, compareSequences } from './kassir-sim.js';
+import { KassirSim, compareSequences } from '../helpers/kassir-sim.js';
 
 type Damage = 'truncate-half' | 'zero-length' | 'nul-filled' | 'last-record-cut';
 const DAMAGES: Damage[] = ['truncate-half', 'zero-length', 'nul-filled', 'last-record-cut'];

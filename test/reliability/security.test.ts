@@ -18,7 +18,8 @@ import { startKkmEmulator, type KkmEmulator } from '../../scripts/kkm-emulator/s
 import { agentCli } from './agent-build.js';
 import { runAgent } from './agent-run.js';
 import { countSecrets } from './harness.js';
-import { KassirSim } from './kassir-sim.js';
+import { KassirSim } from '../helpers/kassir-sim.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 let cli: string;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -87,8 +88,8 @@ describe('security', () => {
   });
 
   it('HTTPS with a certificate from an untrusted CA: a tls error, nothing sent, no password in the logs; with tls.caFile it goes out once', async () => {
-    const dir = await fs.mkdtemp(join((await import('node:os')).tmpdir(), 'kassir-sec-'));
-    cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+    const dir = await makeTempDir('kassir-sec');
+    cleanups.push(() => removeDir(dir));
     const ca = await makeTestCa(dir, 'ca');
     const cert = await makeServerCert(dir, ca);
     const password = `pw-${Math.random().toString(36).slice(2)}`;

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FolderRemoteDir } from '../../src/transports/folder/folder-remote-dir.js';
@@ -14,13 +13,14 @@ import type { RemoteDir } from '../../src/transports/remote-dir.js';
 import { SequencedFilesTransport } from '../../src/transports/sequenced.js';
 import type { OutgoingPackage, RemoteNotes } from '../../src/transports/transport.js';
 import { nullLogger } from '../../src/util/logger.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 let root: string;
 let share: string;
 let packages: OutgoingPackage[];
 
 beforeEach(async () => {
-  root = await fs.mkdtemp(join(tmpdir(), 'kassir-ahead-'));
+  root = await makeTempDir('kassir-ahead');
   share = join(root, 'share');
   await fs.mkdir(share);
   packages = [];
@@ -31,7 +31,7 @@ beforeEach(async () => {
     packages.push({ number: n, path, bytes: data.length, transactions: 1 });
   }
 });
-afterEach(() => fs.rm(root, { recursive: true, force: true }));
+afterEach(() => removeDir(root));
 
 /** A share whose forked sessions record what they upload, and fail when told to. */
 class ForkingShare extends FolderRemoteDir {

@@ -6,13 +6,14 @@
  * sent UTF-8 instead of cp1251 would leave different names on the disk.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
 import { FtpRemoteDir } from '../../src/transports/ftp/ftp-remote-dir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 const FOLDER = 'Файлы';
 const PART1 = 'КАССА1.spr.$1';
@@ -20,23 +21,14 @@ const PART2 = 'КАССА1.spr.$2';
 const cp1251 = (s: string) => iconv.encode(s, 'win1251');
 
 function client(server: ProftpdServer): FtpRemoteDir {
-  return new FtpRemoteDir({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-    secure: false,
-    tls: { rejectUnauthorized: true },
-    encoding: 'cp1251',
-    timeoutMs: 10_000,
-  });
+  return new FtpRemoteDir(ftpOptions(server, { encoding: 'cp1251' }));
 }
 
 let scratch: string;
 before(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'kassir-ftp-enc-'));
+  scratch = await makeTempDir('kassir-ftp-enc');
 });
-after(() => rm(scratch, { recursive: true, force: true }));
+after(() => removeDir(scratch));
 
 /** Upload, list, rename, size, download, remove a Cyrillic name; `diskName` says how the server stores a name. */
 function scenario(mode: 'cp1251' | 'cp1251-raw', diskName: (s: string) => Buffer): void {

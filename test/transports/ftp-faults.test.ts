@@ -6,16 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
 import { FtpRemoteDir, type FtpOptions } from '../../src/transports/ftp/ftp-remote-dir.js';
 import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
-import { startTcpProxy, waitFor, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 const TIMEOUT_MS = 1000;
 
@@ -29,7 +31,7 @@ describe('FtpRemoteDir faults', { timeout: 120_000 }, () => {
   let n = 0;
 
   before(async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'kassir-ftp-faults-'));
+    scratch = await makeTempDir('kassir-ftp-faults');
     ca = await makeTestCa(scratch, 'ca');
     otherCa = await makeTestCa(scratch, 'other-ca');
     const cert = await makeServerCert(scratch, ca);
@@ -39,7 +41,7 @@ describe('FtpRemoteDir faults', { timeout: 120_000 }, () => {
     for (const d of dirs) await d.close();
     for (const p of proxies) await p.stop();
     await server?.stop();
-    await rm(scratch, { recursive: true, force: true });
+    await removeDir(scratch);
   });
 
   /** A fresh folder on the server, a proxy in front of the server, and a client through it. */
@@ -50,21 +52,7 @@ describe('FtpRemoteDir faults', { timeout: 120_000 }, () => {
     const proxy = await startTcpProxy({ targetHost: server.host, targetPort: server.port });
     proxies.push(proxy);
     const log = memoryLogger();
-    const dir = new FtpRemoteDir(
-      {
-        host: '127.0.0.1',
-        port: proxy.port,
-        user: server.user,
-        password: server.password,
-        secure: false,
-        tls: { rejectUnauthorized: true },
-        encoding: 'utf8',
-        timeoutMs: TIMEOUT_MS,
-        root: sub,
-        ...over,
-      },
-      { log },
-    );
+    const dir = new FtpRemoteDir(ftpOptions({ ...server, host: '127.0.0.1', port: proxy.port }, { timeoutMs: TIMEOUT_MS, root: sub, ...over }), { log });
     dirs.push(dir);
     return { dir, proxy, local, records: log.records };
   }

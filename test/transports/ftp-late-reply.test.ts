@@ -10,13 +10,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
 import { FtpRemoteDir } from '../../src/transports/ftp/ftp-remote-dir.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 /**
  * Minimal FTP: logs in, passive mode, and STOR that reads a little, cuts the
@@ -87,11 +88,11 @@ describe('FTP: the final reply after a cut data connection', () => {
   let scratch: string;
   let src: string;
   before(async () => {
-    scratch = await mkdtemp(join(tmpdir(), 'kassir-late-'));
+    scratch = await makeTempDir('kassir-late');
     src = join(scratch, 'big');
     await writeFile(src, randomBytes(4 * 1024 * 1024));
   });
-  after(() => rm(scratch, { recursive: true, force: true }));
+  after(() => removeDir(scratch));
 
   const cases = [
     { delayMs: 0, dropFirst: false },
@@ -105,7 +106,7 @@ describe('FTP: the final reply after a cut data connection', () => {
     it(`552 sent ${delayMs} ms after the data connection was cut is reported as full${dropFirst ? ' (on the repeated upload after a lost connection)' : ''}`, async () => {
       const server = await lateReplyServer(delayMs, dropFirst);
       const { port } = server.address() as AddressInfo;
-      const dir = new FtpRemoteDir({ host: '127.0.0.1', port, user: 'u', password: 'p', secure: false, tls: { rejectUnauthorized: true }, encoding: 'utf8', timeoutMs: 5_000 });
+      const dir = new FtpRemoteDir(ftpOptions({ host: '127.0.0.1', port, user: 'u', password: 'p' }, { timeoutMs: 5_000 }));
       try {
         await assert.rejects(dir.upload(src, 'big.tmp'), (e) => {
           assert.ok(e instanceof TransportError, String(e));

@@ -4,13 +4,14 @@ import { createHash } from 'node:crypto';
 import { readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TransportError, type TransportErrorKind } from '../../src/transports/errors.js';
-import { KkmTransferTransport } from '../../src/transports/kkmtransfer/index.js';
+import { KkmTransferTransport } from '../../src/transports/kkmtransfer/transport.js';
 import type { OutgoingPackage } from '../../src/transports/transport.js';
 import { memoryLogger } from '../../src/util/logger.js';
 import { encodeBase64 } from '../../src/formats/base64.js';
 import { makeZip, readZipEntries } from '../../src/formats/zip.js';
 import { decodeBase64 } from '../../src/formats/base64.js';
-import { fakePullContext, fakePushContext, kkmTempDir } from '../helpers/kkm-context.js';
+import { fakePullContext, fakePushContext } from '../helpers/kkm-context.js';
+import { tempDirFor } from '../helpers/temp-dir.js';
 import { emulatorFor, kkmOptions, kkmTransport } from '../helpers/kkm-emulator.js';
 import { sendJson, startPlainServer } from '../helpers/kkm-plain-server.js';
 import { SEED_NOTHING_RESPONSE, SEED_SAMPLE_CONTENT, SEED_SAMPLE_RESPONSE } from '../helpers/kkm-seed.js';
@@ -43,7 +44,7 @@ test('pull: several spr packages are staged in order, the cursor ends past the l
   await emu.publish('c-prices.spr', '##@@&&$$$ADD\r\n#\r\n3;Молоко\r\n', { pos: 1 });
   await emu.publish('other-pos.spr', 'x', { pos: 2 });
   const tr = await kkmTransport(t, emu.url);
-  const ctx = fakePullContext(await kkmTempDir(t));
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'));
 
   const r = await tr.pull(ctx);
   assert.equal(r.parts, 3);
@@ -71,7 +72,7 @@ test('pull: several spr packages are staged in order, the cursor ends past the l
 test("pull: the protocol's own sample answer (string errcode, base64 with \\r\\n) is staged byte for byte", async (t) => {
   const server = await startPlainServer(t, (req, res) => sendJson(res, req.url.endsWith('/1/1') ? SEED_SAMPLE_RESPONSE : SEED_NOTHING_RESPONSE));
   const tr = await kkmTransport(t, `${server.url}/trade/hs/KKMTransfer/`);
-  const ctx = fakePullContext(await kkmTempDir(t));
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'));
   const r = await tr.pull(ctx);
   assert.deepEqual(r, { parts: 1, bytes: SEED_SAMPLE_CONTENT.length });
   assert.equal(ctx.calls.length, 1);
@@ -93,7 +94,7 @@ test('pull: an flr request is staged with its UID; the cursor keeps other keys',
   await emu.publish('request.flr', '01.02.2025;02.02.2025\r\n', { uid: '6f1c2a4e-0b7d-4d57-9e0e-2f4a8c1d9b33' });
   await emu.publish('z-generated.flr', 'x');
   const tr = await kkmTransport(t, emu.url);
-  const ctx = fakePullContext(await kkmTempDir(t), { nextReceive: 1, note: 'kept' });
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'), { nextReceive: 1, note: 'kept' });
   await tr.pull(ctx);
   const [first, second] = ctx.calls.map((c) => c.parts[0]!);
   assert.equal(first!.kind, 'flr');
@@ -106,7 +107,7 @@ test('pull: an flr request is staged with its UID; the cursor keeps other keys',
 test('pull: nothing to send (errcode "3") stages nothing and keeps the cursor', async (t) => {
   const emu = await emulatorFor(t);
   const tr = await kkmTransport(t, emu.url);
-  const ctx = fakePullContext(await kkmTempDir(t), { nextReceive: 7 });
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'), { nextReceive: 7 });
   assert.deepEqual(await tr.pull(ctx), { parts: 0, bytes: 0 });
   assert.equal(ctx.calls.length, 0);
   assert.deepEqual(emu.requests.map((q) => q.path), ['/hs/KKMTransfer/1/7']);
@@ -116,7 +117,7 @@ test('pull: an HTML page served with 200 is a protocol error quoting it; nothing
   const page = '<html><head><title>Service Unavailable</title></head><body><h1>Публикация 1С временно недоступна</h1></body></html>';
   const server = await startPlainServer(t, (_req, res) => sendJson(res, page, 200, 'text/html'));
   const tr = await kkmTransport(t, `${server.url}/hs/KKMTransfer`);
-  const ctx = fakePullContext(await kkmTempDir(t), { nextReceive: 3 });
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'), { nextReceive: 3 });
   const e = await rejectsWith(tr.pull(ctx), 'protocol');
   assert.match(e.message, /ReceiveData 1\/3: the answer is not JSON: Service Unavailable Публикация 1С временно недоступна/);
   assert.equal(e.details.serverAnswer, 'Service Unavailable Публикация 1С временно недоступна');
@@ -128,7 +129,7 @@ test('pull: emulator faults map to kinds and never move the cursor', async (t) =
   const emu = await emulatorFor(t);
   await emu.publish('a.spr', '##@@&&\r\n#\r\n');
   const tr = await kkmTransport(t, emu.url);
-  const ctx = fakePullContext(await kkmTempDir(t));
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'));
 
   emu.setFault({ kind: 'http500', times: 1 });
   const e500 = await rejectsWith(tr.pull(ctx), 'server');
@@ -164,7 +165,7 @@ test('pull: empty data moves on with a warning; an unknown packagetype and broke
   const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? JSON.parse(SEED_NOTHING_RESPONSE)));
   const tr = await kkmTransport(t, `${server.url}/k`);
   const log = memoryLogger();
-  const ctx = fakePullContext(await kkmTempDir(t), {}, log);
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'), {}, log);
   assert.deepEqual(await tr.pull(ctx), { parts: 1, bytes: 17 });
   // Package 1 was empty: the counter moved past it alone, with a warning.
   assert.deepEqual(ctx.calls[0], { parts: [], cursor: { nextReceive: 2 } });
@@ -201,7 +202,7 @@ test('pull: an answer whose data is unusable (not a string) is quarantined whole
   };
   const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? SEED_NOTHING_RESPONSE));
   const tr = await kkmTransport(t, server.url);
-  const ctx = fakePullContext(await kkmTempDir(t));
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'));
   const e = await rejectsWith(tr.pull(ctx), 'protocol');
   assert.match(e.message, /ReceiveData 1\/2: answer key "errcode": must be a whole number/);
   assert.deepEqual(ctx.quarantined.map((q) => [q.remoteName, q.raw.toString('utf8'), q.cursor]), [['package 1.json', answers['/1/1'], { nextReceive: 2 }]]);
@@ -225,7 +226,7 @@ test('pull: broken and hostile ZIPs (truncated, zip-slip) are quarantined as .zi
   };
   const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? JSON.parse(SEED_NOTHING_RESPONSE)));
   const tr = await kkmTransport(t, server.url);
-  const tmp = await kkmTempDir(t);
+  const tmp = await tempDirFor(t, 'kkm');
   const ctx = fakePullContext(tmp);
   assert.equal((await tr.pull(ctx)).parts, 1);
   assert.deepEqual(ctx.quarantined.map((q) => [q.remoteName, q.cursor.nextReceive]), [
@@ -249,7 +250,7 @@ test('pull: a ZIP with several entries is staged as several parts in one step; u
   };
   const server = await startPlainServer(t, (req, res) => sendJson(res, '\uFEFF' + JSON.stringify(answers[req.url] ?? JSON.parse(SEED_NOTHING_RESPONSE))));
   const tr = await kkmTransport(t, server.url);
-  const tmp = await kkmTempDir(t);
+  const tmp = await tempDirFor(t, 'kkm');
   const ctx = fakePullContext(tmp);
   assert.deepEqual(await tr.pull(ctx), { parts: 3, bytes: 5 + 6 + 11 });
   assert.equal(ctx.calls.length, 2);
@@ -273,7 +274,7 @@ test('pull: a zip bomb (or a plain package over maxPackageBytes) is quarantined,
   };
   const server = await startPlainServer(t, (req, res) => sendJson(res, answers[req.url] ?? JSON.parse(SEED_NOTHING_RESPONSE)));
   const tr = await kkmTransport(t, server.url, { maxPackageBytes: 1024 * 1024 });
-  const tmp = await kkmTempDir(t);
+  const tmp = await tempDirFor(t, 'kkm');
   const ctx = fakePullContext(tmp);
   assert.deepEqual(await tr.pull(ctx), { parts: 0, bytes: 0 });
   assert.equal(ctx.calls.length, 0);
@@ -291,7 +292,7 @@ test('pull: when keeping the bad package fails, the pull fails and the counter s
     sendJson(res, req.url === '/1/1' ? { data: '***', errcode: '0', packagetype: 'spr' } : JSON.parse(SEED_NOTHING_RESPONSE)),
   );
   const tr = await kkmTransport(t, server.url);
-  const ctx = fakePullContext(await kkmTempDir(t), { nextReceive: 1 });
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'), { nextReceive: 1 });
   ctx.quarantine = async () => {
     throw new Error('ENOSPC: no space left on device');
   };
@@ -303,20 +304,20 @@ test('auth: basic credentials are sent; a wrong password is an auth error', asyn
   const emu = await emulatorFor(t, { user: 'kassa', password: 's3cr:et' });
   await emu.publish('a.spr', 'x');
   const good = await kkmTransport(t, emu.url, { user: 'kassa', password: 's3cr:et' });
-  assert.equal((await good.pull(fakePullContext(await kkmTempDir(t)))).parts, 1);
+  assert.equal((await good.pull(fakePullContext(await tempDirFor(t, 'kkm')))).parts, 1);
 
   const bad = await kkmTransport(t, emu.url, { user: 'kassa', password: 'wrong' });
-  const e = await rejectsWith(bad.pull(fakePullContext(await kkmTempDir(t))), 'auth');
+  const e = await rejectsWith(bad.pull(fakePullContext(await tempDirFor(t, 'kkm'))), 'auth');
   assert.equal(e.details.code, 401);
   assert.ok(e.needsOperator);
   const none = await kkmTransport(t, emu.url);
-  await rejectsWith(none.push(await reportPackage(await kkmTempDir(t), 1), fakePushContext()), 'auth');
+  await rejectsWith(none.push(await reportPackage(await tempDirFor(t, 'kkm'), 1), fakePushContext()), 'auth');
 });
 
 test('push: errcode 0 is delivered, the same package again is a duplicate; the uid is a path segment', async (t) => {
   const emu = await emulatorFor(t);
   const tr = await kkmTransport(t, emu.url);
-  const dir = await kkmTempDir(t);
+  const dir = await tempDirFor(t, 'kkm');
   const pkg = await reportPackage(dir, 17, 'a/b c');
   const first = await tr.push(pkg, fakePushContext());
   assert.deepEqual(first, { outcome: 'delivered', remoteName: 'SendData/1/17/a/b c', serverAnswer: '{"errcode":0,"errmessage":""}' });
@@ -341,7 +342,7 @@ test('push: errcode 0 is delivered, the same package again is a duplicate; the u
 test('push: errcode 2 is a server error with the message; HTTP 500 is a server error', async (t) => {
   const emu = await emulatorFor(t);
   const tr = await kkmTransport(t, emu.url);
-  const pkg = await reportPackage(await kkmTempDir(t), 1);
+  const pkg = await reportPackage(await tempDirFor(t, 'kkm'), 1);
   emu.setFault({ kind: 'errcode2', message: 'Период закрыт', on: 'send', times: 1 });
   const e = await rejectsWith(tr.push(pkg, fakePushContext()), 'server');
   assert.match(e.message, /SendData 1\/1: back office answered errcode 2: Период закрыт/);
@@ -353,7 +354,7 @@ test('push: errcode 2 is a server error with the message; HTTP 500 is a server e
 test('push: the lost reply: processed but unanswered, the resend is a duplicate and nothing is stored twice', async (t) => {
   const emu = await emulatorFor(t);
   const tr = await kkmTransport(t, emu.url);
-  const pkg = await reportPackage(await kkmTempDir(t), 5);
+  const pkg = await reportPackage(await tempDirFor(t, 'kkm'), 5);
   const state = { notes: {} };
   emu.setFault({ kind: 'lost-reply', on: 'send', times: 1 });
   const first = fakePushContext(state);
@@ -382,7 +383,7 @@ test('push: every attempt sends the same bytes, even if zipReports changes betwe
     if (i === 0) res.socket?.destroy();
     else sendJson(res, { errcode: '1', errmessage: 'already' });
   });
-  const dir = await kkmTempDir(t);
+  const dir = await tempDirFor(t, 'kkm');
   const pkg = await reportPackage(dir, 9);
   const state = { notes: {} };
   await rejectsWith((await kkmTransport(t, server.url, { zipReports: true })).push(pkg, fakePushContext(state)), 'unreachable');
@@ -408,11 +409,11 @@ test('timeouts: an answer slower than timeoutMs is a timeout; a closed port is u
   const emu = await emulatorFor(t);
   emu.setFault({ kind: 'delay', ms: 3000, times: 1 });
   const tr = await kkmTransport(t, emu.url, { timeoutMs: 200 });
-  const e = await rejectsWith(tr.pull(fakePullContext(await kkmTempDir(t))), 'timeout');
+  const e = await rejectsWith(tr.pull(fakePullContext(await tempDirFor(t, 'kkm'))), 'timeout');
   assert.match(e.message, /ReceiveData 1\/1: no answer in time \(UND_ERR_HEADERS_TIMEOUT\)/);
 
   const closedUrl = emu.url.replace(`:${emu.port}`, ':1');
-  await rejectsWith((await kkmTransport(t, closedUrl)).pull(fakePullContext(await kkmTempDir(t))), 'unreachable');
+  await rejectsWith((await kkmTransport(t, closedUrl)).pull(fakePullContext(await tempDirFor(t, 'kkm'))), 'unreachable');
 });
 
 test('abort: a pull with an aborted signal rejects with the abort reason and stages nothing', async (t) => {
@@ -421,7 +422,7 @@ test('abort: a pull with an aborted signal rejects with the abort reason and sta
   const tr = await kkmTransport(t, emu.url);
   const ac = new AbortController();
   ac.abort(new Error('stopping'));
-  const ctx = fakePullContext(await kkmTempDir(t), {}, memoryLogger(), ac.signal);
+  const ctx = fakePullContext(await tempDirFor(t, 'kkm'), {}, memoryLogger(), ac.signal);
   await assert.rejects(tr.pull(ctx), /stopping/);
   assert.equal(ctx.calls.length, 0);
 });
@@ -433,7 +434,7 @@ test('secrets: the password never reaches a log record or an error message', asy
   await emu.publish('b.flr', 'y', { uid: 'u-1' });
   const log = memoryLogger();
   const messages: string[] = [];
-  const dir = await kkmTempDir(t);
+  const dir = await tempDirFor(t, 'kkm');
 
   const good = new KkmTransferTransport(kkmOptions(emu.url, { user: 'kassa', password }), { log: log.child({ pos: 1 }) });
   await good.open();

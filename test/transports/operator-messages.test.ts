@@ -5,9 +5,7 @@
  * is fed to the mapping directly (installing vsftpd would remove ProFTPD).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FTPError } from 'basic-ftp';
 import { TransportError } from '../../src/transports/errors.js';
@@ -18,6 +16,8 @@ import { sendJson, startPlainServer } from '../helpers/kkm-plain-server.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
 import { memoryLogger } from '../../src/util/logger.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 const ctx: FtpErrorContext = { op: 'upload', path: 'Files/POS1.rep.$1', server: 'ftp.example:21', phase: 'command' };
 const reply = (code: number, text: string) => new FTPError({ code, message: `${code} ${text}` });
@@ -54,7 +54,7 @@ describe('FTP messages', () => {
     let explicitServer: ProftpdServer;
     let implicitServer: ProftpdServer;
     before(async () => {
-      certDir = await mkdtemp(join(tmpdir(), 'kassir-msg-certs-'));
+      certDir = await makeTempDir('kassir-msg-certs');
       ca = await makeTestCa(certDir);
       const cert = await makeServerCert(certDir, ca);
       explicitServer = await startProftpd({ tls: { ...cert } });
@@ -63,22 +63,11 @@ describe('FTP messages', () => {
     after(async () => {
       await explicitServer?.stop();
       await implicitServer?.stop();
-      await rm(certDir, { recursive: true, force: true });
+      await removeDir(certDir);
     });
 
     const connect = async (server: ProftpdServer, over: Partial<FtpOptions>) => {
-      const dir = new FtpRemoteDir({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        secure: true,
-        tls: { caFile: ca.certFile, rejectUnauthorized: true },
-        encoding: 'utf8',
-        timeoutMs: 1_500,
-        root: '',
-        ...over,
-      });
+      const dir = new FtpRemoteDir(ftpOptions(server, { secure: true, tls: { caFile: ca.certFile, rejectUnauthorized: true }, timeoutMs: 1_500, root: '', ...over }));
       try {
         return await failure(dir.list(''));
       } finally {

@@ -4,8 +4,7 @@
  * an unmounted share, and the errno mapping.
  */
 import assert from 'node:assert/strict';
-import { link, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { link, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
@@ -13,10 +12,11 @@ import { FolderRemoteDir } from '../../src/transports/folder/folder-remote-dir.j
 import { kindForErrno } from '../../src/transports/folder/fs-errors.js';
 import { memoryLogger } from '../../src/util/logger.js';
 import { remoteDirContract } from './remote-dir.contract.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 remoteDirContract('folder', async () => {
-  const localRoot = await mkdtemp(join(tmpdir(), 'kassir-share-'));
-  return { dir: new FolderRemoteDir(localRoot), localRoot, cleanup: () => rm(localRoot, { recursive: true, force: true }) };
+  const localRoot = await makeTempDir('kassir-share');
+  return { dir: new FolderRemoteDir(localRoot), localRoot, cleanup: () => removeDir(localRoot) };
 });
 
 /** A share whose filesystem has no hard links (SMB/CIFS without unix extensions). */
@@ -31,9 +31,9 @@ class NoLinkFolder extends FolderRemoteDir {
 describe('FolderRemoteDir specifics', () => {
   let base: string;
   before(async () => {
-    base = await mkdtemp(join(tmpdir(), 'kassir-share-x-'));
+    base = await makeTempDir('kassir-share-x');
   });
-  after(() => rm(base, { recursive: true, force: true }));
+  after(() => removeDir(base));
   async function share(name: string): Promise<string> {
     const p = join(base, name);
     await mkdir(p);

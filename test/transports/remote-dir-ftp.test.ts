@@ -4,14 +4,15 @@
  * that the client trusts through `tls.caFile` (rejectUnauthorized on).
  * Each test gets its own folder on the server through the `root` option.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe } from 'node:test';
 import { FtpRemoteDir, type FtpOptions } from '../../src/transports/ftp/ftp-remote-dir.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { makeServerCert, makeTestCa, type TestCa } from '../helpers/tls-certs.js';
 import { remoteDirContract } from './remote-dir.contract.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { ftpOptions } from '../helpers/ftp-config.js';
 
 let certDir: string;
 let ca: TestCa;
@@ -19,11 +20,11 @@ let serverCert: { certFile: string; keyFile: string };
 let counter = 0;
 
 before(async () => {
-  certDir = await mkdtemp(join(tmpdir(), 'kassir-ftp-certs-'));
+  certDir = await makeTempDir('kassir-ftp-certs');
   ca = await makeTestCa(certDir);
   serverCert = await makeServerCert(certDir, ca);
 });
-after(() => rm(certDir, { recursive: true, force: true }));
+after(() => removeDir(certDir));
 
 function suite(label: string, secure: FtpOptions['secure']): void {
   describe(`FTP ${label}`, () => {
@@ -38,18 +39,8 @@ function suite(label: string, secure: FtpOptions['secure']): void {
       const sub = `t${++counter}`;
       const localRoot = join(server.root, sub);
       await mkdir(localRoot);
-      const dir = new FtpRemoteDir({
-        host: server.host,
-        port: server.port,
-        user: server.user,
-        password: server.password,
-        secure,
-        tls: { caFile: ca.certFile, rejectUnauthorized: true },
-        encoding: 'utf8',
-        timeoutMs: 10_000,
-        root: sub,
-      });
-      return { dir, localRoot, cleanup: () => rm(localRoot, { recursive: true, force: true }), refusesEmptyUploads: secure !== false };
+      const dir = new FtpRemoteDir(ftpOptions(server, { secure, tls: { caFile: ca.certFile, rejectUnauthorized: true }, root: sub }));
+      return { dir, localRoot, cleanup: () => removeDir(localRoot), refusesEmptyUploads: secure !== false };
     });
   });
 }

@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
 import type { RemoteDir } from '../../src/transports/remote-dir.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 export interface ContractSubject {
   dir: RemoteDir;
@@ -37,14 +37,14 @@ export function remoteDirContract(name: string, make: () => Promise<ContractSubj
     let scratch: string;
     const subjects: ContractSubject[] = [];
     before(async () => {
-      scratch = await mkdtemp(join(tmpdir(), 'kassir-contract-'));
+      scratch = await makeTempDir('kassir-contract');
     });
     after(async () => {
       for (const s of subjects) {
         await s.dir.close();
         await s.cleanup();
       }
-      await rm(scratch, { recursive: true, force: true });
+      await removeDir(scratch);
     });
     /** A fresh opened subject; closed and cleaned up after the suite. */
     async function fresh(): Promise<ContractSubject> {

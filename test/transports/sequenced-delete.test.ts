@@ -6,17 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { FolderRemoteDir } from '../../src/transports/folder/folder-remote-dir.js';
 import { SequencedFilesTransport } from '../../src/transports/sequenced.js';
 import type { IncomingPart, PullContext, TransportCursor } from '../../src/transports/transport.js';
 import { nullLogger } from '../../src/util/logger.js';
+import { withTempDir } from '../helpers/temp-dir.js';
 
 it('a stale pending delete never removes a new part published under the same name, size and mtime', async () => {
-  const root = await fs.mkdtemp(join(tmpdir(), 'kassir-seqdel-'));
-  try {
+  await withTempDir(async (root) => {
     const share = join(root, 'share');
     const tmp = join(root, 'tmp');
     await fs.mkdir(share);
@@ -68,7 +67,5 @@ it('a stale pending delete never removes a new part published under the same nam
       'the new part reached the stage after the old one, and nothing was deleted unseen',
     );
     assert.deepEqual(await fs.readdir(share), [], 'once fetched, the new part is deleted too');
-  } finally {
-    await fs.rm(root, { recursive: true, force: true });
-  }
+  }, 'kassir-seqdel');
 });

@@ -8,11 +8,16 @@
  * server's final reply, which decides the error (or, if none comes, the control
  * connection's timeout, re-armed here, ends the wait as `timeout`).
  * Timeouts of the data connection still close everything at once (a black hole).
+ *
+ * This reaches into basic-ftp's FTPContext (closeWithError, socket, dataSocket)
+ * and its error text, so package.json pins basic-ftp exactly; on an upgrade,
+ * test/transports/ftp-data-socket-patch.test.ts says whether it still holds.
  */
 import type { Client } from 'basic-ftp';
 import type { Socket } from 'node:net';
 
-const DATA_SOCKET_ERROR = /\b(EPIPE|ECONNRESET)\b.*\(data socket\)$/;
+/** The message basic-ftp gives a data connection torn by the peer (its `_setupDefaultErrorHandlers` appends the suffix); test/transports/ftp-data-socket-patch.test.ts checks the pinned version still does. */
+export const DATA_SOCKET_ERROR = /\b(EPIPE|ECONNRESET)\b.*\(data socket\)$/;
 
 interface ContextInternals {
   closeWithError(err: Error): void;

@@ -17,6 +17,10 @@ export interface FtpOptions {
   encoding: 'utf8' | 'cp1251';
   /** Control and data inactivity timeout: how long a silent server (black hole) may stall one step. */
   timeoutMs: number;
-  /** Root folder on the server that relative paths start from; '' = the login folder. */
+  /**
+   * Root folder on the server that relative paths start from; absent or '' = the login folder.
+   * The config never sets it (a till works in its login folder): tests use it to give each case
+   * its own folder on one server.
+   */
   root?: string;
 }

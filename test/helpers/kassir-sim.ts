@@ -1,17 +1,13 @@
 /**
- * Kassir and the back-office publisher as the harness plays them: Kassir
- * writes report files (whole receipts, consecutive transaction numbers) and
- * loads the reference file when one waits; the publisher numbers reference
- * parts P1, P2, ... so the harness can tell which reached the till, how often
- * and in what order.
+ * The one Kassir simulator of the tests (the crash tests, the reliability
+ * harness, power loss, disk full, security): Kassir writes report files (whole
+ * receipts, consecutive transaction numbers) and loads the reference file when
+ * one waits; the publisher numbers reference parts P1, P2, ... so a test can
+ * tell which reached the till, how often and in what order.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { dropReport, reportFile } from '../helpers/kassir.js';
-
-export function rand(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min));
-}
+import { dropReport, randInt, reportFile } from './kassir.js';
 
 /** The text of reference part `n`: one goods line naming it. */
 export function partText(n: number): string {
@@ -34,8 +30,8 @@ export class KassirSim {
 
   /** Kassir closes 1-3 report files of 1-4 receipts each. */
   async sell(): Promise<void> {
-    for (let f = 0, files = rand(1, 4); f < files; f++) {
-      const specs = Array.from({ length: rand(1, 5) }, () => ({ receipt: this.receipt++, lines: rand(0, 6) }));
+    for (let f = 0, files = randInt(1, 4); f < files; f++) {
+      const specs = Array.from({ length: randInt(1, 5) }, () => ({ receipt: this.receipt++, lines: randInt(0, 6) }));
       const r = reportFile(specs, this.tx);
       this.tx = r.nextTx;
       this.written.push(...r.txs);

@@ -1,1 +1,0 @@
-export { KkmTransferTransport, type KkmTransferOptions, type KkmTransferDeps, type KkmCursor } from './transport.js';
