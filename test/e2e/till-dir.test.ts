@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { makeWorkspace, runCli, startAgent, waitFor } from '../helpers/kassir.js';
+import { makeWorkspace, runCli, startAgent } from '../helpers/kassir.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MISSING = /till\.dir: .*till does not exist \(Kassir's exchange folder: create it, or fix the path/;
 
