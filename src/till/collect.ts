@@ -27,17 +27,13 @@
  *    the file open when it was renamed keeps writing into it, and those lines
  *    are picked up by the next pass instead of being deleted.
  *
- * Requests (KKMTransfer flr): the answer to a request delivered to the till is
- * the first report file written after the request was delivered, once Kassir
- * has taken the request file (it is gone). It travels in packages of its own
- * that carry the request's UID (see deliver.ts for the request side). Files
- * written before the request arrived are ordinary reports, even when they are
- * taken over later.
+ * Requests (KKMTransfer flr): a report file that answers a request (see
+ * requests.ts) travels in packages of its own that carry the request's UID.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../formats/errors.js';
-import { planAppend } from '../formats/batcher.js';
+import { planBatch } from '../formats/batcher.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
 import { END_TYPES_TEXT } from '../formats/transaction-types.js';
 import type { HeldFile } from '../status.js';
@@ -47,6 +43,7 @@ import { ensureDir, fsyncDir, statOrUndefined } from '../store/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import { globToRegExp } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
+import { TillRequests } from './requests.js';
 
 export interface CollectorOptions {
   tillDir: string;
@@ -130,6 +127,7 @@ export class ReportCollector {
   /** Files held in the till folder, by name (logged once when first held). */
   private readonly held = new Map<string, HeldFile>();
   private takeSeq = 0;
+  private readonly requests: TillRequests;
 
   constructor(
     private readonly opts: CollectorOptions,
@@ -139,6 +137,7 @@ export class ReportCollector {
   ) {
     this.takenDir = join(opts.tillDir, TAKEN_DIR);
     this.pattern = globToRegExp(opts.reportFiles);
+    this.requests = new TillRequests(store, opts.requestFile, log);
   }
 
   /** One pass: take over finished report files, then ingest every taken file in the order it was taken. */
@@ -287,32 +286,18 @@ export class ReportCollector {
       const from = i;
       const startedAt = new Date(this.now()).toISOString();
       const appended = await this.store.appendPlanned((state) => {
-        let pkg = state.open.pkg;
-        const chunks: Buffer[] = [];
-        let count = 0;
-        let j = from;
-        while (j < units.length) {
-          const plan = planAppend(pkg, units[j]!, this.opts.maxTransactions);
-          if (plan.sealFirst) break; // the open package cannot take this unit: seal it first
-          chunks.push(plan.chunk);
-          pkg = plan.state;
-          count += units[j]!.transactions;
-          j++;
-          if (pkg.transactions >= this.opts.maxTransactions) break;
-        }
-        if (chunks.length === 0) return undefined;
-        const upTo = j;
-        const after = pkg;
+        const plan = planBatch(state.open.pkg, units, from, this.opts.maxTransactions);
+        if (plan === undefined) return undefined;
         return {
-          chunk: Buffer.concat(chunks),
+          chunk: plan.chunk,
           edit: (d: AgentState) => {
-            d.open.pkg = after;
+            d.open.pkg = plan.state;
             d.open.startedAt ??= startedAt;
             if (uid !== undefined) d.open.uid = uid;
-            d.sources[takenName] = { units: upTo, ...(uid !== undefined ? { uid } : {}) };
-            d.counters.transactionsCollected += count;
+            d.sources[takenName] = { units: plan.upTo, ...(uid !== undefined ? { uid } : {}) };
+            d.counters.transactionsCollected += plan.transactions;
           },
-          result: { upTo, count, full: after.transactions >= this.opts.maxTransactions },
+          result: plan,
         };
       });
       if (appended === undefined) {
@@ -321,7 +306,7 @@ export class ReportCollector {
         continue;
       }
       i = appended.upTo;
-      transactions += appended.count;
+      transactions += appended.transactions;
       if (appended.full) await this.sealFor('full', sealed);
     }
     if (uid !== undefined && this.store.state.open.uid === uid && this.store.state.open.length > 0) await this.sealFor('flr-answer', sealed);
@@ -361,23 +346,11 @@ export class ReportCollector {
     return true;
   }
 
-  /** The UID of the flr request this taken file answers, if any (see the module comment). */
+  /** The UID of the flr request this taken file answers, if any (see till/requests.ts). */
   private async answerUid(takenName: string, done: number, mtimeMs: number): Promise<string | undefined> {
     const known = this.store.state.sources[takenName];
     if (known) return known.uid;
     if (done > 0) return undefined;
-    // Requests are answered in the order they were delivered.
-    const request = this.store.state.requests[0];
-    if (!request) return undefined;
-    if (mtimeMs <= Date.parse(request.deliveredAt)) return undefined; // written before the request arrived
-    if (request.takenAt === undefined) {
-      if (!this.opts.requestFile || (await statOrUndefined(this.opts.requestFile)) !== undefined) return undefined; // not taken yet
-    }
-    await this.store.commit((d) => {
-      d.requests = d.requests.filter((r) => r.uid !== request.uid);
-      d.sources[takenName] = { units: 0, uid: request.uid };
-    });
-    this.log.info('till.request.answered', { uid: request.uid, file: takenName.replace(/^\d{15}-\d+-/, '') });
-    return request.uid;
+    return this.requests.claimAnswer(takenName, mtimeMs);
   }
 }
