@@ -729,20 +729,19 @@ export class Store {
 
   /**
    * Stages incoming parts in order and persists the transport cursor with them,
-   * atomically: after a crash either both are there or neither. `check` may
-   * throw to reject a part (it is then quarantined instead of staged; the rest
-   * keeps flowing).
+   * atomically: after a crash either both are there or neither. A part in
+   * `unreadable` (its local path -> why) is quarantined instead of staged; the
+   * rest keeps flowing.
    */
-  stage(parts: IncomingPart[], cursor: TransportCursor, check?: (path: string, part: IncomingPart) => Promise<void>): Promise<InboxItem[]> {
+  stage(parts: IncomingPart[], cursor: TransportCursor, unreadable: ReadonlyMap<string, string> = new Map()): Promise<InboxItem[]> {
     return this.mutex.run(async () => {
       const draft = structuredClone(this.current);
       const staged: InboxItem[] = [];
       for (const part of parts) {
         await fsyncFile(part.localPath);
-        try {
-          await check?.(part.localPath, part);
-        } catch (e) {
-          await this.quarantineMove(part.localPath, part.remoteName, (e as Error).message);
+        const why = unreadable.get(part.localPath);
+        if (why !== undefined) {
+          await this.quarantineMove(part.localPath, part.remoteName, why);
           draft.counters.quarantined += 1;
           continue;
         }

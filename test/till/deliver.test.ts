@@ -6,25 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it, type TestContext } from 'node:test';
-import { Store } from '../../src/store/store.js';
 import { TillDeliverer } from '../../src/till/deliver.js';
 import type { IncomingPart } from '../../src/transports/transport.js';
-import { memoryLogger } from '../../src/util/logger.js';
+import { openTempStore } from '../helpers/temp-store.js';
 
 let seq = 0;
 
 async function setup(t: TestContext) {
-  const root = await fs.mkdtemp(join(tmpdir(), 'kassir-deliver-'));
-  t.after(() => fs.rm(root, { recursive: true, force: true }));
-  const till = join(root, 'till');
-  await fs.mkdir(till);
-  const log = memoryLogger();
-  const store = new Store(join(root, 'data'), { retentionDays: 30 }, log);
-  await store.open();
-  t.after(() => store.close());
+  const { till, store, log } = await openTempStore(t, 'deliver');
   const deliverer = new TillDeliverer({ tillDir: till, referenceFile: 'POS1.spr', requestFile: 'POS1.flr', encoding: 'auto' }, store, log);
   /** Stages parts as a pull would. */
   const stage = async (...parts: { kind: 'spr' | 'flr'; text: string; uid?: string }[]) => {
