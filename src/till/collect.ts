@@ -76,18 +76,36 @@ interface Observation {
   since: number;
 }
 
+type ParsedReport = ReturnType<typeof parseReport>;
+
+/** A report file read and parsed when it was taken over, kept so ingesting it does not parse it again. */
+interface ReadAhead {
+  size: number;
+  mtimeMs: number;
+  data: Buffer;
+  parsed: { report: ParsedReport } | { error: unknown };
+}
+
+function parseOutcome(data: Buffer, name: string): ReadAhead['parsed'] {
+  try {
+    return { report: parseReport(data, name) };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /**
  * Why a report file must wait for Kassir to write the rest, or undefined when
  * it may be taken: the one rule for the collector and for `status` read from
  * disk. A file that is not a report is never held (ingest quarantines it).
  */
 export function holdReason(data: Buffer, name: string): string | undefined {
-  let parsed: ReturnType<typeof parseReport>;
-  try {
-    parsed = parseReport(data, name);
-  } catch {
-    return undefined;
-  }
+  return holdReasonOf(parseOutcome(data, name));
+}
+
+function holdReasonOf(outcome: ReadAhead['parsed']): string | undefined {
+  if (!('report' in outcome)) return undefined;
+  const parsed = outcome.report;
   const last = parsed.units.at(-1);
   if (!last || last.complete) return undefined;
   if (parsed.openTag !== undefined) return `ends inside a <${parsed.openTag}> block with no </${parsed.openTag}> yet`;
@@ -127,6 +145,8 @@ export class ReportCollector {
   /** Files held in the till folder, by name (logged once when first held). */
   private readonly held = new Map<string, HeldFile>();
   private takeSeq = 0;
+  /** Files read by the hold check and then taken, by taken name: ingested without reading and parsing them again. */
+  private readonly readAhead = new Map<string, ReadAhead>();
   private readonly requests: TillRequests;
 
   constructor(
@@ -171,7 +191,7 @@ export class ReportCollector {
       return 0;
     }
     const now = this.now();
-    const candidates: { name: string; mtimeMs: number }[] = [];
+    const candidates: { name: string; mtimeMs: number; size: number }[] = [];
     const present = new Set<string>();
     for (const ent of entries) {
       if (!ent.isFile() || !this.pattern.test(ent.name)) continue;
@@ -184,7 +204,7 @@ export class ReportCollector {
         this.observed.set(ent.name, { size: st.size, mtimeMs: st.mtimeMs, since: Math.min(now, st.mtimeMs) });
       }
       const obs = this.observed.get(ent.name)!;
-      if (now - obs.since >= this.opts.settleMs) candidates.push({ name: ent.name, mtimeMs: st.mtimeMs });
+      if (now - obs.since >= this.opts.settleMs) candidates.push({ name: ent.name, mtimeMs: st.mtimeMs, size: st.size });
       else waiting++;
     }
     for (const name of this.observed.keys()) if (!present.has(name)) this.observed.delete(name);
@@ -193,9 +213,12 @@ export class ReportCollector {
     // as numbers (r9.rep before r10.rep), as a writer numbering its files means them.
     candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const c of candidates) {
-      if (await this.mustHold(c.name, now, c.mtimeMs)) continue;
+      const read = await this.readForHold(c.name);
+      if (this.mustHold(c.name, read?.parsed, now, c.mtimeMs)) continue;
       // Names sort in the order taken: a zero-padded clock, then a zero-padded sequence for the same millisecond.
       const takenName = `${String(this.now()).padStart(15, '0')}-${String(++this.takeSeq).padStart(6, '0')}-${c.name}`;
+      // What was read is what is ingested only if it was the whole file as stat saw it (checked again at ingest).
+      if (read && read.data.length === c.size) this.readAhead.set(takenName, { ...read, size: c.size, mtimeMs: c.mtimeMs });
       try {
         await fs.rename(join(this.opts.tillDir, c.name), join(this.takenDir, takenName));
         failpoint('till.taken.after-rename');
@@ -205,6 +228,7 @@ export class ReportCollector {
         this.held.delete(c.name);
         this.log.debug('till.report.taken', { file: c.name, as: takenName });
       } catch (e) {
+        this.readAhead.delete(takenName);
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') continue; // gone meanwhile (someone else took it)
         // EBUSY/EPERM/EACCES: Kassir holds the file (Windows). Try again next pass.
@@ -220,15 +244,21 @@ export class ReportCollector {
     return [...this.held.values()].map((h) => ({ ...h }));
   }
 
-  /** True while the file ends inside an open receipt that is young enough that Kassir may append the rest. */
-  private async mustHold(name: string, now: number, mtimeMs: number): Promise<boolean> {
+  /** Reads and parses a candidate once; undefined when it is gone or locked (the rename decides). */
+  private async readForHold(name: string): Promise<Pick<ReadAhead, 'data' | 'parsed'> | undefined> {
     let data: Buffer;
     try {
       data = await fs.readFile(join(this.opts.tillDir, name));
     } catch {
-      return false; // gone or locked: the rename decides
+      return undefined;
     }
-    const reason = holdReason(data, name);
+    return { data, parsed: parseOutcome(data, name) };
+  }
+
+  /** True while the file ends inside an open receipt that is young enough that Kassir may append the rest. */
+  private mustHold(name: string, parsed: ReadAhead['parsed'] | undefined, now: number, mtimeMs: number): boolean {
+    if (parsed === undefined) return false; // gone or locked: the rename decides
+    const reason = holdReasonOf(parsed);
     if (reason === undefined) {
       this.held.delete(name);
       return false;
@@ -255,14 +285,19 @@ export class ReportCollector {
     const path = join(this.takenDir, takenName);
     const original = takenName.replace(/^\d{15}-\d+-/, '');
     const before = await fs.stat(path);
-    const data = await fs.readFile(path);
+    // Parsed once per take-over: the hold check's reading, if the file has not changed since (Kassir only appends).
+    const ahead = this.readAhead.get(takenName);
+    this.readAhead.delete(takenName);
+    const read = ahead && ahead.size === before.size && ahead.mtimeMs === before.mtimeMs ? ahead : undefined;
+    const data = read?.data ?? (await fs.readFile(path));
+    const outcome = read?.parsed ?? parseOutcome(data, original);
     let units: ReportUnit[];
     let skippedLoaded = 0;
-    try {
-      const parsed = parseReport(data, original);
-      units = parsed.units;
-      skippedLoaded = parsed.skippedLoadedTransactions;
-    } catch (e) {
+    if ('report' in outcome) {
+      units = outcome.report.units;
+      skippedLoaded = outcome.report.skippedLoadedTransactions;
+    } else {
+      const e = outcome.error;
       if (!(e instanceof FormatError)) throw e;
       await this.store.quarantineMove(path, original, e.message);
       await this.store.commit((d) => {
