@@ -162,7 +162,7 @@ export class Agent {
   // ---------------------------------------------------------------- status
 
   snapshot(): StatusReport[] {
-    return this.slots.flatMap((s) => (s.exchange ? [{ ...statusOf(s.config, s.exchange.data, Date.now(), s.exchange.heldFiles()), live: s.exchange.live() }] : []));
+    return this.slots.flatMap((s) => (s.exchange ? [{ ...statusOf(s.config, s.exchange.store, Date.now(), s.exchange.heldFiles()), live: s.exchange.live() }] : []));
   }
 
   failedToStart(): Map<number, string> {
@@ -191,12 +191,12 @@ export class Agent {
       retry: async (pos: number | undefined) => {
         const chosen = this.select(pos);
         await Promise.all(chosen.map((ex) => ex.retryNow()));
-        return { results: chosen.map((ex) => ({ ...ex.live(), queued: ex.data.queued().length })) };
+        return { results: chosen.map((ex) => ({ ...ex.live(), queued: ex.store.queued().length })) };
       },
       resend: async (pkg: number, pos: number | undefined) => {
         const chosen = this.select(pos);
         if (chosen.length > 1) throw new Error('several exchanges run here: say which with --pos');
-        const meta = await chosen[0]!.data.requeueArchived(pkg);
+        const meta = await chosen[0]!.store.requeueArchived(pkg);
         void chosen[0]!.triggerPush();
         return { pos: chosen[0]!.pos, package: meta.number, resendOf: pkg, transactions: meta.transactions };
       },

@@ -61,6 +61,43 @@ export function headerKey(h: BlockHeader): string {
  */
 const headerKeys = new WeakMap<BlockHeader, string>();
 
+export interface BatchPlan {
+  /** Bytes to append to the open package: the units `from`..`upTo - 1`, with block headers where needed. */
+  chunk: Buffer;
+  /** The open package's state after the append. */
+  state: OpenPackageState;
+  /** The first unit not in this batch. */
+  upTo: number;
+  /** Transactions in this batch. */
+  transactions: number;
+  /** The package is full after it: seal it now. */
+  full: boolean;
+}
+
+/**
+ * Plans one append to the open package: units from `from` on, in order, until
+ * the package is full or the next unit cannot join it (over the limit, or in
+ * another encoding). Undefined when not even the first fits: seal the open
+ * package, then plan again on an empty one (which always takes a unit).
+ */
+export function planBatch(state: OpenPackageState, units: readonly ReportUnit[], from: number, maxTransactions: number): BatchPlan | undefined {
+  let pkg = state;
+  const chunks: Buffer[] = [];
+  let transactions = 0;
+  let j = from;
+  while (j < units.length) {
+    const plan = planAppend(pkg, units[j]!, maxTransactions);
+    if (plan.sealFirst) break; // the open package cannot take this unit: seal it first
+    chunks.push(plan.chunk);
+    pkg = plan.state;
+    transactions += units[j]!.transactions;
+    j++;
+    if (pkg.transactions >= maxTransactions) break;
+  }
+  if (chunks.length === 0) return undefined;
+  return { chunk: Buffer.concat(chunks), state: pkg, upTo: j, transactions, full: pkg.transactions >= maxTransactions };
+}
+
 export function planAppend(state: OpenPackageState, unit: ReportUnit, maxTransactions: number): AppendPlan {
   if (!Number.isInteger(maxTransactions) || maxTransactions < 1) throw new RangeError(`maxTransactions must be a positive integer, got ${maxTransactions}`);
   const encoding = unit.header.encoding ?? 'cp1251';

@@ -3,7 +3,7 @@
  * arrived, until they are delivered to the till. A part and the transport
  * cursor past it are committed together: after a crash either both are there
  * or neither (recovery drops a staged file its index does not name, and the
- * remote still has it). A part that fails its check is quarantined instead,
+ * remote still has it). A part the pull flow found unreadable is quarantined instead,
  * and the rest keeps flowing.
  *
  * Every method that changes something runs under the store's lock (store.ts).
@@ -19,8 +19,6 @@ import { inboxFileName } from './layout.js';
 import type { Quarantine } from './quarantine.js';
 import type { InboxItem } from './state.js';
 
-export type PartCheck = (path: string, part: IncomingPart) => Promise<void>;
-
 export class Inbox {
   constructor(
     readonly dir: string,
@@ -29,16 +27,15 @@ export class Inbox {
     private readonly log: Logger,
   ) {}
 
-  /** Stages `parts` in order and commits `cursor` with them. `check` may throw to reject a part (it is then quarantined). */
-  async stage(parts: IncomingPart[], cursor: TransportCursor, check?: PartCheck): Promise<InboxItem[]> {
+  /** Stages `parts` in order and commits `cursor` with them. A part in `unreadable` (local path -> why) is quarantined instead. */
+  async stage(parts: IncomingPart[], cursor: TransportCursor, unreadable: ReadonlyMap<string, string>): Promise<InboxItem[]> {
     const draft = this.state.draft();
     const staged: InboxItem[] = [];
     for (const part of parts) {
       await fsyncFile(part.localPath);
-      try {
-        await check?.(part.localPath, part);
-      } catch (e) {
-        await this.quarantine.move(part.localPath, part.remoteName, (e as Error).message);
+      const why = unreadable.get(part.localPath);
+      if (why !== undefined) {
+        await this.quarantine.move(part.localPath, part.remoteName, why);
         draft.counters.quarantined += 1;
         continue;
       }

@@ -21,7 +21,7 @@ import { removeArchivedBefore } from './archive.js';
 import { CommittedState } from './committed-state.js';
 import { ensureDir } from './fsutil.js';
 import { HistoryWriter, type HistoryEntry } from './history-writer.js';
-import { Inbox, type PartCheck } from './inbox.js';
+import { Inbox } from './inbox.js';
 import { dataFolders, dataLayout, type DataLayout } from './layout.js';
 import { lockDataDir, type DataDirLock } from './lock.js';
 import { Outbox, type AppendPlan } from './outbox.js';
@@ -204,12 +204,12 @@ export class Store {
 
   /**
    * Stages incoming parts in order and persists the transport cursor with them,
-   * atomically: after a crash either both are there or neither. `check` may
-   * throw to reject a part (it is then quarantined instead of staged; the rest
-   * keeps flowing).
+   * atomically: after a crash either both are there or neither. A part in
+   * `unreadable` (its local path -> why) is quarantined instead of staged; the
+   * rest keeps flowing.
    */
-  stage(parts: IncomingPart[], cursor: TransportCursor, check?: PartCheck): Promise<InboxItem[]> {
-    return this.mutex.run(() => this.inbox.stage(parts, cursor, check));
+  stage(parts: IncomingPart[], cursor: TransportCursor, unreadable: ReadonlyMap<string, string> = new Map()): Promise<InboxItem[]> {
+    return this.mutex.run(() => this.inbox.stage(parts, cursor, unreadable));
   }
 
   /** Keeps raw bytes of an unreadable incoming item in quarantine and persists the transport cursor past it. */

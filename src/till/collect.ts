@@ -27,17 +27,13 @@
  *    the file open when it was renamed keeps writing into it, and those lines
  *    are picked up by the next pass instead of being deleted.
  *
- * Requests (KKMTransfer flr): the answer to a request delivered to the till is
- * the first report file written after the request was delivered, once Kassir
- * has taken the request file (it is gone). It travels in packages of its own
- * that carry the request's UID (see deliver.ts for the request side). Files
- * written before the request arrived are ordinary reports, even when they are
- * taken over later.
+ * Requests (KKMTransfer flr): a report file that answers a request (see
+ * requests.ts) travels in packages of its own that carry the request's UID.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../formats/errors.js';
-import { planAppend } from '../formats/batcher.js';
+import { planBatch } from '../formats/batcher.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
 import { END_TYPES_TEXT } from '../formats/transaction-types.js';
 import type { HeldFile } from '../status.js';
@@ -47,6 +43,7 @@ import { ensureDir, fsyncDir, statOrUndefined } from '../store/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import { globToRegExp } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
+import { TillRequests } from './requests.js';
 
 export interface CollectorOptions {
   tillDir: string;
@@ -79,18 +76,36 @@ interface Observation {
   since: number;
 }
 
+type ParsedReport = ReturnType<typeof parseReport>;
+
+/** A report file read and parsed when it was taken over, kept so ingesting it does not parse it again. */
+interface ReadAhead {
+  size: number;
+  mtimeMs: number;
+  data: Buffer;
+  parsed: { report: ParsedReport } | { error: unknown };
+}
+
+function parseOutcome(data: Buffer, name: string): ReadAhead['parsed'] {
+  try {
+    return { report: parseReport(data, name) };
+  } catch (error) {
+    return { error };
+  }
+}
+
 /**
  * Why a report file must wait for Kassir to write the rest, or undefined when
  * it may be taken: the one rule for the collector and for `status` read from
  * disk. A file that is not a report is never held (ingest quarantines it).
  */
 export function holdReason(data: Buffer, name: string): string | undefined {
-  let parsed: ReturnType<typeof parseReport>;
-  try {
-    parsed = parseReport(data, name);
-  } catch {
-    return undefined;
-  }
+  return holdReasonOf(parseOutcome(data, name));
+}
+
+function holdReasonOf(outcome: ReadAhead['parsed']): string | undefined {
+  if (!('report' in outcome)) return undefined;
+  const parsed = outcome.report;
   const last = parsed.units.at(-1);
   if (!last || last.complete) return undefined;
   if (parsed.openTag !== undefined) return `ends inside a <${parsed.openTag}> block with no </${parsed.openTag}> yet`;
@@ -130,6 +145,9 @@ export class ReportCollector {
   /** Files held in the till folder, by name (logged once when first held). */
   private readonly held = new Map<string, HeldFile>();
   private takeSeq = 0;
+  /** Files read by the hold check and then taken, by taken name: ingested without reading and parsing them again. */
+  private readonly readAhead = new Map<string, ReadAhead>();
+  private readonly requests: TillRequests;
 
   constructor(
     private readonly opts: CollectorOptions,
@@ -139,6 +157,7 @@ export class ReportCollector {
   ) {
     this.takenDir = join(opts.tillDir, TAKEN_DIR);
     this.pattern = globToRegExp(opts.reportFiles);
+    this.requests = new TillRequests(store, opts.requestFile, log);
   }
 
   /** One pass: take over finished report files, then ingest every taken file in the order it was taken. */
@@ -172,7 +191,7 @@ export class ReportCollector {
       return 0;
     }
     const now = this.now();
-    const candidates: { name: string; mtimeMs: number }[] = [];
+    const candidates: { name: string; mtimeMs: number; size: number }[] = [];
     const present = new Set<string>();
     for (const ent of entries) {
       if (!ent.isFile() || !this.pattern.test(ent.name)) continue;
@@ -185,7 +204,7 @@ export class ReportCollector {
         this.observed.set(ent.name, { size: st.size, mtimeMs: st.mtimeMs, since: Math.min(now, st.mtimeMs) });
       }
       const obs = this.observed.get(ent.name)!;
-      if (now - obs.since >= this.opts.settleMs) candidates.push({ name: ent.name, mtimeMs: st.mtimeMs });
+      if (now - obs.since >= this.opts.settleMs) candidates.push({ name: ent.name, mtimeMs: st.mtimeMs, size: st.size });
       else waiting++;
     }
     for (const name of this.observed.keys()) if (!present.has(name)) this.observed.delete(name);
@@ -194,9 +213,12 @@ export class ReportCollector {
     // as numbers (r9.rep before r10.rep), as a writer numbering its files means them.
     candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const c of candidates) {
-      if (await this.mustHold(c.name, now, c.mtimeMs)) continue;
+      const read = await this.readForHold(c.name);
+      if (this.mustHold(c.name, read?.parsed, now, c.mtimeMs)) continue;
       // Names sort in the order taken: a zero-padded clock, then a zero-padded sequence for the same millisecond.
       const takenName = `${String(this.now()).padStart(15, '0')}-${String(++this.takeSeq).padStart(6, '0')}-${c.name}`;
+      // What was read is what is ingested only if it was the whole file as stat saw it (checked again at ingest).
+      if (read && read.data.length === c.size) this.readAhead.set(takenName, { ...read, size: c.size, mtimeMs: c.mtimeMs });
       try {
         await fs.rename(join(this.opts.tillDir, c.name), join(this.takenDir, takenName));
         failpoint('till.taken.after-rename');
@@ -206,6 +228,7 @@ export class ReportCollector {
         this.held.delete(c.name);
         this.log.debug('till.report.taken', { file: c.name, as: takenName });
       } catch (e) {
+        this.readAhead.delete(takenName);
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') continue; // gone meanwhile (someone else took it)
         // EBUSY/EPERM/EACCES: Kassir holds the file (Windows). Try again next pass.
@@ -221,15 +244,21 @@ export class ReportCollector {
     return [...this.held.values()].map((h) => ({ ...h }));
   }
 
-  /** True while the file ends inside an open receipt that is young enough that Kassir may append the rest. */
-  private async mustHold(name: string, now: number, mtimeMs: number): Promise<boolean> {
+  /** Reads and parses a candidate once; undefined when it is gone or locked (the rename decides). */
+  private async readForHold(name: string): Promise<Pick<ReadAhead, 'data' | 'parsed'> | undefined> {
     let data: Buffer;
     try {
       data = await fs.readFile(join(this.opts.tillDir, name));
     } catch {
-      return false; // gone or locked: the rename decides
+      return undefined;
     }
-    const reason = holdReason(data, name);
+    return { data, parsed: parseOutcome(data, name) };
+  }
+
+  /** True while the file ends inside an open receipt that is young enough that Kassir may append the rest. */
+  private mustHold(name: string, parsed: ReadAhead['parsed'] | undefined, now: number, mtimeMs: number): boolean {
+    if (parsed === undefined) return false; // gone or locked: the rename decides
+    const reason = holdReasonOf(parsed);
     if (reason === undefined) {
       this.held.delete(name);
       return false;
@@ -256,14 +285,19 @@ export class ReportCollector {
     const path = join(this.takenDir, takenName);
     const original = takenName.replace(/^\d{15}-\d+-/, '');
     const before = await fs.stat(path);
-    const data = await fs.readFile(path);
+    // Parsed once per take-over: the hold check's reading, if the file has not changed since (Kassir only appends).
+    const ahead = this.readAhead.get(takenName);
+    this.readAhead.delete(takenName);
+    const read = ahead && ahead.size === before.size && ahead.mtimeMs === before.mtimeMs ? ahead : undefined;
+    const data = read?.data ?? (await fs.readFile(path));
+    const outcome = read?.parsed ?? parseOutcome(data, original);
     let units: ReportUnit[];
     let skippedLoaded = 0;
-    try {
-      const parsed = parseReport(data, original);
-      units = parsed.units;
-      skippedLoaded = parsed.skippedLoadedTransactions;
-    } catch (e) {
+    if ('report' in outcome) {
+      units = outcome.report.units;
+      skippedLoaded = outcome.report.skippedLoadedTransactions;
+    } else {
+      const e = outcome.error;
       if (!(e instanceof FormatError)) throw e;
       await this.store.quarantineMove(path, original, e.message);
       await this.store.commit((d) => {
@@ -287,32 +321,18 @@ export class ReportCollector {
       const from = i;
       const startedAt = new Date(this.now()).toISOString();
       const appended = await this.store.appendPlanned((state) => {
-        let pkg = state.open.pkg;
-        const chunks: Buffer[] = [];
-        let count = 0;
-        let j = from;
-        while (j < units.length) {
-          const plan = planAppend(pkg, units[j]!, this.opts.maxTransactions);
-          if (plan.sealFirst) break; // the open package cannot take this unit: seal it first
-          chunks.push(plan.chunk);
-          pkg = plan.state;
-          count += units[j]!.transactions;
-          j++;
-          if (pkg.transactions >= this.opts.maxTransactions) break;
-        }
-        if (chunks.length === 0) return undefined;
-        const upTo = j;
-        const after = pkg;
+        const plan = planBatch(state.open.pkg, units, from, this.opts.maxTransactions);
+        if (plan === undefined) return undefined;
         return {
-          chunk: Buffer.concat(chunks),
+          chunk: plan.chunk,
           edit: (d: AgentState) => {
-            d.open.pkg = after;
+            d.open.pkg = plan.state;
             d.open.startedAt ??= startedAt;
             if (uid !== undefined) d.open.uid = uid;
-            d.sources[takenName] = { units: upTo, ...(uid !== undefined ? { uid } : {}) };
-            d.counters.transactionsCollected += count;
+            d.sources[takenName] = { units: plan.upTo, ...(uid !== undefined ? { uid } : {}) };
+            d.counters.transactionsCollected += plan.transactions;
           },
-          result: { upTo, count, full: after.transactions >= this.opts.maxTransactions },
+          result: plan,
         };
       });
       if (appended === undefined) {
@@ -321,7 +341,7 @@ export class ReportCollector {
         continue;
       }
       i = appended.upTo;
-      transactions += appended.count;
+      transactions += appended.transactions;
       if (appended.full) await this.sealFor('full', sealed);
     }
     if (uid !== undefined && this.store.state.open.uid === uid && this.store.state.open.length > 0) await this.sealFor('flr-answer', sealed);
@@ -361,23 +381,11 @@ export class ReportCollector {
     return true;
   }
 
-  /** The UID of the flr request this taken file answers, if any (see the module comment). */
+  /** The UID of the flr request this taken file answers, if any (see till/requests.ts). */
   private async answerUid(takenName: string, done: number, mtimeMs: number): Promise<string | undefined> {
     const known = this.store.state.sources[takenName];
     if (known) return known.uid;
     if (done > 0) return undefined;
-    // Requests are answered in the order they were delivered.
-    const request = this.store.state.requests[0];
-    if (!request) return undefined;
-    if (mtimeMs <= Date.parse(request.deliveredAt)) return undefined; // written before the request arrived
-    if (request.takenAt === undefined) {
-      if (!this.opts.requestFile || (await statOrUndefined(this.opts.requestFile)) !== undefined) return undefined; // not taken yet
-    }
-    await this.store.commit((d) => {
-      d.requests = d.requests.filter((r) => r.uid !== request.uid);
-      d.sources[takenName] = { units: 0, uid: request.uid };
-    });
-    this.log.info('till.request.answered', { uid: request.uid, file: takenName.replace(/^\d{15}-\d+-/, '') });
-    return request.uid;
+    return this.requests.claimAnswer(takenName, mtimeMs);
   }
 }

@@ -8,9 +8,8 @@
  * into the same delivery when it happens. A merge that yields several files
  * (commands that cannot be expressed as one) delivers them one after another.
  *
- * Request files (flr, KKMTransfer): written to `till.requestFile` the same way;
- * when Kassir has taken one (the file is gone) the request is marked taken and
- * the next report file Kassir writes answers it (collect.ts).
+ * Request files (flr, KKMTransfer): written to `till.requestFile` the same way,
+ * one at a time; what happens to a request then is requests.ts's.
  *
  * Exactly once: before the rename, the state records what is being delivered
  * (`delivering`); after a crash, a temporary file still present means the
@@ -25,6 +24,7 @@ import type { InboxItem } from '../store/state.js';
 import { fsyncDir, fsyncFile, statOrUndefined } from '../store/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
+import { TillRequests } from './requests.js';
 
 export interface DelivererOptions {
   tillDir: string;
@@ -41,11 +41,15 @@ export interface DeliverResult {
 }
 
 export class TillDeliverer {
+  private readonly requests: TillRequests;
+
   constructor(
     private readonly opts: DelivererOptions,
     private readonly store: Store,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.requests = new TillRequests(store, join(opts.tillDir, opts.requestFile), log);
+  }
 
   /** Finishes a delivery interrupted by a crash (see the module comment). */
   async recover(): Promise<void> {
@@ -117,7 +121,7 @@ export class TillDeliverer {
   }
 
   private async deliverRequest(item: InboxItem): Promise<boolean> {
-    if ((await statOrUndefined(join(this.opts.tillDir, this.opts.requestFile))) !== undefined) return false; // Kassir has not taken the previous request
+    if (await this.requests.fileWaiting()) return false; // Kassir has not taken the previous request
     await this.place(this.store.inboxPath(item), this.opts.requestFile, [item.id], 'flr', item.uid);
     this.log.info('till.request.delivered', { file: this.opts.requestFile, uid: item.uid, part: item.remoteName });
     return true;
@@ -148,7 +152,7 @@ export class TillDeliverer {
         s.counters.referenceFilesDelivered += 1;
         s.lastReferenceDelivered = new Date().toISOString();
       }
-      if (kind === 'flr' && uid !== undefined) s.requests.push({ uid, deliveredAt: new Date().toISOString() });
+      if (kind === 'flr' && uid !== undefined) this.requests.delivered(s, uid, new Date().toISOString());
     });
     for (const item of retired) await fs.rm(this.store.inboxPath(item), { force: true });
   }
@@ -177,19 +181,8 @@ export class TillDeliverer {
     return true;
   }
 
-  /**
-   * Marks delivered requests whose file Kassir has taken (it is gone). Called
-   * before every collect too: the report Kassir writes right after taking a
-   * request is its answer and must be recognised as such (collect.ts).
-   */
-  async noticeTakenRequests(): Promise<void> {
-    const pending = this.store.state.requests.filter((r) => r.takenAt === undefined);
-    if (pending.length === 0) return;
-    if ((await statOrUndefined(join(this.opts.tillDir, this.opts.requestFile))) !== undefined) return;
-    const at = new Date().toISOString();
-    await this.store.commit((s) => {
-      for (const r of s.requests) r.takenAt ??= at;
-    });
-    for (const r of pending) this.log.info('till.request.taken', { uid: r.uid });
+  /** Marks delivered requests whose file Kassir has taken (see requests.ts). */
+  noticeTakenRequests(): Promise<void> {
+    return this.requests.noticeTaken();
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The transports' error contract. Every failure a transport reports is a
- * TransportError; its `kind` decides how the exchange retries (see
- * `src/exchange/backoff.ts`): nothing is ever given up, but errors that need a
- * person (`auth`, `config`) are retried only at the slowest pace, so a wrong
- * password never becomes a retry storm.
+ * TransportError; its `kind` says what went wrong, and the exchange's retry
+ * policy (`src/exchange/retry-policy.ts`) decides from it how to retry:
+ * nothing is ever given up, but errors that need a person (`auth`, `tls`,
+ * `config`) are retried only at the slowest pace, so a wrong password never
+ * becomes a retry storm.
  */
 export type TransportErrorKind =
   | 'unreachable' // connection refused/reset, DNS, share not mounted, socket closed
@@ -32,7 +33,7 @@ export class TransportError extends Error {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
   }
 
-  /** Errors a person must fix; retried at the slowest pace only. */
+  /** Errors a person must fix (the retry policy retries them at the slowest pace only). */
   get needsOperator(): boolean {
     return this.kind === 'auth' || this.kind === 'tls' || this.kind === 'config';
   }

@@ -1,6 +1,8 @@
 /**
  * The one interface every transport (folder, ftp, kkmtransfer) implements.
- * Constructors only store dependencies; `open()` connects. The exchange calls
+ * Constructors only store dependencies; `open()` connects, and the exchange
+ * calls it once before the first `pull` or `push` of a cycle (and again only
+ * after a `close()`: see exchange/transport-session.ts). The exchange calls
  * `pull` and `push` one at a time (never concurrently on one transport).
  *
  * Durability contract: a transport never acknowledges anything to the remote
@@ -107,7 +109,7 @@ export interface Transport {
   /**
    * Deliver one sealed package exactly once. Safe to call again with the same
    * package and the notes saved by an earlier (maybe crashed) attempt.
-   * Throws TransportError; the caller retries with backoff.
+   * Throws TransportError; the caller retries (exchange/retry-policy.ts).
    */
   push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult>;
 }

@@ -51,7 +51,7 @@ it('every caller of stop gets the same stop; a throwing watcher close is logged 
   const records: LogRecord[] = [];
   const calls: string[] = [];
   const ex = await exchange(records, calls);
-  const inner = ex as unknown as { watcher: { close(): Promise<void> } };
+  const inner = (ex as unknown as { scheduler: { watcher: { close(): Promise<void> } } }).scheduler;
   const real = inner.watcher;
   inner.watcher = { close: () => real.close().then(() => Promise.reject(new Error('watcher close failed'))) };
   for (let i = 0; i < 200 && !calls.includes('pull'); i++) await new Promise((r) => setTimeout(r, 10));

@@ -127,7 +127,7 @@ export class KkmTransferTransport implements Transport {
   }
 
   async pull(ctx: PullContext): Promise<PullResult> {
-    await this.open();
+    this.mustBeOpen();
     let cursor = this.readCursor(ctx.cursor);
     let parts = 0;
     let bytes = 0;
@@ -200,7 +200,7 @@ export class KkmTransferTransport implements Transport {
   }
 
   async push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult> {
-    await this.open();
+    this.mustBeOpen();
     const segments = ['SendData', String(this.opts.pos), String(pkg.number), ...(pkg.uid ? [pkg.uid] : [])];
     const remoteName = segments.join('/');
     const what = `SendData ${this.opts.pos}/${pkg.number}`;
@@ -243,6 +243,11 @@ export class KkmTransferTransport implements Transport {
   }
 
   // ---- internals -----------------------------------------------------------
+
+  /** The caller opens the transport once per cycle (exchange/transport-session.ts); after close() nothing is sent. */
+  private mustBeOpen(): void {
+    if (!this.dispatcher) throw new TransportError('unreachable', 'KKMTransfer: the transport is closed (open() comes first)');
+  }
 
   private readCursor(c: TransportCursor): KkmCursor {
     const n = c.nextReceive ?? 1;
