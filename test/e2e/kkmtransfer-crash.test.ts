@@ -106,7 +106,10 @@ describe('SIGKILL at random moments (kkmtransfer transport, emulator)', { concur
   it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async (t) => {
     const r = await crashRun(t, []);
     assert.equal(r.faulted, 0);
-    assert.ok(r.sendsDuringKills >= KILLS / 2, `the kills hit a working agent (${r.sendsDuringKills} SendData during the kills)`);
+    // A quarter of the rounds kill right after a delivery (`push.delivered`), so a working agent sent at least that
+    // many SendData while being killed; on a heavily loaded machine the other rounds may die before their first
+    // request (21 of 50 seen at load 15 on 2 cores), so only that quarter is counted on.
+    assert.ok(r.sendsDuringKills >= KILLS / 4, `the kills hit a working agent (${r.sendsDuringKills} SendData during the kills)`);
     console.log(`# kkmtransfer crash test: ${r.summary}`);
   });
 
