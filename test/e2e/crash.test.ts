@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { KassirSim } from '../helpers/kassir-sim.js';
@@ -29,11 +28,7 @@ describe('SIGKILL at random moments (folder transport)', () => {
     for (let round = 0; round < KILLS; round++) {
       // Kassir writes 1-3 report files; the back office publishes a reference part now and then.
       await kassir.sell();
-      if (round % 5 === 0) {
-        const names = await fs.readdir(ws.share);
-        const next = Math.max(0, ...names.filter((n) => n.startsWith('POS1.spr.$')).map((n) => Number(n.slice(10)))) + 1;
-        await fs.writeFile(join(ws.share, `POS1.spr.$${next}`), kassir.nextPart().text);
-      }
+      if (round % 5 === 0) await kassir.publishNextPart(ws.share);
       // Kassir loads the reference file when one is there.
       await kassir.load();
       // The random lifetime counts from the store's opening (recovery done), not from the spawn.

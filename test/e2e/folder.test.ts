@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
-import { dropReport, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, startAgent, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { dropReport, dropReportFiles, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, startAgent, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { waitFor } from '../helpers/wait.js';
 
 let ws: Workspace | undefined;
@@ -54,16 +54,8 @@ describe('folder transport, end to end', () => {
 
   it('packages reports into POS1.rep.$1..$n of at most maxTransactions, never splitting a receipt, in order', async () => {
     ws = await makeWorkspace();
-    let tx = 1;
-    const all: number[] = [];
-    for (let f = 0; f < 5; f++) {
-      // receipts of 3..6 transactions, max 10 per package
-      const specs = Array.from({ length: 7 }, (_, i) => ({ receipt: f * 100 + i, lines: 1 + ((f + i) % 4) }));
-      const r = reportFile(specs, tx);
-      tx = r.nextTx;
-      all.push(...r.txs);
-      await dropReport(ws.till, `POS1_${f}.rep`, r.data);
-    }
+    // 5 files of 7 receipts of 3..6 transactions, max 10 per package
+    const all = await dropReportFiles(ws.till, 5, 7);
     const r = await runCli(['run', '--once', '--config', ws.configFile]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const pkgs = await sharePackages(ws.share);

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import iconv from 'iconv-lite';
-import { dropReport, reportFile, runCli, startAgent, type Workspace } from '../helpers/kassir.js';
+import { dropReport, dropReportFiles, reportFile, runCli, startAgent, type Workspace } from '../helpers/kassir.js';
 import { waitFor } from '../helpers/wait.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, logLines, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
@@ -19,6 +19,16 @@ import { makeZip } from '../../src/formats/zip.js';
 import type { KkmEmulator } from '../../scripts/kkm-emulator/server.js';
 
 const once = (ws: Workspace) => runCli(['run', '--once', '--config', ws.configFile]);
+
+/** An flr request with `uid` that Kassir has taken: one run writes it into the till folder, then Kassir removes it. */
+async function flrTaken(t: TestContext, uid: string): Promise<{ emu: KkmEmulator; ws: Workspace }> {
+  const emu = await emulatorFor(t);
+  await emu.publish('request.flr', 'REQ\r\n', { uid });
+  const ws = await kkmWorkspace(t, emu.url);
+  assert.equal((await once(ws)).code, 0);
+  await fs.rm(join(ws.till, 'POS1.flr'));
+  return { emu, ws };
+}
 
 /** Every SendData of one number carried the same body: a number is never reused for other bytes. */
 function assertNoReuse(emu: KkmEmulator): void {
@@ -121,11 +131,7 @@ describe('kkmtransfer transport, end to end', () => {
   it(
     'an flr answer written right after the request is taken (before the agent looked) still carries the UID',
     async (t) => {
-      const emu = await emulatorFor(t);
-      await emu.publish('request.flr', 'REQ\r\n', { uid: 'U-1' });
-      const ws = await kkmWorkspace(t, emu.url);
-      assert.equal((await once(ws)).code, 0);
-      await fs.rm(join(ws.till, 'POS1.flr'));
+      const { emu, ws } = await flrTaken(t, 'U-1');
       const a = reportFile([{ receipt: 1 }], 1);
       await dropReport(ws.till, 'a.rep', a.data, { mtime: 'now' });
       assert.equal((await once(ws)).code, 0);
@@ -140,11 +146,7 @@ describe('kkmtransfer transport, end to end', () => {
   );
 
   it('a report written before the request arrived is not its answer, even when it is taken afterwards', async (t) => {
-    const emu = await emulatorFor(t);
-    await emu.publish('request.flr', 'REQ\r\n', { uid: 'U-2' });
-    const ws = await kkmWorkspace(t, emu.url);
-    assert.equal((await once(ws)).code, 0);
-    await fs.rm(join(ws.till, 'POS1.flr'));
+    const { emu, ws } = await flrTaken(t, 'U-2');
     const before = reportFile([{ receipt: 1 }], 1);
     await dropReport(ws.till, 'before.rep', before.data); // mtime a minute ago: written before the request
     const answer = reportFile([{ receipt: 2 }], before.nextTx);
@@ -298,15 +300,7 @@ describe('kkmtransfer transport, end to end', () => {
   it('many reports: packages 1..n without gaps or reuse, at most maxTransactions, no receipt split, every transaction once in order', async (t) => {
     const emu = await emulatorFor(t);
     const ws = await kkmWorkspace(t, emu.url);
-    let tx = 1;
-    const all: number[] = [];
-    for (let f = 0; f < 4; f++) {
-      const specs = Array.from({ length: 6 }, (_, i) => ({ receipt: f * 100 + i, lines: 1 + ((f + i) % 4) }));
-      const r = reportFile(specs, tx);
-      tx = r.nextTx;
-      all.push(...r.txs);
-      await dropReport(ws.till, `POS1_${f}.rep`, r.data);
-    }
+    const all = await dropReportFiles(ws.till, 4, 6);
     emu.setFault({ kind: 'drop', on: 'send', times: 2 });
     let r = await once(ws);
     for (let i = 0; r.code === 3 && i < 5; i++) r = await once(ws); // the dropped connections are retried by the next run

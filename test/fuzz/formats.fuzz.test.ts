@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { decodeBase64, encodeBase64 } from '../../src/formats/base64.js';
 import { FormatError } from '../../src/formats/errors.js';
@@ -16,13 +16,9 @@ import { inspectSprPart, mergeSprParts } from '../../src/formats/spr.js';
 import { extractZipTo, makeZip, readZipEntries } from '../../src/formats/zip.js';
 import { reportFile } from '../helpers/kassir.js';
 import { RUNS, Tally, hostileBytes, returnsOrTypedError } from './hostile.js';
-import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { removeDir, suiteTempDir } from '../helpers/temp-dir.js';
 
-let dir: string;
-before(async () => {
-  dir = await makeTempDir('kassir-fuzz');
-});
-after(() => removeDir(dir));
+const dir = suiteTempDir('kassir-fuzz');
 
 const latin = (s: string) => Buffer.from(s, 'latin1');
 const REPORT_SEEDS = [
@@ -70,7 +66,7 @@ describe('hostile input: formats', () => {
     let round = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(hostileBytes(SPR_SEEDS), { minLength: 1, maxLength: 3 }), async (parts) => {
-        const here = join(dir, `spr-${++round}`);
+        const here = join(dir(), `spr-${++round}`);
         await fs.mkdir(join(here, 'out'), { recursive: true });
         const files = await Promise.all(
           parts.map(async (p, i) => {
@@ -107,7 +103,7 @@ describe('hostile input: formats', () => {
             }
           }),
         );
-        const box = join(dir, `zip-${++round}`);
+        const box = join(dir(), `zip-${++round}`);
         const dest = join(box, 'dest');
         await fs.mkdir(dest, { recursive: true });
         tally.add(await returnsOrTypedError('extractZipTo', zip, [FormatError], () => extractZipTo(zip, 'package 1', dest, limits)));

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { ConfigError, parseConfigText } from '../../src/config/load.js';
@@ -19,14 +19,10 @@ import { UnreadablePackage, unpackPackage } from '../../src/transports/kkmtransf
 import { TransportError } from '../../src/transports/errors.js';
 import { SEED_NOTHING_RESPONSE, SEED_SAMPLE_RESPONSE } from '../helpers/kkm-seed.js';
 import { RUNS, Tally, hostileBytes, returnsOrTypedError } from './hostile.js';
-import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import { removeDir, suiteTempDir } from '../helpers/temp-dir.js';
 
 const SECRET = 'Zq7-secret-PW';
-let dir: string;
-before(async () => {
-  dir = await makeTempDir('kassir-fuzz-kkm');
-});
-after(() => removeDir(dir));
+const dir = suiteTempDir('kassir-fuzz-kkm');
 
 const utf8 = (s: string) => Buffer.from(s, 'utf8');
 const JSON_SEEDS = [
@@ -85,7 +81,7 @@ describe('hostile input: KKMTransfer answers, packages, configs', () => {
     let n = 0;
     await fc.assert(
       fc.asyncProperty(hostileBytes(zips), fc.boolean(), fc.boolean(), async (raw, asBase64, wrap) => {
-        const tmp = join(dir, `unpack-${++n}`);
+        const tmp = join(dir(), `unpack-${++n}`);
         await fs.mkdir(tmp);
         let data = asBase64 ? encodeBase64(raw) : raw.toString('latin1');
         if (wrap) data = data.replace(/(.{64})/g, '$1\r\n');
@@ -103,7 +99,7 @@ describe('hostile input: KKMTransfer answers, packages, configs', () => {
   });
 
   it(`YAML configs: ${RUNS} mutated and generated configs load or give a ConfigError naming the file, never quoting the password`, async () => {
-    const file = join(dir, 'agent.yaml');
+    const file = join(dir(), 'agent.yaml');
     const valid = stringify({
       pos: 1,
       dataDir: 'data',

@@ -45,6 +45,19 @@ export class KassirSim {
     return { n, text: partText(n) };
   }
 
+  /**
+   * The back office publishes the next part into folder `dir` (a share, an FTP server's folder) at the first number
+   * above every part still waiting; `viaTemp`: written under a temporary name, then renamed (as an FTP publisher should).
+   */
+  async publishNextPart(dir: string, opts: { viaTemp?: boolean } = {}): Promise<void> {
+    const names = await fs.readdir(dir);
+    const next = Math.max(0, ...names.filter((n) => n.startsWith('POS1.spr.$')).map((n) => Number(n.slice(10)))) + 1;
+    const final = join(dir, `POS1.spr.$${next}`);
+    if (!opts.viaTemp) return fs.writeFile(final, this.nextPart().text);
+    await fs.writeFile(join(dir, '.publishing'), this.nextPart().text);
+    await fs.rename(join(dir, '.publishing'), final);
+  }
+
   /** Kassir loads the reference file if one waits (line 2 `#`), notes its parts and marks it loaded (`@`). */
   async load(): Promise<void> {
     const path = join(this.till, 'POS1.spr');

@@ -127,6 +127,23 @@ export async function dropReport(till: string, name: string, data: string, opts:
   await fs.rename(tmp, join(till, name));
 }
 
+/**
+ * Drops `files` report files `POS1_0.rep`.. into the till folder, each of `receipts` receipts of 1 to 4
+ * sale lines (receipt numbers f*100+i), transactions numbered on from 1; returns every transaction, in order.
+ */
+export async function dropReportFiles(till: string, files: number, receipts: number): Promise<number[]> {
+  let tx = 1;
+  const all: number[] = [];
+  for (let f = 0; f < files; f++) {
+    const specs = Array.from({ length: receipts }, (_, i) => ({ receipt: f * 100 + i, lines: 1 + ((f + i) % 4) }));
+    const r = reportFile(specs, tx);
+    tx = r.nextTx;
+    all.push(...r.txs);
+    await dropReport(till, `POS1_${f}.rep`, r.data);
+  }
+  return all;
+}
+
 export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;

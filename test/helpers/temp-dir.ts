@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 
 /** A fresh, empty folder under the system temp folder, named `<label>-XXXXXX`. */
 export function makeTempDir(label: string): Promise<string> {
@@ -32,4 +32,20 @@ export async function tempDirFor(t: TestContext, label = 'kassir-test'): Promise
   const dir = await makeTempDir(label);
   t.after(() => removeDir(dir));
   return dir;
+}
+
+/**
+ * A temp folder made before the tests of the calling file or suite and removed after them (registers the
+ * `before`/`after` hooks where it is called). The returned function gives its path inside a test.
+ */
+export function suiteTempDir(label = 'kassir-test'): () => string {
+  let dir: string | undefined;
+  before(async () => {
+    dir = await makeTempDir(label);
+  });
+  after(() => (dir === undefined ? undefined : removeDir(dir)));
+  return () => {
+    if (dir === undefined) throw new Error(`suiteTempDir(${label}) used outside a test`);
+    return dir;
+  };
 }

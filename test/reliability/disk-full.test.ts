@@ -9,19 +9,17 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { makeWorkspace, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { agentCli } from './agent-build.js';
+import { cleanupsAfterAll } from '../helpers/cleanups.js';
 import { runAgent } from './agent-run.js';
 import { KassirSim, compareSequences } from '../helpers/kassir-sim.js';
 
 let cli: string;
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups = cleanupsAfterAll();
 before(async () => {
   cli = await agentCli();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
 /** Report files still on Kassir's side: in the till folder or taken but not yet in the store. */

@@ -11,23 +11,21 @@ import * as fs from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { makeWorkspace, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { makeServerCert, makeTestCa } from '../helpers/tls-certs.js';
 import { startKkmEmulator, type KkmEmulator } from '../../scripts/kkm-emulator/server.js';
 import { agentCli } from './agent-build.js';
+import { cleanupsAfterAll } from '../helpers/cleanups.js';
 import { runAgent } from './agent-run.js';
 import { countSecrets } from './harness.js';
 import { KassirSim } from '../helpers/kassir-sim.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 let cli: string;
-const cleanups: (() => Promise<unknown>)[] = [];
+const cleanups = cleanupsAfterAll();
 before(async () => {
   cli = await agentCli();
-});
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
 async function walk(dir: string): Promise<{ path: string; dir: boolean; mode: number }[]> {

@@ -51,6 +51,15 @@ async function crashCopy(dir: string): Promise<string> {
   return copy;
 }
 
+/** Makes `n` packages in a data folder, does `what` to the open store, and returns what a SIGKILL right then leaves. */
+async function crashedAfter(n: number, what: (s: Store) => Promise<void>): Promise<string> {
+  const s = await withPackages(join(root, 'data'), n);
+  await what(s);
+  const copy = await crashCopy(join(root, 'data'));
+  await s.close();
+  return copy;
+}
+
 beforeEach(async () => {
   root = await fs.mkdtemp(join(tmpdir(), 'kassir-journal-'));
   records = [];
@@ -81,11 +90,7 @@ describe('outbox journal', () => {
   });
 
   it('a crash after a delivery was recorded: the package is archived at start-up, not sent again', async () => {
-    const dir = join(root, 'data');
-    const s = await withPackages(dir, 3);
-    await deliver(s, 1, 2);
-    const copy = await crashCopy(dir);
-    await s.close();
+    const copy = await crashedAfter(3, (s) => deliver(s, 1, 2));
 
     const s2 = await open(copy);
     assert.deepEqual(s2.queued().map((m) => m.number), [3]);
@@ -96,12 +101,8 @@ describe('outbox journal', () => {
   });
 
   it('notes written only to the journal reach the package meta after a crash', async () => {
-    const dir = join(root, 'data');
-    const s = await withPackages(dir, 1);
     const notes = { stage: 'uploaded', temp: 'Files/POS1.rep.kassir-agent-1.tmp', final: 'Files/POS1.rep.$4' };
-    await s.saveNotes(1, notes);
-    const copy = await crashCopy(dir);
-    await s.close();
+    const copy = await crashedAfter(1, (s) => s.saveNotes(1, notes));
     const onDisk = JSON.parse(await fs.readFile(join(copy, 'outbox/1.json'), 'utf8'));
     assert.deepEqual(onDisk.notes, {}, 'the meta file itself was not rewritten');
 
@@ -112,13 +113,11 @@ describe('outbox journal', () => {
   });
 
   it('a delivery record lost to a power cut: the package is queued again with its notes (the transport settles it)', async () => {
-    const dir = join(root, 'data');
-    const s = await withPackages(dir, 1);
     const notes = { stage: 'uploaded', temp: 't', final: 'POS1.rep.$1' };
-    await s.saveNotes(1, notes);
-    await deliver(s, 1);
-    const copy = await crashCopy(dir);
-    await s.close();
+    const copy = await crashedAfter(1, async (s) => {
+      await s.saveNotes(1, notes);
+      await deliver(s, 1);
+    });
     // The delivery record was not synced on its own: a power cut may take it, leaving the synced notes.
     const path = join(copy, 'outbox/journal.jsonl');
     const lines = (await fs.readFile(path, 'utf8')).split('\n').filter(Boolean);
@@ -131,11 +130,7 @@ describe('outbox journal', () => {
   });
 
   it('an unreadable line inside the journal is quarantined and reported; the readable records still count', async () => {
-    const dir = join(root, 'data');
-    const s = await withPackages(dir, 2);
-    await deliver(s, 1, 2);
-    const copy = await crashCopy(dir);
-    await s.close();
+    const copy = await crashedAfter(2, (s) => deliver(s, 1, 2));
     const path = join(copy, 'outbox/journal.jsonl');
     const lines = (await fs.readFile(path, 'utf8')).split('\n').filter(Boolean);
     await fs.writeFile(path, `{"op":"delivered","meta":{"number":"bad"}}\n${lines[1]}\n`);

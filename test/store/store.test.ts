@@ -3,7 +3,7 @@
  * or a power cut would, and checks what the store makes of them.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -180,11 +180,16 @@ describe('store recovery', () => {
 
 describe('data folder lock', () => {
   const host = hostname();
-  /** A live process that has nothing to do with the agent. */
-  async function unrelated(): Promise<ChildProcess> {
+  /** Runs `fn` with the pid of a live process that has nothing to do with the agent (killed afterwards), the data folder made. */
+  async function withUnrelated(fn: (pid: number) => Promise<void>): Promise<void> {
     const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
     await new Promise((r) => child.once('spawn', r));
-    return child;
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      await fn(child.pid!);
+    } finally {
+      child.kill('SIGKILL');
+    }
   }
 
   it('refuses a second agent on the same data folder: a real process holding the lock', async () => {
@@ -211,11 +216,9 @@ describe('data folder lock', () => {
     }
   });
 
-  it('a lock naming a live, unrelated process, written before the last boot, is taken over (power cut)', async () => {
-    const child = await unrelated();
-    try {
-      await fs.mkdir(dir, { recursive: true });
-      const before = { ...ownRecord(), pid: child.pid, pidStart: processStart(child.pid!), since: new Date(Date.now() - 3_600_000).toISOString() };
+  it('a lock naming a live, unrelated process, written before the last boot, is taken over (power cut)', () =>
+    withUnrelated(async (pid) => {
+      const before = { ...ownRecord(), pid, pidStart: processStart(pid), since: new Date(Date.now() - 3_600_000).toISOString() };
       // Written in the previous boot: another boot id (Linux), or another boot time (no /proc).
       if (before.bootId !== undefined) before.bootId = randomUUID();
       else before.bootTime = new Date(Date.parse(before.bootTime!) - 3_600_000).toISOString();
@@ -225,34 +228,26 @@ describe('data folder lock', () => {
       assert.equal(stale?.fields.reason, 'written before the last boot');
       assert.equal(JSON.parse(await fs.readFile(join(dir, 'agent.lock'), 'utf8')).pid, process.pid);
       await s.close();
-    } finally {
-      child.kill('SIGKILL');
-    }
-  });
+    }));
 
-  it('in this boot: a pid now used by another process, or an older lock older than its process, is taken over; a live owner is not (Linux)', async () => {
-    const child = await unrelated();
-    try {
-      await fs.mkdir(dir, { recursive: true });
+  it('in this boot: a pid now used by another process, or an older lock older than its process, is taken over; a live owner is not (Linux)', () =>
+    withUnrelated(async (pid) => {
       const lock = join(dir, 'agent.lock');
       // The pid was the agent's, killed (SIGKILL), and the number went to another process.
-      await fs.writeFile(lock, JSON.stringify({ ...ownRecord(), pid: child.pid, pidStart: '1' }));
+      await fs.writeFile(lock, JSON.stringify({ ...ownRecord(), pid, pidStart: '1' }));
       await (await open()).close();
       assert.equal(records.findLast((r) => r.event === 'store.lock.stale')?.fields.reason, 'its process id now belongs to another process');
       // A lock from an older version (pid, host, since) written before the process with that pid started.
-      await fs.writeFile(lock, JSON.stringify({ pid: child.pid, host, since: new Date(Date.now() - 3_600_000).toISOString() }));
+      await fs.writeFile(lock, JSON.stringify({ pid, host, since: new Date(Date.now() - 3_600_000).toISOString() }));
       await (await open()).close();
       assert.match(String(records.findLast((r) => r.event === 'store.lock.stale')?.fields.reason), /started after the lock was written/);
       // The same older lock written after the process started: it may be the owner, so it is refused.
-      await fs.writeFile(lock, JSON.stringify({ pid: child.pid, host, since: new Date().toISOString() }));
+      await fs.writeFile(lock, JSON.stringify({ pid, host, since: new Date().toISOString() }));
       await assert.rejects(open(), DataDirLockedError);
       // And a current lock whose owner is alive with the recorded start time: refused.
-      await fs.writeFile(lock, JSON.stringify({ ...ownRecord(), pid: child.pid, pidStart: processStart(child.pid!) }));
+      await fs.writeFile(lock, JSON.stringify({ ...ownRecord(), pid, pidStart: processStart(pid) }));
       await assert.rejects(open(), DataDirLockedError);
-    } finally {
-      child.kill('SIGKILL');
-    }
-  });
+    }));
 
   it('takes over a lock left by a process that is gone (SIGKILL), and an empty one (torn by a power cut)', async () => {
     await fs.mkdir(dir, { recursive: true });
