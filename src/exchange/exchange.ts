@@ -16,6 +16,7 @@ import type { ExchangeConfig } from '../config/schema.js';
 import type { HeldFile } from '../status.js';
 import type { Store } from '../store/store.js';
 import { TillDeliverer } from '../till/deliver.js';
+import { SprScans } from '../till/spr-scans.js';
 import { ReportCollector } from '../till/collect.js';
 import { TransportError } from '../transports/errors.js';
 import type { Transport } from '../transports/transport.js';
@@ -69,6 +70,8 @@ export interface ExchangeLive {
 export class Exchange {
   private readonly collector: ReportCollector;
   private readonly deliverer: TillDeliverer;
+  /** Scans of staged reference parts, from the pull flow to the merge (a part is scanned once). */
+  private readonly sprScans = new SprScans();
   private readonly session: TransportSession;
   private readonly pull: PullFlow;
   private readonly push: PushFlow;
@@ -106,6 +109,7 @@ export class Exchange {
       { tillDir: config.till.dir, referenceFile: config.till.referenceFile, requestFile: config.till.requestFile!, encoding: config.till.referenceEncoding },
       store,
       log,
+      this.sprScans,
     );
     this.session = new TransportSession(transport);
     this.pullHealth = new FlowHealth('pull', log, this.localErrors);
@@ -119,6 +123,7 @@ export class Exchange {
       signal: this.abort.signal,
       retry: config.schedule.retry,
       onAnswered: () => this.push.backOfficeAnswered(),
+      scans: this.sprScans,
     });
     const cleanup = () => void store.cleanup().catch((e) => log.error('store.cleanup.failed', { error: (e as Error).message }));
     this.scheduler = new Scheduler(

@@ -7,8 +7,9 @@
  * it can cut a connection backoff short.
  */
 import { FormatError } from '../formats/errors.js';
-import { inspectSprPart } from '../formats/spr.js';
+import { scanSprPart, type SprPartScan } from '../formats/spr.js';
 import type { Store } from '../store/store.js';
+import type { SprScans } from '../till/spr-scans.js';
 import type { IncomingPart } from '../transports/transport.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
@@ -26,6 +27,8 @@ export interface PullFlowDeps {
   retry: BackoffOptions;
   /** Called after every pull the back office answered. */
   onAnswered: () => void;
+  /** Where the scan of each staged reference part is left for the merge (so it is not scanned twice). */
+  scans?: SprScans;
 }
 
 export class PullFlow {
@@ -42,7 +45,14 @@ export class PullFlow {
           tmpDir: store.tmpDir,
           cursor: structuredClone(store.state.cursor),
           stage: async (parts, cursor) => {
-            await store.stage(parts, cursor, await this.unreadable(parts));
+            const { bad, scans } = await this.scan(parts);
+            const staged = await store.stage(parts, cursor, bad);
+            // Staged items are the parts not in `bad`, in order.
+            const kept = parts.filter((p) => !bad.has(p.localPath));
+            staged.forEach((item, i) => {
+              const scan = scans.get(kept[i]!.localPath);
+              if (scan !== undefined) this.deps.scans?.keep(item, scan);
+            });
             failpoint('pull.after-stage');
           },
           quarantine: async (raw, remoteName, reason, cursor) => {
@@ -70,17 +80,22 @@ export class PullFlow {
     });
   }
 
-  /** The parts that cannot be read, each with why (the store quarantines them instead of staging them). */
-  private async unreadable(parts: IncomingPart[]): Promise<Map<string, string>> {
+  /**
+   * Scans every reference part: `bad` the parts that cannot be read, each with
+   * why (the store quarantines them instead of staging them), `scans` the
+   * others' scans by local path (the merge reuses them).
+   */
+  private async scan(parts: IncomingPart[]): Promise<{ bad: Map<string, string>; scans: Map<string, SprPartScan> }> {
     const bad = new Map<string, string>();
+    const scans = new Map<string, SprPartScan>();
     for (const part of parts) {
       if (part.kind !== 'spr') continue;
       try {
-        await inspectSprPart(part.localPath, part.remoteName);
+        scans.set(part.localPath, await scanSprPart(part.localPath, part.remoteName));
       } catch (e) {
         bad.set(part.localPath, (e instanceof FormatError ? e : new FormatError(part.remoteName, undefined, (e as Error).message)).message);
       }
     }
-    return bad;
+    return { bad, scans };
   }
 }

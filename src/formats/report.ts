@@ -54,103 +54,22 @@
  * looked at, which both encodings write the same. A unit is one byte range of
  * `data`; its `lines` (views, no copies) are made only when read, because one
  * Buffer object per line costs more than the whole parse (see BENCHMARKS.md).
+ *
+ * This file owns the unit rules (the parser); the steps it uses are in
+ * report/: fields.ts (reading fields 1-6 as bytes), tags.ts (where a tag
+ * block opens and closes), unit.ts (the unit types, and a unit as one byte
+ * range rendered into a package). Callers import all of it from here.
  */
 import { detectEncoding, type TextEncoding } from './encoding.js';
 import { FormatError } from './errors.js';
 import { ENDS_RECEIPT, EXTRA_DATA, IN_RECEIPT, STANDALONE, typeClass } from './transaction-types.js';
+import {
+  AT, CR, DATE_TIME_YY, DATE_TIME_YYYY, HASH, LF, SEMI, fieldEnd, noSemicolonInDateTimeYY, noSemicolonInDateTimeYYYY, showLine, textKey, uintField,
+} from './report/fields.js';
+import { LT, closesTag, tagClosed, tagOpened } from './report/tags.js';
+import { makeUnit, type BlockHeader, type ParsedUnit, type ReportUnit } from './report/unit.js';
 
-export interface BlockHeader {
-  flag: '#' | '@';
-  /** The two service lines, without EOL. */
-  service: [Buffer, Buffer];
-  /** Encoding of the file the block came from (a package never mixes two). Default 'cp1251'. */
-  encoding?: TextEncoding;
-}
-
-export type UnitKind = 'receipt' | 'standalone' | 'extra' | 'other';
-
-export interface ReportUnit {
-  kind: UnitKind;
-  transactions: number;
-  /** Lines without EOL, as written. */
-  lines: Buffer[];
-  header: BlockHeader;
-  /**
-   * False only for the last unit of a file, when the file ends inside a
-   * receipt that has receipt lines and no end line, or inside a tag block: it
-   * may continue in the next file, so the caller should hold it back (and,
-   * when it cannot wait, parse its lines again in front of the next file).
-   * True otherwise.
-   */
-  complete: boolean;
-}
-
-/**
- * A unit as parseReport makes it. Every unit is a run of consecutive lines
- * (see parseReport), so it is one byte range of the source: no per-line
- * objects are made while parsing. `lines` are split out on first read.
- *
- * Instances are made by makeUnit (an object literal with this prototype), not
- * by `new`: a file's units all survive until it is batched, and V8 allocates
- * a literal's objects straight in the old generation once it sees them survive
- * (allocation-site pretenuring, which `new` does not get), so the young-
- * generation collections stop copying every unit twice. On a 100 MB report
- * this cut the time profiled in GC by about 40% (BENCHMARKS.md).
- */
-class ParsedUnit implements ReportUnit {
-  declare kind: UnitKind;
-  declare transactions: number;
-  declare header: BlockHeader;
-  declare complete: boolean;
-  /** The parsed file's bytes. */
-  declare readonly src: Buffer;
-  /** Offset of the first line's first byte in `src`. */
-  declare readonly start: number;
-  /** Offset just past the last line's LF (or end of `src` when it has none). */
-  declare end: number;
-  /** Every line in [start, end) ends in CRLF: the range is already what a package holds. */
-  declare crlf: boolean;
-
-  get lines(): Buffer[] {
-    let out = linesCache.get(this);
-    if (out === undefined) {
-      const { src, end } = this;
-      out = [];
-      let p = this.start;
-      while (p < end) {
-        let lf = src.indexOf(LF, p);
-        if (lf === -1 || lf >= end) lf = end;
-        const e = lf > p && src[lf - 1] === CR ? lf - 1 : lf;
-        out.push(src.subarray(p, e));
-        p = lf + 1;
-      }
-      linesCache.set(this, out);
-    }
-    return out;
-  }
-}
-
-/** `lines` once read (rarely: the batcher copies byte ranges), so repeated reads return the same array. */
-const linesCache = new WeakMap<ParsedUnit, Buffer[]>();
-
-function makeUnit(kind: UnitKind, transactions: number, header: BlockHeader, complete: boolean, src: Buffer, start: number, end: number, crlf: boolean): ParsedUnit {
-  return { __proto__: ParsedUnit.prototype, kind, transactions, header, complete, src, start, end, crlf } as unknown as ParsedUnit;
-}
-
-const CRLF = Buffer.from('\r\n', 'latin1');
-
-/** The unit's lines, each followed by CRLF, as one new buffer (one copy of the source range when parseReport made the unit). */
-export function unitLinesCrlf(unit: ReportUnit): Buffer {
-  if (unit instanceof ParsedUnit) {
-    const { src, start, end } = unit;
-    if (unit.crlf) {
-      const out = Buffer.allocUnsafe(end - start);
-      src.copy(out, 0, start, end);
-      return out;
-    }
-  }
-  return Buffer.concat(unit.lines.flatMap((l) => [l, CRLF]));
-}
+export { unitLinesCrlf, type BlockHeader, type ReportUnit, type UnitKind } from './report/unit.js';
 
 export interface ParsedReport {
   units: ReportUnit[];
@@ -165,128 +84,10 @@ export interface ParsedReport {
   openTag?: string;
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const SEMI = 0x3b;
-const SPACE = 0x20;
-const HASH = 0x23;
-const AT = 0x40;
-
-/** Where the field read by the last uintField call ended: its `;`, or the line end. (An out-parameter: no object per call.) */
-let fieldEnd = 0;
-
-/**
- * The field starting at data[s] and ending at the next `;` or at `e`: its
- * value when it is an unsigned integer of at most 15 digits with spaces
- * around allowed, else -1. Sets fieldEnd.
- */
-function uintField(data: Buffer, s: number, e: number): number {
-  let v = 0;
-  let digits = 0;
-  // 0 leading spaces, 1 digits, 2 trailing spaces, 3 not a number
-  let state = 0;
-  let i = s;
-  for (; i < e; i++) {
-    const c = data[i]!;
-    if (c === SEMI) break;
-    if (c >= 0x30 && c <= 0x39) {
-      if (state <= 1) {
-        v = v * 10 + (c - 0x30);
-        digits++;
-        state = 1;
-      } else {
-        state = 3;
-      }
-    } else if (c === SPACE) {
-      if (state === 1) state = 2;
-    } else {
-      state = 3;
-    }
-  }
-  fieldEnd = i;
-  return state === 3 || digits === 0 || digits > 15 ? -1 : v;
-}
-
-/** Text of a field that is not a number (rare): such keys are compared as written. */
-function textKey(data: Buffer, s: number, e: number): string {
-  return data.toString('latin1', s, e);
-}
-
-function showLine(line: Buffer): string {
-  const t = line.toString('latin1', 0, Math.min(line.length, 60));
-  return JSON.stringify(line.length > 60 ? `${t}...` : t);
-}
-
-/** Offsets of the 3rd semicolon from the 1st in `1;DD.MM.YY;HH:MM:SS;` (what Kassir writes) and `1;DD.MM.YYYY;HH:MM:SS;`. */
-const DATE_TIME_YY = 18;
-const DATE_TIME_YYYY = 20;
-
-/** True when one of the four bytes of `w` is `;` (the classic "has a zero byte" test on w XOR ";;;;"). */
-function hasSemicolon(w: number): boolean {
-  const v = w ^ 0x3b3b3b3b;
-  return ((v - 0x01010101) & ~v & 0x80808080) !== 0;
-}
-
-/**
- * No `;` in `DD.MM.YY;HH:MM:SS` when the 1st semicolon is at `s1` and the
- * 2nd and 3rd at s1 + 9 and s1 + 18 (< line end): four 4-byte reads instead
- * of 16 byte compares.
- */
-function noSemicolonInDateTimeYY(dv: DataView, s1: number): boolean {
-  return !(hasSemicolon(dv.getInt32(s1 + 1)) || hasSemicolon(dv.getInt32(s1 + 5)) || hasSemicolon(dv.getInt32(s1 + 10)) || hasSemicolon(dv.getInt32(s1 + 14)));
-}
-
-/** The same for `DD.MM.YYYY;HH:MM:SS` (2nd and 3rd semicolons at s1 + 11, s1 + 20): five reads. */
-function noSemicolonInDateTimeYYYY(dv: DataView, s1: number): boolean {
-  return !(
-    hasSemicolon(dv.getInt32(s1 + 1)) || hasSemicolon(dv.getInt32(s1 + 5)) || hasSemicolon(dv.getInt32(s1 + 7)) ||
-    hasSemicolon(dv.getInt32(s1 + 12)) || hasSemicolon(dv.getInt32(s1 + 16))
-  );
-}
-
 /** Records a unit that ended. Only a receipt with receipt lines that no end line ended may continue in the next file. */
 function finishUnit(unit: ParsedUnit, units: ReportUnit[], openReceipt: boolean): void {
   unit.complete = !openReceipt;
   if (unit.header.flag === '#') units.push(unit);
-}
-
-const LT = 0x3c;
-const GT = 0x3e;
-const SLASH = 0x2f;
-const TAB = 0x09;
-
-/**
- * The name of the tag a line opens (`<json_data type="1">` -> `json_data`),
- * or undefined when the line does not start with `<name`. Sets tagClosed:
- * true when the line also closes it (`<a .../>` or `<a>...</a>`).
- */
-function tagOpened(data: Buffer, ls: number, e: number): Buffer | undefined {
-  if (e - ls < 2 || data[ls] !== LT) return undefined;
-  const c = data[ls + 1]!;
-  if (c === SLASH || c === SPACE || c === GT || c === TAB || c === 0x21 || c === 0x3f) return undefined; // </ <  <> <! <?
-  let i = ls + 1;
-  while (i < e && data[i] !== SPACE && data[i] !== GT && data[i] !== SLASH && data[i] !== TAB) i++;
-  const name = data.subarray(ls + 1, i);
-  let t = e;
-  while (t > ls && (data[t - 1] === SPACE || data[t - 1] === TAB)) t--;
-  tagClosed = (t - ls >= 2 && data[t - 1] === GT && data[t - 2] === SLASH) || closesTag(data, ls + 1, e, name, true);
-  return name;
-}
-let tagClosed = false;
-
-/** True when data[s, e) holds `</name` followed by `>`, a space or the end: at its start (after spaces), or anywhere when `anywhere`. */
-function closesTag(data: Buffer, s: number, e: number, name: Buffer, anywhere: boolean): boolean {
-  let p = s;
-  if (!anywhere) while (p < e && (data[p] === SPACE || data[p] === TAB)) p++;
-  const last = e - 2 - name.length; // the last place `</name` can start
-  for (let at = p; at <= last; at++) {
-    if (data[at] === LT && data[at + 1] === SLASH && data.compare(name, 0, name.length, at + 2, at + 2 + name.length) === 0) {
-      const after = at + 2 + name.length;
-      if (after === e || data[after] === GT || data[after] === SPACE || data[after] === TAB) return true;
-    }
-    if (!anywhere) return false;
-  }
-  return false;
 }
 
 /*

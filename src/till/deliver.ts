@@ -25,6 +25,7 @@ import { fsyncDir, fsyncFile, statOrUndefined } from '../store/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import { TillRequests } from './requests.js';
+import { SprScans } from './spr-scans.js';
 
 export interface DelivererOptions {
   tillDir: string;
@@ -47,6 +48,8 @@ export class TillDeliverer {
     private readonly opts: DelivererOptions,
     private readonly store: Store,
     private readonly log: Logger,
+    /** Scans the pull flow made of staged parts (empty after a restart: the merge scans those parts itself). */
+    private readonly scans: SprScans = new SprScans(),
   ) {
     this.requests = new TillRequests(store, join(opts.tillDir, opts.requestFile), log);
   }
@@ -92,7 +95,7 @@ export class TillDeliverer {
     try {
       const started = Date.now();
       const result = await mergeSprParts(
-        run.map((i) => ({ path: this.store.inboxPath(i), name: i.file })),
+        run.map((i) => ({ path: this.store.inboxPath(i), name: i.file, scan: this.scans.get(i) })),
         mergeDir,
         { encoding: this.opts.encoding },
       );
@@ -155,6 +158,7 @@ export class TillDeliverer {
       if (kind === 'flr' && uid !== undefined) this.requests.delivered(s, uid, new Date().toISOString());
     });
     for (const item of retired) await fs.rm(this.store.inboxPath(item), { force: true });
+    this.scans.retain(this.store.state.inbox);
   }
 
   /** Kassir has taken a reference file when it is gone or its line 2 is `@`. */

@@ -130,3 +130,26 @@ test('merge: past the budget of located lines across parts, later parts are copi
     assert.equal(a.outputs[0]!.dataLines, 80000);
   });
 });
+
+test('merge: a scan handed in (made under another path and name) replaces pass 1 and writes the same files, and is left unchanged', async () => {
+  await withTempDir(async (dir) => {
+    const a = join(dir, 'POS1.spr.$1');
+    const b = join(dir, 'POS1.spr.$2');
+    await writeFile(a, '##@@&&\r\n#\r\n1;a\r\n\r\n$$$ADD\r\n&1;b\r\n');
+    await writeFile(b, '##@@&&\r\n#\r\n$$$CLR{NO_TOV}{USR}\r\n1;c\r\n#1;2');
+    const parts = [a, b].map((p) => ({ path: p, name: basename(p) }));
+    const plain = await mergeSprParts(parts, await mkdirp(join(dir, 'plain')));
+    const scans = await Promise.all(parts.map((p) => scanSprPart(p.path, `remote-${p.name}`)));
+    const before = scans.map((s) => ({ ...s, skips: [...s.skips] }));
+    const given = await mergeSprParts(parts.map((p, i) => ({ ...p, scan: scans[i]! })), await mkdirp(join(dir, 'given')));
+    assert.deepEqual(given.outputs.map((o) => o.parts), plain.outputs.map((o) => o.parts));
+    assert.deepEqual(given.skipped, plain.skipped);
+    for (const [i, o] of given.outputs.entries()) assert.deepEqual(await readFile(o.path), await readFile(plain.outputs[i]!.path));
+    assert.deepEqual(scans, before, 'the caller keeps its scans as they were');
+  });
+});
+
+async function mkdirp(p: string): Promise<string> {
+  await mkdir(p, { recursive: true });
+  return p;
+}

@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import type { TextEncoding } from '../encoding.js';
 import { planSprMerge, remainingLines, type GroupPlan } from './plan.js';
-import { scanSprPart } from './scan.js';
+import { scanSprPart, type SprPartScan } from './scan.js';
 import { mergeBuffers, writeGroup } from './write.js';
 
 /**
@@ -21,7 +21,7 @@ import { mergeBuffers, writeGroup } from './write.js';
  * pass 2. Past this many in one merge, further parts are copied line by line,
  * so memory does not grow with the number of parts either (about 1.5 MB).
  */
-const SKIPPED_LINES_BUDGET = 65536;
+export const SKIPPED_LINES_BUDGET = 65536;
 
 export type SprOutputEncoding = 'auto' | 'utf8bom' | 'cp1251';
 
@@ -52,12 +52,24 @@ function outputEncoding(g: GroupPlan, wanted: SprOutputEncoding): TextEncoding {
   return encs.size === 1 ? [...encs][0]! : 'utf8bom';
 }
 
-export async function mergeSprParts(parts: { path: string; name: string }[], outDir: string, opts: SprMergeOptions = {}): Promise<SprMergeResult> {
+/**
+ * A part to merge. `scan`: its pass 1 already made (scanSprPart of the same
+ * bytes, under any path and name): the merge uses a copy of it instead of
+ * reading the part twice.
+ */
+export interface SprMergePart {
+  path: string;
+  name: string;
+  scan?: SprPartScan;
+}
+
+export async function mergeSprParts(parts: SprMergePart[], outDir: string, opts: SprMergeOptions = {}): Promise<SprMergeResult> {
   const buffers = mergeBuffers();
   const scans = [];
   let budget = SKIPPED_LINES_BUDGET;
   for (const p of parts) {
-    const s = await scanSprPart(p.path, p.name, buffers.read, buffers.spare);
+    // A given scan is copied (this merge may drop its skips below) and takes the part's path and name.
+    const s = p.scan ? { ...p.scan, path: p.path, name: p.name } : await scanSprPart(p.path, p.name, buffers.read, buffers.spare);
     const located = s.skips.length / 3;
     if (located > budget) {
       s.rangeCopy = false;
