@@ -11,8 +11,8 @@ import { scanHeldFiles } from './till/collect.js';
 import { nullLogger } from './util/logger.js';
 
 /**
- * A report file the agent leaves in the till folder for now (issue 11 owns
- * this shape; monitoring counts them and alerts on the oldest).
+ * A report file the agent leaves in the till folder for now (the hold rule is
+ * `holdReason` in till/collect.ts; monitoring counts them and alerts on the oldest).
  */
 export interface HeldFile {
   file: string;
