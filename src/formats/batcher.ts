@@ -30,6 +30,8 @@ export const emptyPackage: OpenPackageState = Object.freeze({ transactions: 0, b
 export interface AppendPlan {
   /** Seal the open package first; `chunk`/`state` are then for a fresh, empty package. */
   sealFirst: boolean;
+  /** Why, when `sealFirst`: the unit would take it over the limit, or is in another encoding. */
+  sealReason?: 'full' | 'encoding';
   /** Bytes to append: block header lines if needed + the unit's lines, all CRLF. */
   chunk: Buffer;
   /** State after appending. The caller seals right away when `state.transactions >= maxTransactions`. */
@@ -102,7 +104,9 @@ export function planAppend(state: OpenPackageState, unit: ReportUnit, maxTransac
   if (!Number.isInteger(maxTransactions) || maxTransactions < 1) throw new RangeError(`maxTransactions must be a positive integer, got ${maxTransactions}`);
   const encoding = unit.header.encoding ?? 'cp1251';
   const open = state.bytes > 0;
-  const sealFirst = open && (state.transactions + unit.transactions > maxTransactions || (state.encoding ?? 'cp1251') !== encoding);
+  const over = open && state.transactions + unit.transactions > maxTransactions;
+  const otherEncoding = open && (state.encoding ?? 'cp1251') !== encoding;
+  const sealFirst = over || otherEncoding;
   const base = sealFirst ? emptyPackage : state;
   const key = headerKey(unit.header);
   const lines = unitLinesCrlf(unit);
@@ -116,6 +120,7 @@ export function planAppend(state: OpenPackageState, unit: ReportUnit, maxTransac
   }
   return {
     sealFirst,
+    ...(sealFirst ? { sealReason: over ? ('full' as const) : ('encoding' as const) } : {}),
     chunk,
     state: { transactions: base.transactions + unit.transactions, bytes: base.bytes + chunk.length, lastHeaderKey: key, encoding },
   };

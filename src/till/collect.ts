@@ -33,7 +33,7 @@
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../formats/errors.js';
-import { planBatch } from '../formats/batcher.js';
+import { planAppend, planBatch } from '../formats/batcher.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
 import { END_TYPES_TEXT } from '../formats/transaction-types.js';
 import type { HeldFile } from '../status.js';
@@ -336,8 +336,9 @@ export class ReportCollector {
         };
       });
       if (appended === undefined) {
-        // Full (or holding another header's receipts it cannot mix): seal, then plan again on an empty package.
-        if (!(await this.sealFor('full', sealed))) throw new Error(`${original}: a unit does not fit an empty package`); // planAppend never refuses an empty package
+        // The open package cannot take the next unit (full, or in another encoding): seal, then plan again on an empty package.
+        const why = planAppend(this.store.state.open.pkg, units[i]!, this.opts.maxTransactions).sealReason ?? 'full';
+        if (!(await this.sealFor(why, sealed))) throw new Error(`${original}: a unit does not fit an empty package`); // planAppend never refuses an empty package
         continue;
       }
       i = appended.upTo;

@@ -68,6 +68,9 @@ test('batching: state is tiny JSON; a change of encoding starts a new package', 
   assert.ok(JSON.stringify(s1.state).length < 120, JSON.stringify(s1.state));
   const s2 = planAppend(s1.state, utf, 10);
   assert.equal(s2.sealFirst, true);
+  assert.equal(s2.sealReason, 'encoding');
+  assert.equal(planAppend(s1.state, cp, 1).sealReason, 'full');
+  assert.equal(s1.sealReason, undefined, 'nothing to seal in an empty package');
   assert.deepEqual([...s2.chunk.subarray(0, 3)], [0xef, 0xbb, 0xbf], 'a UTF-8 package starts with its BOM');
   assert.throws(() => planAppend(emptyPackage, cp, 0), RangeError);
 });
