@@ -9,6 +9,7 @@
  */
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { LogFields, Logger } from './util/logger.js';
@@ -39,6 +40,26 @@ const AGENT_FILLED = new Set(['level', 'message', 'timestamp', 'transport', 'out
 function formatConsoleValue(v: unknown): string {
   if (typeof v === 'string') return /[\s"=]/.test(v) ? JSON.stringify(v) : v;
   return JSON.stringify(v);
+}
+
+/**
+ * Ends the logger and resolves once every line is in the file: the transport's 'finish' only says it
+ * has handed its last line to the file stream (file-stream-rotator's), whose writes may still be
+ * pending; a process exiting then, or the next start appending, would lose or reorder the tail. So
+ * this waits, after the transport's end, for the file stream to finish (every write completed) and
+ * close (the descriptor closed; after an error too, as the stream is destroyed then). No timeout here:
+ * the daemon's stop watchdog bounds a disk that never answers.
+ */
+async function closeFile(w: winston.Logger, file: DailyRotateFile): Promise<void> {
+  const stream = file.logStream;
+  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  const handedOver = finished(file).catch(() => undefined);
+  w.end();
+  await handedOver;
+  // The transport ends its stream itself when the logger unpipes it; ending it again does no harm, and
+  // the callback comes once the current file's writes have all completed (or the stream failed).
+  await new Promise<void>((resolve) => stream.end(() => resolve()));
+  await closed;
 }
 
 export function createLogger(opts: LogOptions): ClosableLogger {
@@ -130,17 +151,7 @@ export function createLogger(opts: LogOptions): ClosableLogger {
       warn: at('warn'),
       error: at('error'),
       child: (fields) => make({ ...base, ...fields }),
-      close: () =>
-        (closing ??= new Promise<void>((resolve) => {
-          if (!file) {
-            resolve();
-            return;
-          }
-          const done = () => resolve();
-          file.once('finish', done);
-          setTimeout(done, 2_000).unref();
-          w.end();
-        })),
+      close: () => (closing ??= file ? closeFile(w, file) : Promise.resolve()),
     };
   };
   return make(opts.base ?? {});
