@@ -8,7 +8,7 @@ import { tillDirProblem } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
 import type { ExchangeConfig } from './config/schema.js';
 import { controlSocketPath } from './control/socket-path.js';
-import { ControlServer } from './control/server.js';
+import { ControlServer, ControlSocketNotPrivateError } from './control/server.js';
 import { Exchange, type OnceResult } from './exchange/exchange.js';
 import type { ClosableLogger } from './log.js';
 import { MetricsServer, metricsText, type MetricsSource } from './metrics.js';
@@ -73,7 +73,9 @@ export class Agent {
     if (cfg.control.enabled) {
       this.control = new ControlServer(controlSocketPath(cfg), this.controlHandlers(), this.log);
       await this.control.start().catch((e) => {
-        this.log.error('control.failed', { error: (e as Error).message, note: 'the agent runs; commands fall back to the data folder' });
+        const stops = e instanceof ControlSocketNotPrivateError;
+        this.log.error('control.failed', { error: (e as Error).message, note: stops ? 'the agent does not start' : 'the agent runs; commands fall back to the data folder' });
+        if (stops) throw e;
         this.control = undefined;
       });
     }

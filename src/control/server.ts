@@ -22,6 +22,11 @@ export interface ControlHandlers {
   resend(pkg: number, pos: number | undefined): Promise<unknown>;
 }
 
+/** The control socket could not be made private: a security problem that stops the agent's start. */
+export class ControlSocketNotPrivateError extends Error {
+  override name = 'ControlSocketNotPrivateError';
+}
+
 export class ControlServer {
   private server?: Server;
 
@@ -37,9 +42,34 @@ export class ControlServer {
     // yet: make it, so that `status` can still ask the agent why that exchange is not running.
     if (!this.socketPath.startsWith('\\\\')) await ensureDir(dirname(this.socketPath));
     await this.listen(server);
-    if (!this.socketPath.startsWith('\\\\')) await fs.chmod(this.socketPath, 0o600).catch(() => undefined);
+    if (!this.socketPath.startsWith('\\\\')) await this.makePrivate(server);
     this.server = server;
     this.log.info('control.listening', { socket: this.socketPath });
+  }
+
+  /**
+   * Only the service user (and root) may send commands: the socket is made 0600 and read back, since a
+   * filesystem may refuse the mode or ignore it. If it cannot be made private, the agent does not start
+   * (anyone on the machine could make it resend packages): the socket is closed and removed, and the
+   * error says what failed, where, and what to do.
+   */
+  private async makePrivate(server: Server): Promise<void> {
+    let problem: string | undefined;
+    try {
+      await fs.chmod(this.socketPath, 0o600);
+      const mode = (await fs.stat(this.socketPath)).mode & 0o777;
+      if (mode !== 0o600) problem = `chmod 0600 left it at mode 0${mode.toString(8)}`;
+    } catch (e) {
+      problem = `chmod 0600 failed: ${(e as Error).message}`;
+    }
+    if (problem === undefined) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await fs.rm(this.socketPath, { force: true });
+    throw new ControlSocketNotPrivateError(
+      `control socket ${this.socketPath}: could not make it private to the service user (${problem}), so any local user could send the agent commands; ` +
+        'the agent does not start. Put the socket on a local filesystem that keeps Unix permissions (control.socket in the config, ' +
+        "default the first exchange's dataDir), or turn the control channel off (control.enabled: false).",
+    );
   }
 
   private async listen(server: Server): Promise<void> {
