@@ -1,12 +1,12 @@
 /**
  * An HTTP server that behaves like the Shtrih-M back office's KKMTransfer
- * service (seed 001 ReceiveData/SendData), for tests and for trying the agent
+ * service (ReceiveData/SendData: docs/FORMATS.md "The KKMTransfer service"), for tests and for trying the agent
  * by hand. Routes match the path's tail, so any publication prefix works
  * (`/trade/hs/KKMTransfer/1/5` and `/1/5` are the same request).
  *
  * Answers imitate 1C: `errcode` as a string in ReceiveData ("0", "3" with the
- * seed's message), base64 wrapped with `\r\n` every 64 characters as in the
- * seed's sample, `Content-Type: application/json; charset=utf-8`.
+ * wiki's message), base64 wrapped with `\r\n` every 64 characters as in the
+ * wiki's sample, `Content-Type: application/json; charset=utf-8`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,7 +1,7 @@
 /**
  * Outgoing packages: report units appended to the open package until the next
  * unit would exceed `maxTransactions` ("the number of transactions to unload",
- * seed 002). A unit is never split (a receipt split across packages makes the
+ * docs/FORMATS.md "Packages"). A unit is never split (a receipt split across packages makes the
  * back-office import fail on its stornos/discounts); a unit larger than the
  * limit alone forms its own package.
  *

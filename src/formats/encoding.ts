@@ -1,7 +1,8 @@
 /**
  * The two text encodings Kassir files come in, and the conversions between
  * them. Windows-1251 is the classic one; UTF-8 always carries a BOM in this
- * family (seed 001 sample), so a file without a BOM is read as Windows-1251.
+ * family (the vendor's sample; docs/FORMATS.md "File, lines, encoding"), so a
+ * file without a BOM is read as Windows-1251.
  *
  * Both encodings are ASCII-compatible for every byte the parsers look at
  * (`#`, `@`, `$`, `;`, digits, CR, LF), so parsing works on raw bytes and only

@@ -1,7 +1,7 @@
 /**
  * Report (transactions) files, parsed into the units that must travel
- * together in one package (PROTOCOLS.md "Report (transactions) file"; the
- * roles of the types are in transaction-types.ts).
+ * together in one package (docs/FORMATS.md "Report files", whose rules marked
+ * [assumed] are this parser's; the roles of the types are in transaction-types.ts).
  *
  * Layout: a block starts with a line `#` (not yet loaded) or `@` (already
  * loaded by the back office) followed by two service lines; then one

@@ -1,7 +1,8 @@
 /**
  * Names of SPR parts. The back office publishes `POS1.spr` (no suffix, the
  * "FTP by 1C means" variant) or `POS1.spr.$1` .. `POS1.spr.$n`; the till
- * loads them in numeric suffix order, so `$10` comes after `$9` (seed 001).
+ * loads them in numeric suffix order, so `$10` comes after `$9` (docs/FORMATS.md
+ * "Sequenced files: the folder share and FTP").
  */
 
 const SUFFIX = /^(.*)\.\$([1-9][0-9]*)$/;

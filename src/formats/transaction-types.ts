@@ -1,6 +1,6 @@
 /**
  * Kassir 5 transaction types: the one table of what role a type plays in how
- * report lines travel together (PROTOCOLS.md "Report (transactions) file").
+ * report lines travel together (docs/FORMATS.md "Transaction types").
  *
  * Roles:
  * - IN_RECEIPT: a line of a receipt (registrations, stornos, returns,
@@ -14,8 +14,9 @@
  *   opens a receipt (Kassir writes 125 between receipts every 10 minutes).
  *
  * `source` says where a fact comes from: 'documented' = the Kassir 5 wiki
- * (wiki.ilexx.ru, namespace кассир5:, quoted in test/formats/report.test.ts),
- * 'practice' = back-office importers of the same format family. Types not in
+ * (wiki.ilexx.ru, namespace кассир5:, quoted in test/formats/wiki-lines.ts),
+ * 'practice' = back-office importers of the same format family ([vendor] and
+ * [practice] in docs/FORMATS.md). Types not in
  * the table (of any size, including above 255) are still transactions: they
  * are grouped by (POS, receipt) like receipt lines, so an unknown type never
  * splits a receipt, but a run of only unknown types never holds a file back.

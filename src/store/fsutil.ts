@@ -3,7 +3,8 @@
  * here: write a temporary file in the same folder, fsync it, rename it over
  * the target, fsync the folder (so the rename itself survives a power cut).
  *
- * Durability audit of src/ (issue 12): every copy, rename, unlink and mkdir,
+ * Durability audit of src/ (test/reliability checks it by crashing at the fail
+ * points): every copy, rename, unlink and mkdir,
  * with the rule "the only remaining copy of data is fsynced, and its folder,
  * before the original goes":
  * - store quarantine (quarantine.ts): a copy is copyFileAtomic (a plain

@@ -1,5 +1,5 @@
 /**
- * check-config catches what would break at run time (issue 13): missing
+ * check-config catches what would break at run time: missing
  * folders, CA files that are not certificates, numbers without their unit,
  * choices without their allowed values, `${VAR}` where YAML cannot read it,
  * and the world-readable-password warning, right both ways.

@@ -1,5 +1,5 @@
 /**
- * Real Kassir 5 report files (issue 11), end to end through the agent as a
+ * Real Kassir 5 report files (docs/FORMATS.md "Report files"), end to end through the agent as a
  * child process with the folder transport: files built from the wiki's own
  * example lines (test/formats/wiki-lines.ts), deferred and prepayment
  * receipts, 125/300 lines with their tag blocks, 125 lines appended between

@@ -69,9 +69,9 @@ describe('kkmtransfer transport, end to end', () => {
     assert.deepEqual(emu.requests.slice(4).map((q) => q.path), ['/hs/KKMTransfer/1/4', '/hs/KKMTransfer/1/5']);
   });
 
-  it("the protocol's own sample answer (seed 001) is read; a package shaped like it reaches the till as UTF-8 with BOM and $$$RPL", async (t) => {
-    // The seed's sample holds only `##@@&&$$$RPL` / `#`: it is delivered (a command is never assumed to do
-    // nothing), merged with the next package, which has exactly the seed's shape (JSON with string errcode,
+  it("the protocol's own sample answer (the wiki's) is read; a package shaped like it reaches the till as UTF-8 with BOM and $$$RPL", async (t) => {
+    // The wiki's sample holds only `##@@&&$$$RPL` / `#`: it is delivered (a command is never assumed to do
+    // nothing), merged with the next package, which has exactly the sample's shape (JSON with string errcode,
     // base64 wrapped with \r\n, a ZIP with v8_9969_15.txt in UTF-8 with BOM) plus one goods line.
     const withLine = Buffer.concat([SEED_SAMPLE_CONTENT, Buffer.from('1;;Товар;;1;\r\n', 'utf8')]);
     const zip = await makeZip([{ name: SEED_SAMPLE_ENTRY, data: withLine }]);
@@ -94,7 +94,7 @@ describe('kkmtransfer transport, end to end', () => {
     assert.ok(!lines.some((l) => l.event === 'quarantine.added'), 'nothing quarantined');
     const got = await fs.readFile(join(ws.till, 'POS1.spr'));
     assert.deepEqual([...got.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
-    // The merge writes line-1 commands as a `$$$` command line (both forms are valid, PROTOCOLS.md "Commands").
+    // The merge writes line-1 commands as a `$$$` command line (both forms are valid, docs/FORMATS.md "Merging parts").
     assert.equal(got.subarray(3).toString('utf8'), '##@@&&\r\n#\r\n$$$RPL\r\n1;;Товар;;1;\r\n');
   });
 

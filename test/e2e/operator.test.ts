@@ -1,5 +1,5 @@
 /**
- * The operator at 3 a.m. (issue 13), with the agent as a real process against
+ * The operator at 3 a.m., with the agent as a real process against
  * the KKMTransfer emulator: logs readable with any password (and the password
  * nowhere), one log line per fact, read-only commands without the service's
  * secrets, exit codes for unknown POS and package numbers, and a back office

@@ -1,5 +1,5 @@
 /**
- * A till folder that does not exist (issue 13): check-config names it, and the
+ * A till folder that does not exist: check-config names it, and the
  * running agent neither creates it nor pretends all is well. It used to create
  * the folder and watch it forever, reporting ok, while Kassir wrote elsewhere.
  */

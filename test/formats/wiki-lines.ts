@@ -74,7 +74,7 @@ export function kassirFile(lines: string[]): Buffer {
 }
 
 /**
- * The cases of issue 11, each a whole file built around a wiki quote. Every
+ * The real-format cases (docs/FORMATS.md "Tag blocks", "Receipts and units"), each a whole file built around a wiki quote. Every
  * file is complete as written: no receipt is open at its end.
  */
 export const WIKI_CASES: { name: string; lines: string[] }[] = [

@@ -1,6 +1,6 @@
 /**
  * A bare `http.createServer` on 127.0.0.1 for answers the emulator does not
- * give on purpose (the seed's exact text, an HTML page with 200, odd JSON).
+ * give on purpose (the wiki sample's exact text, an HTML page with 200, odd JSON).
  * It records every request with its body.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -1,9 +1,9 @@
 /**
- * The protocol's own sample (seed 001, ReceiveData, "Пример успешного получения
- * пакета с файлом"), byte for byte as the back office sends it: JSON with
- * `errcode` as a string and base64 wrapped with `\r\n` escapes every 64
- * characters. The seed document itself wraps the long line for print; those
- * print breaks are not part of the answer.
+ * The protocol's own sample (the Kassir 5 wiki, ReceiveData, "Пример успешного
+ * получения пакета с файлом"; docs/FORMATS.md "The KKMTransfer service"), byte
+ * for byte as the back office sends it: JSON with `errcode` as a string and
+ * base64 wrapped with `\r\n` escapes every 64 characters. The wiki page wraps
+ * the long line for print; those print breaks are not part of the answer.
  */
 export const SEED_SAMPLE_RESPONSE = `{
 "data":
@@ -16,7 +16,7 @@ export const SEED_SAMPLE_RESPONSE = `{
 /** The `data` string of the sample after JSON decoding (with real CR LF inside). */
 export const SEED_SAMPLE_BASE64: string = (JSON.parse(SEED_SAMPLE_RESPONSE) as { data: string }).data;
 
-/** The seed's "nothing to send" answer. */
+/** The wiki's "nothing to send" answer. */
 export const SEED_NOTHING_RESPONSE = `{
 "data": "",
 "errcode": "3",

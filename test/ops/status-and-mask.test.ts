@@ -1,7 +1,7 @@
 /**
  * The status text is a summary whatever the queue's length, and the log mask
  * keeps lines readable for any password while hiding a password echoed back
- * in text from outside (issue 13).
+ * in text from outside.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';

@@ -7,7 +7,7 @@ import { decodeBase64 } from '../../src/formats/base64.js';
 import { readZipEntries } from '../../src/formats/zip.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 
-test('emulator: ReceiveData under any prefix, string errcodes, base64 wrapped at 64 with \\r\\n like the seed', async (t) => {
+test('emulator: ReceiveData under any prefix, string errcodes, base64 wrapped at 64 with \\r\\n like the wiki sample', async (t) => {
   const emu = await emulatorFor(t);
   const content = Buffer.from('##@@&&\r\n#\r\n' + '1;Товар с длинным названием;'.repeat(20), 'utf8');
   await emu.publish('goods.spr', content);

@@ -1,6 +1,6 @@
 /**
  * Every error an operator can meet says what happened and what to do, naming
- * the key, user or URL involved and never the secret (issue 13). Real ProFTPD
+ * the key, user or URL involved and never the secret. Real ProFTPD
  * and real HTTP servers; the vsftpd full-disk answer (`451 Failure writing`)
  * is fed to the mapping directly (installing vsftpd would remove ProFTPD).
  */

@@ -1,7 +1,7 @@
 /**
  * SPR commands: `$$$` lines anywhere in a part, or text after `##@@&&` on
  * line 1. In this format family they are flags for the whole file, not
- * sections (see PROTOCOLS.md): `$$$CLR[{T}...]` clears tables before loading,
+ * sections (docs/FORMATS.md "Commands and flags"): `$$$CLR[{T}...]` clears tables before loading,
  * `$$$ADD` adds quantities, `$$$RPL` replaces them. One line may carry several
  * (`##@@&&$$$CLR {COM_GR_TOV} $$$ADD` occurs in the wild).
  *

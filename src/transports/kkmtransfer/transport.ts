@@ -1,10 +1,10 @@
 /**
- * The KKMTransfer HTTP service (seed 001 "HTTP-сервис"; seed 002 back office):
+ * The KKMTransfer HTTP service (docs/FORMATS.md "The KKMTransfer service"):
  * ReceiveData `GET {url}/{pos}/{n}` pulls numbered packages, SendData
  * `POST {url}/SendData/{pos}/{n}[/{uid}]` pushes reports.
  *
- * Decisions (see also the report in the PR):
- * - ReceiveData `data` is normally a ZIP (the seed's sample); if the decoded
+ * Decisions (each marked [assumed] in docs/FORMATS.md "The KKMTransfer service"):
+ * - ReceiveData `data` is normally a ZIP (the vendor's sample); if the decoded
  *   bytes are not a ZIP they are taken as the file itself. A ZIP with several
  *   entries is staged as several parts, in entry order, in one `stage` call.
  * - A package the server handed out (errcode 0) that cannot be read (bad
