@@ -1,239 +1,194 @@
 /**
- * The report parser as it was before the byte-range rewrite (commit fcafd08),
- * kept as the reference the fast parser must agree with exactly
- * (report-equivalence.test.ts), with the rules of the real Kassir 5 format
- * (issue 11: 58/655 ends, extra-data lines, tag blocks, holding only for an
- * open receipt) added in the same plain style. Do not optimise this copy: its
- * value is that it is straightforward code.
+ * A second report parser, written from the rules in docs/FORMATS.md ("Report
+ * files": block headers, transaction lines, transaction types, tag blocks,
+ * receipts and units, what holds a file) and not from src/formats/report.ts,
+ * so that report-equivalence.test.ts compares two independent readings of the
+ * same rules. It is meant to be obviously right, not fast: the file is turned
+ * into text (latin1, one character per byte, so every line maps back to its
+ * exact bytes), split into lines, each line classified by a regular
+ * expression or a field split, and units built by a small state machine over
+ * the classified lines. Only the data it shares with the parser is the table
+ * of transaction types (TRANSACTION_TYPES, the one place the types' roles are
+ * written down) and the error type.
  */
-import { detectEncoding } from '../../src/formats/encoding.js';
 import { FormatError } from '../../src/formats/errors.js';
 import type { BlockHeader, ParsedReport, ReportUnit, UnitKind } from '../../src/formats/report.js';
-import { isEndType, isExtraDataType, isReceiptType, isStandaloneType } from '../../src/formats/transaction-types.js';
+import { TRANSACTION_TYPES } from '../../src/formats/transaction-types.js';
 
-/** A unit as parseReport makes it: line spans into the source buffer, `lines` materialised on first read. */
-class ParsedUnit implements ReportUnit {
-  #lines: Buffer[] | undefined;
-  constructor(
-    public kind: UnitKind,
-    public transactions: number,
-    public header: BlockHeader,
-    public complete: boolean,
-    /** The parsed file's bytes. */
-    readonly src: Buffer,
-    /** [start, end) byte offsets of each line in `src`, without EOL, flattened. */
-    readonly spans: number[],
-  ) {}
+type Role = (typeof TRANSACTION_TYPES)[number]['role'];
 
-  get lines(): Buffer[] {
-    if (this.#lines === undefined) {
-      const out: Buffer[] = [];
-      for (let i = 0; i < this.spans.length; i += 2) out.push(this.src.subarray(this.spans[i], this.spans[i + 1]));
-      this.#lines = out;
-    }
-    return this.#lines;
+/** Type number -> role, from the table. A type not in it is a transaction of unknown role. */
+const ROLE = new Map<number, Role>(TRANSACTION_TYPES.flatMap((row) => row.types.map((t) => [t, row.role] as const)));
+
+/** What one line is, read on its own. */
+type Line =
+  | { is: 'header'; flag: '#' | '@' }
+  | { is: 'tag'; name: string; closesItself: boolean }
+  | { is: 'transaction'; role: Role | undefined; key: string }
+  | { is: 'other' };
+
+/** "An unsigned integer, spaces around allowed" (at most 15 digits), or undefined. */
+function unsigned(field: string): number | undefined {
+  const m = /^ *([0-9]{1,15}) *$/.exec(field);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A key field: equal numbers are one key (`07` = `7`); anything else is compared as written. */
+function keyOf(field: string): string {
+  const n = unsigned(field);
+  return n === undefined ? `text:${field}` : `number:${n}`;
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** `</name` followed by `>`, a space, a tab or the end of the text. */
+const closingTag = (name: string, atStart: boolean) => new RegExp(`${atStart ? '^[ \\t]*' : ''}</${escapeRegExp(name)}(?:[> \\t]|$)`);
+
+/** Reads one line (outside a tag block and outside a block header's service lines). */
+function classify(text: string): Line {
+  if (text === '#' || text === '@') return { is: 'header', flag: text };
+  // A tag opens with `<` and a name: not `</`, `< `, `<>`, `<!`, `<?` (nor a tab).
+  const tag = /^<([^/ \t>!?][^ \t>/]*)/.exec(text);
+  if (tag) {
+    const name = tag[1]!;
+    // It closes itself with `/>` at its end (spaces and tabs after it allowed), or with `</name` anywhere after its `<`.
+    return { is: 'tag', name, closesItself: /\/>[ \t]*$/.test(text) || closingTag(name, false).test(text.slice(1)) };
   }
+  const fields = text.split(';');
+  // At least 6 fields (5 semicolons), and field 4 (the type) a number.
+  const type = fields.length >= 6 ? unsigned(fields[3]!) : undefined;
+  if (type === undefined) return { is: 'other' };
+  return { is: 'transaction', role: ROLE.get(type), key: `${keyOf(fields[4]!)} ${keyOf(fields[5]!)}` };
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
-const SEMI = 0x3b;
-const SPACE = 0x20;
-const HASH = 0x23;
-const AT = 0x40;
-
-/** Unsigned integer in data[s, e) (spaces around allowed), or -1. */
-function parseUint(data: Buffer, s: number, e: number): number {
-  while (s < e && data[s] === SPACE) s++;
-  while (e > s && data[e - 1] === SPACE) e--;
-  if (s === e || e - s > 15) return -1;
-  let v = 0;
-  for (let i = s; i < e; i++) {
-    const d = data[i]! - 0x30;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
+/** Up to 60 characters of a line, quoted, as error messages show it. */
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}...` : text);
 }
 
-/** A field as a comparable key: its number when it is one, else its text. */
-function keyField(data: Buffer, s: number, e: number): number | string {
-  const v = parseUint(data, s, e);
-  return v >= 0 ? v : `s:${data.toString('latin1', s, e)}`;
-}
-
-const NO_KEY = Symbol('no key');
-
-function showLine(line: Buffer): string {
-  const t = line.toString('latin1', 0, Math.min(line.length, 60));
-  return JSON.stringify(line.length > 60 ? `${t}...` : t);
-}
-
-/** The tag a line opens (`<name ...`), and whether the same line closes it; undefined for any other line. */
-function tagOf(line: string): { name: string; closed: boolean } | undefined {
-  const m = /^<([^/ \t>!?][^ \t>/]*)/.exec(line);
-  if (!m) return undefined;
-  const name = m[1]!;
-  const selfClosing = /\/>[ \t]*$/.test(line);
-  return { name, closed: selfClosing || closesAnywhere(line.slice(1), name) };
-}
-function closesAnywhere(text: string, name: string): boolean {
-  for (let at = text.indexOf('</'); at !== -1; at = text.indexOf('</', at + 2)) {
-    if (text.startsWith(name, at + 2) && /^(?:$|[> \t])/.test(text.slice(at + 2 + name.length, at + 3 + name.length))) return true;
-  }
-  return false;
-}
-function closesAtStart(line: string, name: string): boolean {
-  const t = line.replace(/^[ \t]*/, '');
-  return t.startsWith(`</${name}`) && /^(?:$|[> \t])/.test(t.slice(2 + name.length, 3 + name.length));
+/** A unit under construction: plain arrays, read back as ReportUnit. */
+interface Building extends ReportUnit {
+  /** Set for a run keyed by (POS, receipt); undefined for lines not understood and single-line units. */
+  key: string | undefined;
 }
 
 export function referenceParseReport(data: Buffer, name: string, opts: { header?: BlockHeader } = {}): ParsedReport {
-  const encoding = detectEncoding(data);
-  const n = data.length;
-  let p = encoding === 'utf8bom' ? 3 : 0;
-  let header = opts.header;
+  const bom = data.length >= 3 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf;
+  const encoding = bom ? 'utf8bom' : 'cp1251';
+  // Lines: split at LF; a CR right before the line end belongs to the end of line, not the line.
+  const texts = data.toString('latin1', bom ? 3 : 0).split('\n');
+  if (texts.at(-1) === '') texts.pop(); // the file ends with LF (or is empty): no line after it
+  const lines = texts.map((t) => (t.endsWith('\r') ? t.slice(0, -1) : t));
+
   const units: ReportUnit[] = [];
-  let skippedLoaded = 0;
-  let lineNo = 0;
+  let skipped = 0;
+  let header = opts.header;
+  /** A block header whose service lines are being read. */
+  let reading: { flag: '#' | '@'; at: number; service: Buffer[] } | undefined;
+  /** The open unit: a run lines keep joining. */
+  let open: Building | undefined;
+  /** The unit the previous line ended (an end line, a standalone or extra-data line, or a tag block after one). */
+  let justEnded: Building | undefined;
+  /** The tag block being read, and the unit its lines go into (none in an '@' block). */
+  let inTag: { name: string; owner: Building | undefined } | undefined;
 
-  // Block header being read: 0 = none, 1/2 = expecting service line 1/2.
-  let pendingService = 0;
-  let pendingFlag: '#' | '@' = '#';
-  let pendingFirst: Buffer | undefined;
-  let headerLine = 0;
-
-  let cur: ParsedUnit | undefined;
-  let curPos: number | string | symbol = NO_KEY;
-  let curRcpt: number | string | symbol = NO_KEY;
-  let ended: ParsedUnit | undefined; // the unit the previous line ended
-  let tag: string | undefined;
-  let tagUnit: ParsedUnit | undefined;
-  const sc = [0, 0, 0, 0, 0];
-
-  // Only a receipt with receipt lines still open at end of file may continue in the next file.
-  const close = (atEndOfFile = false) => {
-    if (cur) {
-      cur.complete = !(atEndOfFile && curPos !== NO_KEY && cur.kind === 'receipt');
-      if (cur.header.flag === '#') units.push(cur);
-      cur = undefined;
-      curPos = curRcpt = NO_KEY;
-    }
+  const start = (kind: UnitKind, transactions: number, line: Buffer, key?: string): Building => ({ kind, transactions, header: header!, complete: true, lines: [line], key });
+  const finish = (unit: Building, complete: boolean) => {
+    unit.complete = complete;
+    units.push(unit);
   };
 
-  while (p < n) {
-    let end = data.indexOf(LF, p);
-    const next = end === -1 ? n : end + 1;
-    if (end === -1) end = n;
-    const e = end > p && data[end - 1] === CR ? end - 1 : end;
-    lineNo++;
-    const ls = p;
-    p = next;
-
-    if (pendingService !== 0) {
-      if (pendingService === 1) {
-        pendingFirst = data.subarray(ls, e);
-        pendingService = 2;
-      } else {
-        header = { flag: pendingFlag, service: [pendingFirst!, data.subarray(ls, e)], encoding };
-        pendingService = 0;
+  lines.forEach((text, i) => {
+    const lineNo = i + 1;
+    const bytes = Buffer.from(text, 'latin1');
+    if (reading) {
+      reading.service.push(bytes);
+      if (reading.service.length === 2) {
+        header = { flag: reading.flag, service: [reading.service[0]!, reading.service[1]!], encoding };
+        reading = undefined;
       }
-      continue;
+      return;
     }
-    const text = data.toString('latin1', ls, e);
-    if (tag !== undefined) {
-      tagUnit?.spans.push(ls, e);
-      if (closesAtStart(text, tag)) tag = undefined;
-      continue;
+    if (inTag) {
+      inTag.owner?.lines.push(bytes);
+      if (closingTag(inTag.name, true).test(text)) inTag = undefined;
+      return;
     }
-    const len = e - ls;
-    if (len === 1 && (data[ls] === HASH || data[ls] === AT)) {
-      close();
-      ended = undefined;
-      pendingFlag = data[ls] === HASH ? '#' : '@';
-      pendingService = 1;
-      headerLine = lineNo;
-      continue;
+    const line = classify(text);
+    if (line.is === 'header') {
+      // A new block: whatever was open ends here, complete (a receipt cannot continue across blocks).
+      if (open) finish(open, true);
+      open = justEnded = undefined;
+      reading = { flag: line.flag, at: lineNo, service: [] };
+      return;
     }
-    const opened = header ? tagOf(text) : undefined;
-    if (opened) {
-      let owner: ParsedUnit | undefined;
-      if (header!.flag === '#') {
-        owner = cur ?? ended;
-        if (!owner) owner = cur = new ParsedUnit('other', 0, header!, false, data, []);
-        owner.spans.push(ls, e);
+    if (header === undefined) {
+      if (text === '') return; // empty lines before the first header carry nothing
+      throw new FormatError(name, lineNo, `not a report file: expected a block header line "#" or "@" before the first transaction, found ${quoted(text)}`);
+    }
+    if (line.is === 'tag') {
+      // The block belongs to the line before it: the open unit, or the unit that line ended, or (none) a unit of its own.
+      let owner: Building | undefined;
+      if (header.flag === '#') {
+        owner = open ?? justEnded;
+        if (owner) owner.lines.push(bytes);
+        else owner = open = start('other', 0, bytes);
       }
-      if (!opened.closed) {
-        tag = opened.name;
-        tagUnit = owner;
-      }
-      continue;
-    }
-
-    // Fields 1-6: find the first five semicolons by hand (the start of a
-    // line is short), then the type and key fields between them.
-    let f = 0;
-    for (let i = ls; i < e && f < 5; i++) if (data[i] === SEMI) sc[f++] = i;
-    let type = -1;
-    let sixthEnd = e;
-    if (f === 5) {
-      type = parseUint(data, sc[2]! + 1, sc[3]!);
-      const s6 = data.indexOf(SEMI, sc[4]! + 1);
-      if (s6 !== -1 && s6 < e) sixthEnd = s6;
-    }
-
-    if (!header) {
-      if (len === 0) continue;
-      throw new FormatError(name, lineNo, `not a report file: expected a block header line "#" or "@" before the first transaction, found ${showLine(data.subarray(ls, e))}`);
+      if (!line.closesItself) inTag = { name: line.name, owner };
+      return;
     }
     if (header.flag === '@') {
-      if (type >= 0) skippedLoaded++;
-      continue;
+      // Already loaded by the back office: counted, never sent again.
+      if (line.is === 'transaction') skipped++;
+      return;
     }
-    ended = undefined;
-    if (type < 0) {
-      // Not understood: stays where it stands.
-      if (cur) cur.spans.push(ls, e);
-      else cur = new ParsedUnit('other', 0, header, false, data, [ls, e]);
-      continue;
+    justEnded = undefined;
+    if (line.is === 'other') {
+      // Not understood: it stays where it stands.
+      if (open) open.lines.push(bytes);
+      else open = start('other', 0, bytes);
+      return;
     }
-    const pos = keyField(data, sc[3]! + 1, sc[4]!);
-    const rcpt = keyField(data, sc[4]! + 1, sixthEnd);
-    const sameReceipt = cur !== undefined && curPos !== NO_KEY && pos === curPos && rcpt === curRcpt;
-    const extraInOpenReceipt = cur !== undefined && curPos !== NO_KEY && cur.kind === 'receipt' && isExtraDataType(type);
-    if (sameReceipt || extraInOpenReceipt) {
-      cur!.spans.push(ls, e);
-      cur!.transactions++;
-      if (isReceiptType(type)) cur!.kind = 'receipt';
-      if (isEndType(type)) {
-        ended = cur;
-        close();
+    const { role, key } = line;
+    const isReceiptLine = role === 'in receipt' || role === 'ends a receipt';
+    if (open?.key !== undefined && (open.key === key || (role === 'extra data' && open.kind === 'receipt'))) {
+      // The same receipt, or extra data inside an open receipt: it joins.
+      open.lines.push(bytes);
+      open.transactions++;
+      if (isReceiptLine) open.kind = 'receipt';
+      if (role === 'ends a receipt') {
+        finish(open, true);
+        justEnded = open;
+        open = undefined;
       }
-      continue;
+      return;
     }
-    close();
-    if (isStandaloneType(type) || isExtraDataType(type)) {
-      ended = new ParsedUnit(isStandaloneType(type) ? 'standalone' : 'extra', 1, header, true, data, [ls, e]);
-      units.push(ended);
-      continue;
+    if (open) finish(open, true); // another key: Kassir moved on
+    open = undefined;
+    if (role === 'standalone' || role === 'extra data') {
+      justEnded = start(role === 'standalone' ? 'standalone' : 'extra', 1, bytes);
+      finish(justEnded, true);
+      return;
     }
-    cur = new ParsedUnit(isReceiptType(type) ? 'receipt' : 'other', 1, header, false, data, [ls, e]);
-    curPos = pos;
-    curRcpt = rcpt;
-    if (isEndType(type)) {
-      ended = cur;
-      close();
+    const unit = start(isReceiptLine ? 'receipt' : 'other', 1, bytes, key);
+    if (role === 'ends a receipt') {
+      finish(unit, true);
+      justEnded = unit;
+    } else {
+      open = unit;
     }
+  });
+
+  if (reading) {
+    throw new FormatError(name, reading.at, `block header "${reading.flag}" is followed by ${reading.service.length} of its 2 service lines before end of file`);
   }
-  if (pendingService !== 0) {
-    throw new FormatError(name, headerLine, `block header "${pendingFlag}" is followed by ${pendingService - 1} of its 2 service lines before end of file`);
+  // Only a receipt with receipt lines and no end line may continue in the next file.
+  if (open) finish(open, !(open.key !== undefined && open.kind === 'receipt'));
+  const result: ParsedReport = { units, skippedLoadedTransactions: skipped, lines: lines.length, encoding };
+  if (inTag) {
+    // The file ends inside a tag block: the rest of it may still be coming.
+    result.openTag = inTag.name;
+    if (inTag.owner) inTag.owner.complete = false;
   }
-  close(true);
-  const r: ParsedReport = { units, skippedLoadedTransactions: skippedLoaded, lines: lineNo, encoding };
-  if (tag !== undefined) {
-    r.openTag = tag;
-    if (tagUnit) tagUnit.complete = false;
-  }
-  if (header) r.lastHeader = header;
-  return r;
+  if (header) result.lastHeader = header;
+  return result;
 }
