@@ -12,14 +12,14 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** Where notes live: the code, the tests, the scripts and the docs. */
-const WHERE = ['src', 'test', 'scripts', 'docs', 'README.md'];
+/** Where notes live: the code, the tests, the scripts, the benchmarks and the docs. */
+const WHERE = ['src', 'test', 'scripts', 'bench', 'docs', 'README.md', 'BENCHMARKS.md', 'RELIABILITY.md'];
 const TEXT = /\.(ts|mjs|js|md|json|ya?ml|sh|ps1)$/;
 
 /** References to what a clone does not have; written in pieces so this file does not match itself. */
 const OUTSIDE: { what: string; pattern: RegExp }[] = [
   { what: 'the steering folder', pattern: new RegExp(['\\.\\.', '/shared'].join('')) },
-  { what: 'the protocol notes outside the project', pattern: new RegExp(['PROTOCOLS', '\\.md'].join('')) },
+  { what: 'the protocol notes outside the project', pattern: new RegExp(['PROTO', 'COLS', '\\.md'].join('')) },
   { what: 'the design sketch outside the project', pattern: new RegExp(['DESIGN', '\\.md'].join('')) },
   { what: 'a numbered source document', pattern: new RegExp(['seed', ' 00'].join(''), 'i') },
 ];
@@ -33,7 +33,7 @@ function files(path: string): string[] {
     .flatMap((n) => files(join(path, n)));
 }
 
-test('no note in src/, test/, scripts/ or docs/ points outside the repository', () => {
+test('no note in the code, the tests or the docs points outside the repository', () => {
   const all = WHERE.flatMap((w) => files(join(ROOT, w)));
   assert.ok(all.some((f) => f.endsWith(join('docs', 'FORMATS.md'))), 'docs/FORMATS.md is among the files read');
   assert.ok(all.length > 100, `the walk found the code (${all.length} files)`);
@@ -50,6 +50,6 @@ test('no note in src/, test/, scripts/ or docs/ points outside the repository', 
 });
 
 test('the check finds such a note', () => {
-  const sample = ['see ', 'PROTOCOLS', '.md and ', 'seed', ' 001'].join('');
+  const sample = ['see ', 'PROTO', 'COLS', '.md and ', 'seed', ' 001'].join('');
   assert.deepEqual(OUTSIDE.filter(({ pattern }) => pattern.test(sample)).map((o) => o.what), ['the protocol notes outside the project', 'a numbered source document']);
 });
