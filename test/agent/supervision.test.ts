@@ -77,9 +77,10 @@ it('a till whose data folder is taken is reported and retried while the other ru
     const failed = agent.failedToStart();
     assert.deepEqual([...failed.keys()], [2]);
     assert.match(failed.get(2)!, /in use by another kassir-agent/);
+    // At least one: on a loaded machine the start itself can outlast RESTART_MS, and the first retry with it.
     const first = events(records, 'exchange.start.failed');
-    assert.equal(first.length, 1);
-    assert.equal(first[0]!.pos, 2);
+    assert.ok(first.length >= 1);
+    assert.ok(first.every((f) => f.pos === 2), 'only till 2 fails');
     assert.equal(first[0]!.retryInMs, RESTART_MS);
     await waitFor(() => events(records, 'exchange.start.failed').length >= 2, 'a second try of till 2');
 
