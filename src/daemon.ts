@@ -6,10 +6,11 @@
  * The process then exits even if a socket the agent gave up on is still open;
  * a watchdog exits at the deadline should the stop itself hang.
  */
-import { Agent, onceOk } from './agent.js';
+import { Agent } from './agent.js';
 import type { LoadedConfig } from './config/load.js';
-import type { OnceResult } from './exchange/exchange.js';
+import { pending, type ExchangeOnceResult } from './exchange/once.js';
 import { createLogger, type ClosableLogger } from './log.js';
+import { STOP_TIMINGS } from './util/stop-step.js';
 
 export function agentLogger(loaded: LoadedConfig): ClosableLogger {
   const { log } = loaded.config;
@@ -17,11 +18,11 @@ export function agentLogger(loaded: LoadedConfig): ClosableLogger {
 }
 
 /** Runs one full cycle of every exchange and stops. */
-export async function runOnce(loaded: LoadedConfig): Promise<{ ok: boolean; results: (OnceResult & { pos: number; error?: string })[] }> {
+export async function runOnce(loaded: LoadedConfig): Promise<{ ok: boolean; results: ExchangeOnceResult[] }> {
   const log = agentLogger(loaded);
   try {
     const results = await new Agent(loaded, log).runOnce();
-    return { ok: results.every(onceOk), results };
+    return { ok: !results.some(pending), results };
   } finally {
     await log.close();
   }
@@ -45,7 +46,7 @@ export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: n
   try {
     await agent.start();
   } catch (e) {
-    await agent.stop(1_000).catch(() => undefined);
+    await agent.stop(STOP_TIMINGS.notStartedMs).catch((err) => log.error('agent.stop.failed', { error: (err as Error).message }));
     await log.close();
     for (const [sig, h] of handlers) process.off(sig, h);
     throw e;

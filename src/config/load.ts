@@ -123,7 +123,6 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
         if (inUrl) secrets.push(inUrl);
       }
     }
-    if (ex.till.requestFile === undefined) ex.till.requestFile = ex.till.referenceFile.replace(/(\.[^.]*)?$/, '.flr');
   });
   // Exchanges run independently: they must not share a POS, a data folder or a till folder.
   for (const key of ['pos', 'dataDir', 'till.dir'] as const) {
@@ -313,13 +312,13 @@ function knownKeysAt(input: unknown, path: string[], multi: boolean): string[] {
 
 interface ZodLike {
   shape?: Record<string, ZodLike>;
-  def?: { innerType?: ZodLike; values?: unknown[]; element?: ZodLike };
+  def?: { innerType?: ZodLike; values?: unknown[]; element?: ZodLike; in?: ZodLike };
 }
 
-/** Strips default/optional/prefault wrappers. */
+/** Strips default/optional/prefault wrappers, and a transform's output (its input is the object read). */
 function unwrap(schema: unknown): unknown {
   let s = schema as ZodLike | undefined;
-  while (s?.def?.innerType !== undefined) s = s.def.innerType;
+  while (s?.def?.innerType !== undefined || s?.def?.in !== undefined) s = s.def.innerType ?? s.def.in;
   return s;
 }
 
