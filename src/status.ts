@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs/promises';
 import type { Config, ExchangeConfig } from './config/schema.js';
-import type { ExchangeLive } from './exchange/exchange.js';
+import type { ExchangeLive } from './exchange/live.js';
 import { Store } from './store/store.js';
 import { scanHeldFiles, type HeldFile } from './till/collect.js';
 

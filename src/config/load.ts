@@ -9,13 +9,10 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { prepareMetricsConfig } from '../metrics/config-check.js';
+import type { ConfigProblem } from './problem.js';
 import { EXCHANGE_PATH_KEYS, exchangeSchema, multiConfigSchema, singleConfigSchema, type Config, type ExchangeConfig } from './schema.js';
 
-export interface ConfigProblem {
-  /** Dotted key path (`transport.port`), or `(file)` for problems with the file itself. */
-  path: string;
-  message: string;
-}
+export type { ConfigProblem } from './problem.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

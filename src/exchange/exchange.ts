@@ -33,9 +33,6 @@ import type { Random } from './retry-policy.js';
 import { Scheduler } from './scheduler.js';
 import { TransportSession } from './transport-session.js';
 
-export type { ExchangeLive } from './live.js';
-export type { OnceResult } from './once.js';
-
 export class Exchange {
   private readonly collector: ReportCollector;
   private readonly deliverer: TillDeliverer;
