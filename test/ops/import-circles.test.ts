@@ -5,16 +5,10 @@
  * and `import('...')` of src/ and looks for a cycle among the relative ones.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
-}
+import { SRC, sourceFiles } from '../helpers/source-files.js';
 
 /** The relative modules `file` imports or re-exports, as .ts paths. */
 export function importsOf(file: string, text: string): string[] {
@@ -67,7 +61,7 @@ it('the cycle finder finds a type-only circle and a re-export circle (so a pass 
 });
 
 it('src/ has no import circle, type-only imports included', () => {
-  const files = sources(SRC);
+  const files = sourceFiles();
   assert.ok(files.length > 50, `found only ${files.length} source files under ${SRC}`);
   const graph = new Map(files.map((f) => [f, importsOf(f, readFileSync(f, 'utf8'))]));
   for (const [f, deps] of graph) for (const d of deps) assert.ok(graph.has(d), `${relative(SRC, f)} imports ${relative(SRC, d)}, which is not a source file`);

@@ -4,16 +4,10 @@
  * src/store/ commits a change of its own or appends with an edit of its own.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-
-const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
-}
+import { SRC, sourceFiles } from '../helpers/source-files.js';
 
 /** Lines of `text` that call `name(` as a method (`x.commit(`, `store\n  .commit(`). */
 function callsOf(text: string, name: string): number[] {
@@ -29,7 +23,7 @@ it('the scan sees the store calling commit (so an empty result outside it means 
 });
 
 it('no source file outside src/store/ calls commit( or appendPlanned(', () => {
-  const outside = sources(SRC).filter((f) => relative(SRC, f).split(sep)[0] !== 'store');
+  const outside = sourceFiles().filter((f) => relative(SRC, f).split(sep)[0] !== 'store');
   assert.ok(outside.length > 40, `found only ${outside.length} source files`);
   const found: string[] = [];
   for (const f of outside) {
