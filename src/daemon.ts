@@ -28,9 +28,6 @@ export async function runOnce(loaded: LoadedConfig): Promise<{ ok: boolean; resu
   }
 }
 
-/** Time kept for `agent.stopped` and closing the log, out of the stop deadline. */
-const LOG_CLOSE_MS = 1_000;
-
 /** Runs the daemon until a stop signal; resolves with the exit code (the process exits by then). */
 export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: number } = {}): Promise<number> {
   const deadlineMs = opts.stopDeadlineMs ?? loaded.config.stop.deadlineMs;
@@ -60,7 +57,7 @@ export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: n
     process.exit(1);
   }, deadlineMs).unref();
   log.info('agent.stopping', { signal, deadlineMs });
-  const code = await agent.stop(Math.max(0, deadlineMs - LOG_CLOSE_MS)).then(
+  const code = await agent.stop(Math.max(0, deadlineMs - STOP_TIMINGS.logCloseMs)).then(
     () => 0,
     (e) => {
       log.error('agent.stop.failed', { error: (e as Error).message });

@@ -36,6 +36,8 @@ export const STOP_TIMINGS = {
   endpointsMs: 1_000,
   /** Closing an exchange's transport and store is kept at least this, or a third of the deadline, whatever the flows do. */
   closingMs: 3_000,
+  /** Kept for `agent.stopped` and closing the log, out of the stop deadline. */
+  logCloseMs: 1_000,
   /** A stop of what is not yet running: an exchange that finished starting after the stop began, an agent whose start failed. */
   notStartedMs: 1_000,
 } as const;
