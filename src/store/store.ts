@@ -127,8 +127,8 @@ export class Store {
       await this.outbox.journal.close();
       await this.history.close();
       if (this.committed.unsaved && this.lock) {
-        // What is unsaved (delivery counters and times) has the outbox journal as its durable record: nothing is lost.
-        await this.committed.save(this.committed.draft()).catch((e) => this.log.warn('store.state.save-failed', { error: (e as Error).message, note: 'the delivery counters are rebuilt from the outbox journal at the next start' }));
+        // What is unsaved is the delivery counter and the last push time: the deliveries themselves are in the outbox journal.
+        await this.committed.save(this.committed.draft()).catch((e) => this.log.warn('store.state.save-failed', { error: (e as Error).message, note: 'the deliveries are kept by the outbox journal; the delivered counter and last push time may stay behind' }));
       }
       await this.lock?.release();
       this.lock = undefined;
