@@ -9,17 +9,18 @@ import type { LoadedConfig } from './config/load.js';
 import type { ExchangeConfig } from './config/schema.js';
 import { controlSocketPath } from './control/socket-path.js';
 import { ControlServer, ControlSocketNotPrivateError } from './control/server.js';
-import { Exchange, type OnceResult } from './exchange/exchange.js';
+import { Exchange } from './exchange/exchange.js';
+import { failedOnce, pending, type ExchangeOnceResult } from './exchange/once.js';
 import type { ClosableLogger } from './log.js';
 import { MetricsServer, metricsText, type MetricsSource } from './metrics.js';
 import { TextfileExport } from './metrics/textfile.js';
-import { dataFreeBytes, statusOf, type StatusReport } from './status.js';
+import { dataFreeBytes, type StatusReport } from './status.js';
 import { DataDirLockedError } from './store/lock.js';
 import { Store } from './store/store.js';
 import { createTransport } from './transports/create.js';
 import type { Logger } from './util/logger.js';
 import { NotFoundError } from './util/not-found.js';
-import { stopStep } from './util/stop-step.js';
+import { STOP_TIMINGS, stopStep } from './util/stop-step.js';
 
 interface Slot {
   config: ExchangeConfig;
@@ -102,7 +103,7 @@ export class Agent {
       await exchange.start();
       if (this.stopping) {
         // The stop came while this exchange was starting: it was not among those stopped.
-        await exchange.stop(1_000);
+        await exchange.stop(STOP_TIMINGS.notStartedMs);
         return;
       }
       slot.exchange = exchange;
@@ -120,7 +121,7 @@ export class Agent {
    * The endpoints first (no new commands), then every exchange side by side;
    * each step isolated (see util/stop-step.ts).
    */
-  stop(deadlineMs = 10_000): Promise<void> {
+  stop(deadlineMs: number): Promise<void> {
     this.stopped ??= this.stopOnce(deadlineMs);
     return this.stopped;
   }
@@ -129,7 +130,7 @@ export class Agent {
     this.stopping = true;
     const deadline = Date.now() + deadlineMs;
     for (const s of this.slots) if (s.retryTimer) clearTimeout(s.retryTimer);
-    const endpoints = Date.now() + Math.min(1_000, deadlineMs / 10);
+    const endpoints = Date.now() + Math.min(STOP_TIMINGS.endpointsMs, deadlineMs / 10);
     await stopStep(this.log, 'control channel', endpoints, () => this.control?.stop());
     await stopStep(this.log, 'metrics endpoint', endpoints, () => this.metrics?.stop());
     await stopStep(this.log, 'metrics textfile export', endpoints, () => this.textfile?.stop());
@@ -139,9 +140,9 @@ export class Agent {
   // ------------------------------------------------------------------ once
 
   /** One full cycle of every exchange, then stop. A failing exchange does not stop the others. */
-  async runOnce(): Promise<(OnceResult & { pos: number; error?: string })[]> {
+  async runOnce(): Promise<ExchangeOnceResult[]> {
     for (const w of this.loaded.warnings) this.log.warn(w.event, { note: w.message });
-    const results: (OnceResult & { pos: number; error?: string })[] = [];
+    const results: ExchangeOnceResult[] = [];
     for (const slot of this.slots) {
       let exchange: Exchange | undefined;
       try {
@@ -149,13 +150,13 @@ export class Agent {
         await exchange.prepare();
         const r = await exchange.runOnce();
         results.push({ pos: slot.config.pos, ...r });
-        slot.log.info('agent.once.done', { ...r, outcome: onceOk(r) ? 'ok' : 'pending' });
+        slot.log.info('agent.once.done', { ...r, outcome: pending(r) ? 'pending' : 'ok' });
       } catch (e) {
         if (e instanceof DataDirLockedError && this.slots.length === 1) throw e;
         slot.log.error('agent.once.failed', { error: (e as Error).message });
-        results.push({ pos: slot.config.pos, queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0, held: 0, error: (e as Error).message });
+        results.push(failedOnce(slot.config.pos, (e as Error).message));
       } finally {
-        await exchange?.stop(5_000).catch(() => undefined);
+        await exchange?.stop(this.loaded.config.stop.deadlineMs).catch((e) => slot.log.warn('agent.once.stop-failed', { error: (e as Error).message, note: 'the next run recovers the data folder' }));
       }
     }
     return results;
@@ -164,7 +165,7 @@ export class Agent {
   // ---------------------------------------------------------------- status
 
   snapshot(): StatusReport[] {
-    return this.slots.flatMap((s) => (s.exchange ? [{ ...statusOf(s.config, s.exchange.store, Date.now(), s.exchange.heldFiles()), live: s.exchange.live() }] : []));
+    return this.slots.flatMap((s) => (s.exchange ? [s.exchange.status()] : []));
   }
 
   failedToStart(): Map<number, string> {
@@ -193,20 +194,14 @@ export class Agent {
       retry: async (pos: number | undefined) => {
         const chosen = this.select(pos);
         await Promise.all(chosen.map((ex) => ex.retryNow()));
-        return { results: chosen.map((ex) => ({ ...ex.live(), queued: ex.store.queued().length })) };
+        return { results: chosen.map((ex) => ({ ...ex.live(), queued: ex.queued })) };
       },
       resend: async (pkg: number, pos: number | undefined) => {
         const chosen = this.select(pos);
         if (chosen.length > 1) throw new Error('several exchanges run here: say which with --pos');
-        const meta = await chosen[0]!.store.requeueArchived(pkg);
-        void chosen[0]!.triggerPush();
+        const meta = await chosen[0]!.resend(pkg);
         return { pos: chosen[0]!.pos, package: meta.number, resendOf: pkg, transactions: meta.transactions };
       },
     };
   }
-}
-
-export function onceOk(r: OnceResult & { error?: string }): boolean {
-  // A report file still in the till folder (held for its open receipt, or not finished) is pending too.
-  return r.error === undefined && r.queued === 0 && r.inbox === 0 && r.openTransactions === 0 && r.held === 0 && r.tillWaiting === 0 && !r.pullError;
 }

@@ -21,6 +21,7 @@ import { askStatus, isPermissionError } from './control/ask-status.js';
 import { controlRequest } from './control/client.js';
 import { controlSocketPath } from './control/socket-path.js';
 import { agentLogger, runDaemon, runOnce } from './daemon.js';
+import { pending, type ExchangeOnceResult } from './exchange/once.js';
 import { formatHistoryRow, readHistory } from './history.js';
 import { formatStatus, readStatus } from './status.js';
 import { discovery, statusDocument, unreadableConfigDocument } from './status-json.js';
@@ -129,27 +130,204 @@ function parsePos(v: string | undefined): number | undefined | null {
   return null;
 }
 
+type Values = ReturnType<typeof parseCommandLine>['values'];
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      once: { type: 'boolean' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      'no-secrets': { type: 'boolean' },
+      discovery: { type: 'boolean' },
+      pos: { type: 'string' },
+      since: { type: 'string' },
+      package: { type: 'string' },
+      errors: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+}
+
+/** `check-config`: the config and the folders and files it names. */
+async function checkConfigCommand(values: Values): Promise<number> {
+  const loaded = load(values.config, values['no-secrets'] ? READ_ONLY : {});
+  if (typeof loaded === 'number') return loaded;
+  const problems = checkOnDisk(loaded.config);
+  if (problems.length > 0) return reportProblems(loaded.file, problems);
+  for (const w of loaded.warnings) process.stderr.write(`warning: ${w.message}\n`);
+  const ex = loaded.config.exchanges;
+  process.stdout.write(`${loaded.file}: ok (${ex.map((x) => `POS ${x.pos}, transport ${x.transport.type}`).join('; ')})\n`);
+  return EXIT.ok;
+}
+
+/** `status`: from the running agent, else from the data folder; --json and --discovery for monitoring. */
+async function statusCommand(values: Values): Promise<number> {
+  // Monitoring parses --json: a config this user may not read is a set-up problem it must see as such.
+  const denied = values.json && values.config ? permissionDenied(values.config) : undefined;
+  if (denied) {
+    process.stdout.write(JSON.stringify(unreadableConfigDocument(resolve(values.config!), denied), null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  if (values.discovery) {
+    process.stdout.write(JSON.stringify(discovery(loaded.config)) + '\n');
+    return EXIT.ok;
+  }
+  const asked = await askStatus(controlSocketPath(loaded.config), values.json ? STATUS_JSON_WAIT_MS : STATUS_WAIT_MS);
+  if (values.json) {
+    process.stdout.write(JSON.stringify(await statusDocument(loaded.config, asked), null, 2) + '\n');
+    return EXIT.ok;
+  }
+  if (asked.state !== 'running' && asked.error) process.stderr.write(`cannot ask the running agent (${asked.state}): ${asked.error}\n`);
+  const reports = asked.state === 'running' ? asked.live.exchanges : await readStatus(loaded.config);
+  const notRunning = asked.state === 'running' ? asked.live.notRunning : {};
+  process.stdout.write(reports.map((r) => formatStatus(r, Date.now(), { verbose: values.verbose })).join('\n\n') + '\n');
+  for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
+  return EXIT.ok;
+}
+
+/**
+ * Asks the running agent to do `command` (exchange-now, retry) and prints its
+ * answer, one line per POS. Returns the results, or the exit code when there are none.
+ */
+async function askAgent<T extends { pos: number }>(command: 'exchange-now' | 'retry', values: Values): Promise<T[] | number> {
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  const pos = parsePos(values.pos);
+  if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
+  const path = `/${command}${pos !== undefined ? `?pos=${pos}` : ''}`;
+  const answer = await controlRequest<{ results?: T[]; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
+  if (!answer) {
+    process.stderr.write(`no kassir-agent is running for ${loaded.file} (start it, or use: kassir-agent run --once --config ${loaded.file})\n`);
+    return EXIT.notRunning;
+  }
+  if (answer.status !== 200) return agentRefused(answer.status, answer.body.error);
+  const results = answer.body.results ?? [];
+  for (const r of results) {
+    const detail = Object.entries(r as Record<string, unknown>)
+      .filter(([k, v]) => k !== 'pos' && v !== undefined && typeof v !== 'object')
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(' ');
+    process.stdout.write(`POS ${String(r.pos)}: ${detail}\n`);
+  }
+  return results;
+}
+
+/** `exchange-now`: the running agent runs a full exchange; exit 3 while anything is pending (the rule `run --once` uses). */
+async function exchangeNowCommand(values: Values): Promise<number> {
+  const results = await askAgent<ExchangeOnceResult>('exchange-now', values);
+  if (typeof results === 'number') return results;
+  return results.some(pending) ? EXIT.pending : EXIT.ok;
+}
+
+/** `retry`: the running agent forgets its backoff and sends everything queued now. */
+async function retryCommand(values: Values): Promise<number> {
+  const results = await askAgent('retry', values);
+  return typeof results === 'number' ? results : EXIT.ok;
+}
+
+/** `history`: every attempt, filtered. */
+async function historyCommand(values: Values): Promise<number> {
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  const pos = parsePos(values.pos);
+  if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
+  const since = values.since !== undefined ? new Date(values.since) : undefined;
+  if (since && Number.isNaN(since.getTime())) {
+    process.stderr.write(`--since: not a date: ${values.since} (e.g. 2026-11-24 or 2026-11-24T10:00)\n`);
+    return EXIT.usage;
+  }
+  const pkg = values.package !== undefined ? Number(values.package) : undefined;
+  if (pkg !== undefined && !Number.isInteger(pkg)) {
+    process.stderr.write(`--package: not a package number: ${values.package}\n`);
+    return EXIT.usage;
+  }
+  const { rows, unreadable } = await readHistory(loaded.config.exchanges, { since, package: pkg, errorsOnly: values.errors, pos });
+  for (const r of rows) process.stdout.write((values.json ? JSON.stringify(r) : formatHistoryRow(r)) + '\n');
+  if (unreadable > 0) process.stderr.write(`${unreadable} unreadable line(s) skipped (torn by a power cut?)\n`);
+  if (!values.json) process.stderr.write(`${rows.length} attempt(s)\n`);
+  return EXIT.ok;
+}
+
+/** `resend`: through the running agent, else directly in the data folder (under its lock). */
+async function resendCommand(values: Values, positionals: string[]): Promise<number> {
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  const pos = parsePos(values.pos);
+  const pkg = Number(positionals[1]);
+  if (pos === null || !Number.isInteger(pkg) || pkg < 1) {
+    process.stderr.write('usage: kassir-agent resend PACKAGE --config FILE [--pos N]\n');
+    return EXIT.usage;
+  }
+  if (unknownPos(loaded, pos)) return EXIT.usage;
+  const path = `/resend?package=${pkg}${pos !== undefined ? `&pos=${pos}` : ''}`;
+  const answer = await controlRequest<{ package?: number; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
+  if (answer) {
+    if (answer.status !== 200) return agentRefused(answer.status, answer.body.error);
+    process.stdout.write(`package ${pkg} queued again as package ${answer.body.package}\n`);
+    return EXIT.ok;
+  }
+  // No agent running: change the data folder directly (under its lock); it goes out at the next run.
+  const candidates = loaded.config.exchanges.filter((x) => pos === undefined || x.pos === pos);
+  if (candidates.length !== 1) {
+    process.stderr.write(candidates.length === 0 ? `no exchange with pos ${pos}\n` : 'several exchanges: say which with --pos\n');
+    return EXIT.usage;
+  }
+  const ex = candidates[0]!;
+  const agentLog = agentLogger(loaded);
+  const log = agentLog.child({ pos: ex.pos, transport: ex.transport.type });
+  const store = new Store(ex.dataDir, { retentionDays: ex.archive.retentionDays }, log);
+  try {
+    await store.open();
+    const meta = await store.requeueArchived(pkg);
+    process.stdout.write(`package ${pkg} queued again as package ${meta.number}; it is sent at the next run\n`);
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof DataDirLockedError) throw e;
+    process.stderr.write(`${(e as Error).message}\n`);
+    return e instanceof NotFoundError ? EXIT.usage : EXIT.failure;
+  } finally {
+    await store.close();
+    await agentLog.close();
+  }
+}
+
+/** `run`: the daemon, or one full cycle with --once. */
+async function runCommand(values: Values): Promise<number> {
+  const loaded = load(values.config);
+  if (typeof loaded === 'number') return loaded;
+  try {
+    if (values.once) return (await runOnce(loaded)).ok ? EXIT.ok : EXIT.pending;
+    return await runDaemon(loaded);
+  } catch (e) {
+    if (e instanceof DataDirLockedError) {
+      process.stderr.write(`${e.message}\n`);
+      return EXIT.locked;
+    }
+    throw e;
+  }
+}
+
+const COMMANDS: Record<string, (values: Values, positionals: string[]) => Promise<number>> = {
+  'check-config': checkConfigCommand,
+  status: statusCommand,
+  'exchange-now': exchangeNowCommand,
+  retry: retryCommand,
+  history: historyCommand,
+  resend: resendCommand,
+  run: runCommand,
+};
+
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        once: { type: 'boolean' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        'no-secrets': { type: 'boolean' },
-        discovery: { type: 'boolean' },
-        pos: { type: 'string' },
-        since: { type: 'string' },
-        package: { type: 'string' },
-        errors: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
+    parsed = parseCommandLine(argv);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n\n${HELP}`);
     return EXIT.usage;
@@ -164,147 +342,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
   }
-  switch (command) {
-    case 'check-config': {
-      const loaded = load(values.config, values['no-secrets'] ? READ_ONLY : {});
-      if (typeof loaded === 'number') return loaded;
-      const problems = checkOnDisk(loaded.config);
-      if (problems.length > 0) return reportProblems(loaded.file, problems);
-      for (const w of loaded.warnings) process.stderr.write(`warning: ${w.message}\n`);
-      const ex = loaded.config.exchanges;
-      process.stdout.write(`${loaded.file}: ok (${ex.map((x) => `POS ${x.pos}, transport ${x.transport.type}`).join('; ')})\n`);
-      return EXIT.ok;
-    }
-    case 'status': {
-      // Monitoring parses --json: a config this user may not read is a set-up problem it must see as such.
-      const denied = values.json && values.config ? permissionDenied(values.config) : undefined;
-      if (denied) {
-        process.stdout.write(JSON.stringify(unreadableConfigDocument(resolve(values.config!), denied), null, 2) + '\n');
-        return EXIT.ok;
-      }
-      const loaded = load(values.config, READ_ONLY);
-      if (typeof loaded === 'number') return loaded;
-      if (values.discovery) {
-        process.stdout.write(JSON.stringify(discovery(loaded.config)) + '\n');
-        return EXIT.ok;
-      }
-      const asked = await askStatus(controlSocketPath(loaded.config), values.json ? STATUS_JSON_WAIT_MS : STATUS_WAIT_MS);
-      if (values.json) {
-        process.stdout.write(JSON.stringify(await statusDocument(loaded.config, asked), null, 2) + '\n');
-        return EXIT.ok;
-      }
-      if (asked.state !== 'running' && asked.error) process.stderr.write(`cannot ask the running agent (${asked.state}): ${asked.error}\n`);
-      const reports = asked.state === 'running' ? asked.live.exchanges : await readStatus(loaded.config);
-      const notRunning = asked.state === 'running' ? asked.live.notRunning : {};
-      process.stdout.write(reports.map((r) => formatStatus(r, Date.now(), { verbose: values.verbose })).join('\n\n') + '\n');
-      for (const [pos, error] of Object.entries(notRunning)) process.stdout.write(`\nPOS ${pos}: not running: ${error}\n`);
-      return EXIT.ok;
-    }
-    case 'exchange-now':
-    case 'retry': {
-      const loaded = load(values.config, READ_ONLY);
-      if (typeof loaded === 'number') return loaded;
-      const pos = parsePos(values.pos);
-      if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
-      const path = `/${command}${pos !== undefined ? `?pos=${pos}` : ''}`;
-      const answer = await controlRequest<{ results?: Record<string, unknown>[]; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
-      if (!answer) {
-        process.stderr.write(`no kassir-agent is running for ${loaded.file} (start it, or use: kassir-agent run --once --config ${loaded.file})\n`);
-        return EXIT.notRunning;
-      }
-      if (answer.status !== 200) return agentRefused(answer.status, answer.body.error);
-      let pending = false;
-      for (const r of answer.body.results ?? []) {
-        const waiting = Number(r.queued ?? 0) + Number(r.inbox ?? 0) + Number(r.openTransactions ?? 0) + Number(r.held ?? 0);
-        if (waiting > 0 || r.pullError || r.pushError) pending = true;
-        const detail = Object.entries(r)
-          .filter(([k, v]) => k !== 'pos' && v !== undefined && typeof v !== 'object')
-          .map(([k, v]) => `${k}=${String(v)}`)
-          .join(' ');
-        process.stdout.write(`POS ${String(r.pos)}: ${detail}\n`);
-      }
-      return command === 'exchange-now' && pending ? EXIT.pending : EXIT.ok;
-    }
-    case 'history': {
-      const loaded = load(values.config, READ_ONLY);
-      if (typeof loaded === 'number') return loaded;
-      const pos = parsePos(values.pos);
-      if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
-      const since = values.since !== undefined ? new Date(values.since) : undefined;
-      if (since && Number.isNaN(since.getTime())) {
-        process.stderr.write(`--since: not a date: ${values.since} (e.g. 2026-11-24 or 2026-11-24T10:00)\n`);
-        return EXIT.usage;
-      }
-      const pkg = values.package !== undefined ? Number(values.package) : undefined;
-      if (pkg !== undefined && !Number.isInteger(pkg)) {
-        process.stderr.write(`--package: not a package number: ${values.package}\n`);
-        return EXIT.usage;
-      }
-      const { rows, unreadable } = await readHistory(loaded.config.exchanges, { since, package: pkg, errorsOnly: values.errors, pos });
-      for (const r of rows) process.stdout.write((values.json ? JSON.stringify(r) : formatHistoryRow(r)) + '\n');
-      if (unreadable > 0) process.stderr.write(`${unreadable} unreadable line(s) skipped (torn by a power cut?)\n`);
-      if (!values.json) process.stderr.write(`${rows.length} attempt(s)\n`);
-      return EXIT.ok;
-    }
-    case 'resend': {
-      const loaded = load(values.config, READ_ONLY);
-      if (typeof loaded === 'number') return loaded;
-      const pos = parsePos(values.pos);
-      const pkg = Number(positionals[1]);
-      if (pos === null || !Number.isInteger(pkg) || pkg < 1) {
-        process.stderr.write('usage: kassir-agent resend PACKAGE --config FILE [--pos N]\n');
-        return EXIT.usage;
-      }
-      if (unknownPos(loaded, pos)) return EXIT.usage;
-      const path = `/resend?package=${pkg}${pos !== undefined ? `&pos=${pos}` : ''}`;
-      const answer = await controlRequest<{ package?: number; error?: string }>(controlSocketPath(loaded.config), 'POST', path);
-      if (answer) {
-        if (answer.status !== 200) return agentRefused(answer.status, answer.body.error);
-        process.stdout.write(`package ${pkg} queued again as package ${answer.body.package}\n`);
-        return EXIT.ok;
-      }
-      // No agent running: change the data folder directly (under its lock); it goes out at the next run.
-      const candidates = loaded.config.exchanges.filter((x) => pos === undefined || x.pos === pos);
-      if (candidates.length !== 1) {
-        process.stderr.write(candidates.length === 0 ? `no exchange with pos ${pos}\n` : 'several exchanges: say which with --pos\n');
-        return EXIT.usage;
-      }
-      const ex = candidates[0]!;
-      const agentLog = agentLogger(loaded);
-      const log = agentLog.child({ pos: ex.pos, transport: ex.transport.type });
-      const store = new Store(ex.dataDir, { retentionDays: ex.archive.retentionDays }, log);
-      try {
-        await store.open();
-        const meta = await store.requeueArchived(pkg);
-        process.stdout.write(`package ${pkg} queued again as package ${meta.number}; it is sent at the next run\n`);
-        return EXIT.ok;
-      } catch (e) {
-        if (e instanceof DataDirLockedError) throw e;
-        process.stderr.write(`${(e as Error).message}\n`);
-        return e instanceof NotFoundError ? EXIT.usage : EXIT.failure;
-      } finally {
-        await store.close();
-        await agentLog.close();
-      }
-    }
-    case 'run': {
-      const loaded = load(values.config);
-      if (typeof loaded === 'number') return loaded;
-      try {
-        if (values.once) return (await runOnce(loaded)).ok ? EXIT.ok : EXIT.pending;
-        return await runDaemon(loaded);
-      } catch (e) {
-        if (e instanceof DataDirLockedError) {
-          process.stderr.write(`${e.message}\n`);
-          return EXIT.locked;
-        }
-        throw e;
-      }
-    }
-    default:
-      process.stderr.write(`unknown command: ${command}\n\n${HELP}`);
-      return EXIT.usage;
+  const run = COMMANDS[command];
+  if (run === undefined) {
+    process.stderr.write(`unknown command: ${command}\n\n${HELP}`);
+    return EXIT.usage;
   }
+  return run(values, positionals);
 }
 
 // Run when executed directly (tsx src/cli.ts ...); bin/kassir-agent.js imports main().

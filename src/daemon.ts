@@ -6,10 +6,11 @@
  * The process then exits even if a socket the agent gave up on is still open;
  * a watchdog exits at the deadline should the stop itself hang.
  */
-import { Agent, onceOk } from './agent.js';
+import { Agent } from './agent.js';
 import type { LoadedConfig } from './config/load.js';
-import type { OnceResult } from './exchange/exchange.js';
+import { pending, type ExchangeOnceResult } from './exchange/once.js';
 import { createLogger, type ClosableLogger } from './log.js';
+import { STOP_TIMINGS } from './util/stop-step.js';
 
 export function agentLogger(loaded: LoadedConfig): ClosableLogger {
   const { log } = loaded.config;
@@ -17,18 +18,15 @@ export function agentLogger(loaded: LoadedConfig): ClosableLogger {
 }
 
 /** Runs one full cycle of every exchange and stops. */
-export async function runOnce(loaded: LoadedConfig): Promise<{ ok: boolean; results: (OnceResult & { pos: number; error?: string })[] }> {
+export async function runOnce(loaded: LoadedConfig): Promise<{ ok: boolean; results: ExchangeOnceResult[] }> {
   const log = agentLogger(loaded);
   try {
     const results = await new Agent(loaded, log).runOnce();
-    return { ok: results.every(onceOk), results };
+    return { ok: !results.some(pending), results };
   } finally {
     await log.close();
   }
 }
-
-/** Time kept for `agent.stopped` and closing the log, out of the stop deadline. */
-const LOG_CLOSE_MS = 1_000;
 
 /** Runs the daemon until a stop signal; resolves with the exit code (the process exits by then). */
 export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: number } = {}): Promise<number> {
@@ -45,7 +43,7 @@ export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: n
   try {
     await agent.start();
   } catch (e) {
-    await agent.stop(1_000).catch(() => undefined);
+    await agent.stop(STOP_TIMINGS.notStartedMs).catch((err) => log.error('agent.stop.failed', { error: (err as Error).message }));
     await log.close();
     for (const [sig, h] of handlers) process.off(sig, h);
     throw e;
@@ -59,7 +57,7 @@ export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: n
     process.exit(1);
   }, deadlineMs).unref();
   log.info('agent.stopping', { signal, deadlineMs });
-  const code = await agent.stop(Math.max(0, deadlineMs - LOG_CLOSE_MS)).then(
+  const code = await agent.stop(Math.max(0, deadlineMs - STOP_TIMINGS.logCloseMs)).then(
     () => 0,
     (e) => {
       log.error('agent.stop.failed', { error: (e as Error).message });

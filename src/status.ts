@@ -5,23 +5,12 @@
  */
 import * as fs from 'node:fs/promises';
 import type { Config, ExchangeConfig } from './config/schema.js';
-import type { ExchangeLive } from './exchange/exchange.js';
+import type { ExchangeLive } from './exchange/live.js';
 import { Store } from './store/store.js';
-import { scanHeldFiles } from './till/collect.js';
-import { nullLogger } from './util/logger.js';
+import { scanHeldFiles, type HeldFile } from './till/collect.js';
 
-/**
- * A report file the agent leaves in the till folder for now (the hold rule is
- * `holdReason` in till/collect.ts; monitoring counts them and alerts on the oldest).
- */
-export interface HeldFile {
-  file: string;
-  reason: string;
-  /** ISO time since when it is held. */
-  since: string;
-  /** ISO time after which it is taken anyway, if any. */
-  takeBy?: string;
-}
+export type { HeldFile } from './till/collect.js';
+import { nullLogger } from './util/logger.js';
 
 export interface StatusReport {
   pos: number;

@@ -11,7 +11,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import type { ConfigProblem } from './load.js';
+import type { ConfigProblem } from './problem.js';
 import type { Config } from './schema.js';
 
 export function checkOnDisk(config: Config): ConfigProblem[] {

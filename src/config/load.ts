@@ -9,13 +9,10 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { prepareMetricsConfig } from '../metrics/config-check.js';
+import type { ConfigProblem } from './problem.js';
 import { EXCHANGE_PATH_KEYS, exchangeSchema, multiConfigSchema, singleConfigSchema, type Config, type ExchangeConfig } from './schema.js';
 
-export interface ConfigProblem {
-  /** Dotted key path (`transport.port`), or `(file)` for problems with the file itself. */
-  path: string;
-  message: string;
-}
+export type { ConfigProblem } from './problem.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -123,7 +120,6 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
         if (inUrl) secrets.push(inUrl);
       }
     }
-    if (ex.till.requestFile === undefined) ex.till.requestFile = ex.till.referenceFile.replace(/(\.[^.]*)?$/, '.flr');
   });
   // Exchanges run independently: they must not share a POS, a data folder or a till folder.
   for (const key of ['pos', 'dataDir', 'till.dir'] as const) {
@@ -313,13 +309,13 @@ function knownKeysAt(input: unknown, path: string[], multi: boolean): string[] {
 
 interface ZodLike {
   shape?: Record<string, ZodLike>;
-  def?: { innerType?: ZodLike; values?: unknown[]; element?: ZodLike };
+  def?: { innerType?: ZodLike; values?: unknown[]; element?: ZodLike; in?: ZodLike };
 }
 
-/** Strips default/optional/prefault wrappers. */
+/** Strips default/optional/prefault wrappers, and a transform's output (its input is the object read). */
 function unwrap(schema: unknown): unknown {
   let s = schema as ZodLike | undefined;
-  while (s?.def?.innerType !== undefined) s = s.def.innerType;
+  while (s?.def?.innerType !== undefined || s?.def?.in !== undefined) s = s.def.innerType ?? s.def.in;
   return s;
 }
 

@@ -149,7 +149,9 @@ const exchangeShape = {
           .default('auto')
           .describe('Encoding of the merged reference file: auto (the parts\' own; UTF-8 with BOM when they differ), utf8bom or cp1251.'),
       })
-      .describe('The Kassir side.'),
+      .describe('The Kassir side.')
+      // The request file's default is named after the reference file, so it is filled here, after the keys are read.
+      .transform((t) => ({ ...t, requestFile: t.requestFile ?? t.referenceFile.replace(/(\.[^.]*)?$/, '.flr') })),
     transport: transportSchema.describe('How the agent reaches the back office: folder, ftp or kkmtransfer.'),
     batch: z
       .strictObject({

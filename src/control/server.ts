@@ -11,7 +11,7 @@ import * as fs from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { ensureDir } from '../store/fsutil.js';
+import { ensureDir } from '../util/fsutil.js';
 import type { Logger } from '../util/logger.js';
 import { NotFoundError } from '../util/not-found.js';
 

@@ -11,10 +11,11 @@
  * retried is the retry policy's (retry-policy.ts). Pull and push share the
  * transport and never run at the same time (transport-session.ts).
  */
-import { join } from 'node:path';
 import type { ExchangeConfig } from '../config/schema.js';
-import type { HeldFile } from '../status.js';
+import { statusOf, type StatusReport } from '../status.js';
+import type { HeldFile } from '../till/collect.js';
 import type { Store } from '../store/store.js';
+import type { PackageMeta } from '../store/state.js';
 import { TillDeliverer } from '../till/deliver.js';
 import { SprScans } from '../till/spr-scans.js';
 import { ReportCollector } from '../till/collect.js';
@@ -22,50 +23,15 @@ import { TransportError } from '../transports/errors.js';
 import type { Transport } from '../transports/transport.js';
 import type { Logger } from '../util/logger.js';
 import { SingleFlight } from '../util/single-flight.js';
-import { stopStep, within } from '../util/stop-step.js';
+import { STOP_TIMINGS, stopStep, within } from '../util/stop-step.js';
 import { FlowHealth, LocalErrors } from './flow-health.js';
+import type { ExchangeLive } from './live.js';
+import type { OnceResult } from './once.js';
 import { PullFlow } from './pull-flow.js';
 import { PushFlow } from './push-flow.js';
 import type { Random } from './retry-policy.js';
 import { Scheduler } from './scheduler.js';
 import { TransportSession } from './transport-session.js';
-
-export interface OnceResult {
-  /** Sealed packages still waiting for delivery. */
-  queued: number;
-  /** Transactions still in the open package. */
-  openTransactions: number;
-  /** Incoming parts not yet delivered to the till (Kassir has not taken the previous file). */
-  inbox: number;
-  /** Report files still in the till folder (not finished, or locked by Kassir). */
-  tillWaiting: number;
-  /** Report files held in the till folder: they end inside an open receipt (see status). */
-  held: number;
-  pullError?: string;
-  pushError?: string;
-}
-
-/** What the running exchange knows beyond the store: for live status and metrics. */
-export interface ExchangeLive {
-  pos: number;
-  transport: string;
-  /** When the head package is tried next (ISO), if it is backing off. */
-  nextAttemptAt?: string;
-  consecutiveFailures: number;
-  pullFailing: boolean;
-  pushFailing: boolean;
-  lastPullError?: string;
-  lastPushError?: string;
-  /** TransportError kind of the current pull/push failure ('local': this machine's side). */
-  lastPullErrorKind?: string;
-  lastPushErrorKind?: string;
-  /** Since this process started. */
-  attempts: { delivered: number; failed: number };
-  transactionsSent: number;
-  bytesSent: number;
-  /** The last failure on this machine's side (data folder full, till folder unreadable), with its time. */
-  lastLocalError?: string;
-}
 
 export class Exchange {
   private readonly collector: ReportCollector;
@@ -89,27 +55,27 @@ export class Exchange {
 
   constructor(
     private readonly config: ExchangeConfig,
-    /** The exchange's durable data folder (for status and `resend`). */
-    readonly store: Store,
+    /** The exchange's durable data folder: its own; others see what `status`, `queued` and `resend` give. */
+    private readonly store: Store,
     transport: Transport,
     private readonly log: Logger,
     /** The retry policy's jitter (tests pass their own). */
     random?: Random,
   ) {
+    this.deliverer = new TillDeliverer(
+      { tillDir: config.till.dir, referenceFile: config.till.referenceFile, requestFile: config.till.requestFile, encoding: config.till.referenceEncoding },
+      store,
+      log,
+      this.sprScans,
+    );
     this.collector = new ReportCollector(
       { tillDir: config.till.dir, reportFiles: config.till.reportFiles, settleMs: config.till.settleMs,
         openReceiptMs: config.till.openReceiptMs,
         maxTransactions: config.batch.maxTransactions,
-        requestFile: join(config.till.dir, config.till.requestFile!),
+        requests: this.deliverer.requests,
       },
       store,
       log,
-    );
-    this.deliverer = new TillDeliverer(
-      { tillDir: config.till.dir, referenceFile: config.till.referenceFile, requestFile: config.till.requestFile!, encoding: config.till.referenceEncoding },
-      store,
-      log,
-      this.sprScans,
     );
     this.session = new TransportSession(transport);
     this.pullHealth = new FlowHealth('pull', log, this.localErrors);
@@ -163,7 +129,7 @@ export class Exchange {
    * isolated: a failing one is logged and the store is still closed (the lock
    * released).
    */
-  stop(deadlineMs = 10_000): Promise<void> {
+  stop(deadlineMs: number): Promise<void> {
     this.stopped ??= this.stopOnce(deadlineMs);
     return this.stopped;
   }
@@ -172,7 +138,7 @@ export class Exchange {
     this.push.stop();
     const deadline = Date.now() + deadlineMs;
     // Closing the transport and the store is kept a share of the time, whatever the flows do.
-    const closing = Math.min(3_000, deadlineMs / 3);
+    const closing = Math.min(STOP_TIMINGS.closingMs, deadlineMs / 3);
     const log = this.log;
     await this.scheduler.stop(deadline - closing);
     const settle = Promise.all([this.collectFlight.idle(), this.pullFlight.idle(), this.deliverFlight.idle(), this.push.idle()]);
@@ -218,9 +184,21 @@ export class Exchange {
     return this.collector.heldFiles();
   }
 
-  /** Pushes now whatever is queued (after `resend`, for instance). */
-  triggerPush(): Promise<void> {
-    return this.push.trigger();
+  /** `status` of this exchange as it runs: the data folder's view, the held files and what only the running exchange knows. */
+  status(now = Date.now()): StatusReport {
+    return { ...statusOf(this.config, this.store, now, this.heldFiles()), live: this.live() };
+  }
+
+  /** Sealed packages waiting for delivery. */
+  get queued(): number {
+    return this.store.queued().length;
+  }
+
+  /** `resend`: puts an archived package back in the queue under a new number and sends it. */
+  async resend(pkg: number): Promise<PackageMeta> {
+    const meta = await this.store.requeueArchived(pkg);
+    void this.push.trigger();
+    return meta;
   }
 
   /** Forgets the backoff and sends everything queued now. */
@@ -243,9 +221,7 @@ export class Exchange {
     await this.deliverFlight.trigger();
     await this.push.runForced();
     if (this.pushHealth.failing) result.pushError = this.pushHealth.lastError;
-    result.queued = this.store.queued().length;
-    result.openTransactions = this.store.state.open.pkg.transactions;
-    result.inbox = this.store.state.inbox.length;
+    Object.assign(result, this.store.backlog());
     result.tillWaiting = this.lastTillWaiting;
     result.held = this.lastHeld;
     return result;

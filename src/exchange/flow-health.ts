@@ -4,6 +4,7 @@
  * alike, one `recovered` line when it works again. Failures on this machine
  * (not a TransportError) are also kept as the exchange's last local error.
  */
+import type { FailureKind } from '../transports/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { RetryDecision } from './retry-policy.js';
 
@@ -20,7 +21,7 @@ export class FlowHealth {
   failing = false;
   lastError?: string;
   /** The TransportError kind of lastError ('local' for a failure on this machine): monitoring maps it. */
-  lastErrorKind?: string;
+  lastErrorKind?: FailureKind;
 
   constructor(
     private readonly flow: 'pull' | 'push',

@@ -61,10 +61,7 @@ export class PullFlow {
           log,
           signal,
         });
-        await store.commit((d) => {
-          d.lastPull = { at: new Date().toISOString(), ok: true };
-          d.lastPullOk = d.lastPull.at;
-        });
+        await store.recordPull();
         health.recovered();
         this.deps.onAnswered();
         if (r.parts > 0) log.info('pull.staged', { parts: r.parts, bytes: r.bytes, durationMs: Date.now() - started, outcome: 'ok' });
@@ -72,10 +69,8 @@ export class PullFlow {
         // Pull has no backoff of its own (it runs on its schedule): the policy says what the failure is.
         health.failed(e, retryDecision(e, 1, this.deps.retry), { durationMs: Date.now() - started });
         await store
-          .commit((d) => {
-            d.lastPull = { at: new Date().toISOString(), ok: false, error: (e as Error).message };
-          })
-          .catch(() => undefined);
+          .recordPull((e as Error).message)
+          .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: 'status shows the previous pull outcome until the next one is saved' }));
       }
     });
   }

@@ -14,7 +14,7 @@
  */
 import type { ExchangeConfig } from '../config/schema.js';
 import type { Store } from '../store/store.js';
-import { isTransportError } from '../transports/errors.js';
+import { isTransportError, type FailureKind } from '../transports/errors.js';
 import { UPCOMING_PACKAGES } from '../transports/transport.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
@@ -48,7 +48,7 @@ export class PushFlow {
   private retryAt = 0;
   private failures = 0;
   /** The kind of the last failure, so a back office that answers again cuts only a connection backoff short. */
-  private failureKind?: string;
+  private failureKind?: FailureKind;
   readonly stats: PushStats = { attempts: { delivered: 0, failed: 0 }, transactionsSent: 0, bytesSent: 0 };
 
   constructor(private readonly deps: PushFlowDeps) {}
@@ -125,7 +125,7 @@ export class PushFlow {
 
   /** Pushes queued packages in order (sealing the open one when due) until the queue is empty or an attempt fails. */
   private async pushQueue(opts: { force?: boolean }): Promise<void> {
-    const { store, config, log } = this.deps;
+    const { store, config } = this.deps;
     for (;;) {
       if (this.stopping && !opts.force) return;
       let head = store.queued()[0]?.number;
@@ -138,11 +138,9 @@ export class PushFlow {
           this.wakeAt(Date.parse(open.startedAt!) + config.batch.flushMs + 1);
           return;
         }
-        const sealed = await store.seal();
-        if (!sealed) return;
         // `flush`: batch.flushMs is over; `now`: run --once / exchange-now sends what is open. (Full packages are sealed by collect.)
-        const reason = age >= config.batch.flushMs ? 'flush' : 'now';
-        log.info('package.sealed', { package: sealed.number, transactions: sealed.transactions, bytes: sealed.bytes, reason });
+        const sealed = await store.seal(age >= config.batch.flushMs ? 'flush' : 'now');
+        if (!sealed) return;
         head = sealed.number;
       }
       if (!(await this.pushOne(head))) return;
@@ -195,10 +193,8 @@ export class PushFlow {
       this.wakeAt(this.retryAt);
       const message = (e as Error).message;
       await store
-        .commit((d) => {
-          d.lastPush = { at: new Date().toISOString(), ok: false, error: message };
-        })
-        .catch(() => undefined);
+        .recordPushFailure(message)
+        .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: 'status shows the previous push outcome until the next one is saved' }));
       await store
         .failAttempt(number, message, {
           attempt: meta.attempts,

@@ -15,7 +15,7 @@
  * and only its backoff is cut short when the back office answers again
  * (`cutShortByAnswer`): errors it gave on purpose keep their backoff.
  */
-import { isTransportError } from '../transports/errors.js';
+import { isTransportError, type FailureKind } from '../transports/errors.js';
 
 export interface BackoffOptions {
   /** The first retry's delay. */
@@ -33,7 +33,7 @@ export type RetryClass = 'normal' | 'operator' | 'waiting';
 
 export interface RetryDecision {
   /** The TransportError kind, or 'local' for a failure on this machine (monitoring maps it). */
-  kind: string;
+  kind: FailureKind;
   retryClass: RetryClass;
   /** How long to wait before the next attempt. */
   delayMs: number;
@@ -72,7 +72,7 @@ function delayFor(failures: number, cls: RetryClass, o: BackoffOptions, random: 
 }
 
 /** Connection failures: a new connection may help, and an answer from the back office means it is back. */
-function isConnectionFailure(kind: string): boolean {
+function isConnectionFailure(kind: FailureKind): boolean {
   return kind === 'unreachable' || kind === 'timeout';
 }
 
@@ -93,6 +93,6 @@ export function retryDecision(e: unknown, failures: number, o: BackoffOptions, r
 }
 
 /** Whether a successful call to the back office cuts short a backoff that followed a failure of `kind`. */
-export function cutShortByAnswer(kind: string | undefined): boolean {
+export function cutShortByAnswer(kind: FailureKind | undefined): boolean {
   return kind !== undefined && isConnectionFailure(kind);
 }

@@ -8,7 +8,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { ScheduledTask } from 'node-cron';
 import { parseInterval } from '../config/interval.js';
 import type { ExchangeConfig } from '../config/schema.js';
-import { TAKEN_DIR } from '../till/collect.js';
+import { TAKEN_DIR } from '../till/taken.js';
 import type { Logger } from '../util/logger.js';
 import { stopStep } from '../util/stop-step.js';
 

@@ -6,7 +6,7 @@
  * cheap way to probe every till of a chain.
  */
 import { resolve } from 'node:path';
-import type { ConfigProblem } from '../config/load.js';
+import type { ConfigProblem } from '../config/problem.js';
 import type { AgentSettings } from '../config/schema.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';
 

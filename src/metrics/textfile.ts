@@ -9,7 +9,7 @@
  * age (node_textfile_mtime_seconds) tells, and the shipped rules alert on it.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../store/fsutil.js';
+import { writeFileAtomic } from '../util/fsutil.js';
 import type { Logger } from '../util/logger.js';
 
 export class TextfileExport {

@@ -6,9 +6,10 @@
  * so the two monitoring doors always agree.
  */
 import type { StatusReport } from '../status.js';
+import type { FailureKind } from '../transports/errors.js';
 
 /** What the error of a flow is: a TransportError kind, 'local' (this machine), 'unknown' (agent not running), or 'none'. */
-export type ErrorKind = string;
+export type ErrorKind = FailureKind | 'unknown' | 'none';
 
 export interface TillRow {
   pos: number;

@@ -6,7 +6,7 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { FILE_MODE, statOrUndefined, writeJsonAtomic } from './fsutil.js';
+import { FILE_MODE, statOrUndefined, writeJsonAtomic } from '../util/fsutil.js';
 import { metaFile, packageFile, tempNameFor, type DataLayout } from './layout.js';
 import { readMetas } from './packages.js';
 import type { PackageMeta } from './state.js';

@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
-import { FILE_MODE, syncHandle } from './fsutil.js';
+import type { FailureKind } from '../transports/errors.js';
+import { FILE_MODE, syncHandle, writeAllSync } from '../util/fsutil.js';
 import { historyDay, historyFile } from './layout.js';
-import { writeAllSync } from './outbox-journal.js';
 
 export interface HistoryEntry {
   at: string;
@@ -20,7 +20,7 @@ export interface HistoryEntry {
   remoteName?: string;
   serverAnswer?: string;
   error?: string;
-  errorKind?: string;
+  errorKind?: FailureKind;
   transactions?: number;
   bytes?: number;
   durationMs?: number;

@@ -14,9 +14,10 @@ import type { Logger } from '../util/logger.js';
 import { failpoint } from '../util/failpoints.js';
 import type { IncomingPart, TransportCursor } from '../transports/transport.js';
 import type { CommittedState } from './committed-state.js';
-import { fsyncDir, fsyncFile } from './fsutil.js';
+import { fsyncDir, fsyncFile } from '../util/fsutil.js';
 import { inboxFileName } from './layout.js';
 import type { Quarantine } from './quarantine.js';
+import * as change from './state-changes.js';
 import type { InboxItem } from './state.js';
 
 export class Inbox {
@@ -36,21 +37,19 @@ export class Inbox {
       const why = unreadable.get(part.localPath);
       if (why !== undefined) {
         await this.quarantine.move(part.localPath, part.remoteName, why);
-        draft.counters.quarantined += 1;
+        change.quarantined(draft);
         continue;
       }
-      const id = draft.nextInboxId++;
+      const id = change.nextInboxId(draft);
       const file = inboxFileName(id, part.kind);
       const st = await fs.stat(part.localPath);
       await fs.rename(part.localPath, join(this.dir, file));
       failpoint('store.stage.after-move');
       const item: InboxItem = { id, file, remoteName: part.remoteName, kind: part.kind, uid: part.uid, bytes: st.size, stagedAt: new Date().toISOString() };
-      draft.inbox.push(item);
       staged.push(item);
     }
     if (parts.length > 0) await fsyncDir(this.dir);
-    draft.cursor = cursor;
-    draft.counters.partsStaged += staged.length;
+    change.staged(draft, staged, cursor);
     await this.state.save(draft);
     return staged;
   }
@@ -59,8 +58,7 @@ export class Inbox {
   async quarantineIncoming(raw: Buffer, remoteName: string, reason: string, cursor: TransportCursor): Promise<string> {
     const target = await this.quarantine.keep(raw, remoteName, reason);
     const draft = this.state.draft();
-    draft.cursor = cursor;
-    draft.counters.quarantined += 1;
+    change.incomingQuarantined(draft, cursor);
     await this.state.save(draft);
     this.log.error('quarantine.added', { item: remoteName, quarantined: target, reason });
     return target;

@@ -17,7 +17,7 @@
  * Any folder may also hold `.<name>.<pid>.<ms>.<n>.tmp`: a durable write in
  * progress (fsutil.ts), removed at start-up.
  */
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { InboxItem } from './state.js';
 
 export const LOCK_FILE = 'agent.lock';
@@ -83,13 +83,5 @@ export function historyDay(name: string): string | undefined {
   return /^(\d{4}-\d{2}-\d{2})\.jsonl$/.exec(name)?.[1];
 }
 
-let tmpCounter = 0;
-/** A temporary name next to `target`, unique within this process and across restarts. */
-export function tempNameFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`);
-}
-
-/** Temporary files left by writeFileAtomic/copyFileAtomic in `dir` (from a crash). */
-export function isAtomicTemp(name: string): boolean {
-  return /^\..+\.\d+\.\d+\.\d+\.tmp$/.test(name);
-}
+/** The temporaries of the durable writes (util/fsutil.ts), which recovery removes. */
+export { isAtomicTemp, tempNameFor } from '../util/fsutil.js';

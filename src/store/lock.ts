@@ -23,7 +23,7 @@ import * as fs from 'node:fs/promises';
 import { hostname, uptime } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
-import { FILE_MODE } from './fsutil.js';
+import { FILE_MODE } from '../util/fsutil.js';
 import { LOCK_FILE } from './layout.js';
 
 export class DataDirLockedError extends Error {

@@ -17,12 +17,11 @@
  * append that failed may have written is cut before the next one; a crash
  * mid-append leaves at most a torn last line, which `readJournal` ignores.
  */
-import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as fs from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { failpoint } from '../util/failpoints.js';
-import { FILE_MODE, fsyncDir, syncHandle } from './fsutil.js';
+import { FILE_MODE, fsyncDir, syncHandle, writeAllSync } from '../util/fsutil.js';
 import { packageMetaSchema, type PackageMeta } from './state.js';
 
 export type JournalRecord =
@@ -122,10 +121,4 @@ export class OutboxJournal {
     await this.fh?.close();
     this.fh = undefined;
   }
-}
-
-/** Writes all of `data` at `position` (a short write is continued, as the promise API does). */
-export function writeAllSync(fd: number, data: Buffer, position: number | null): void {
-  let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off, position === null ? null : position + off);
 }

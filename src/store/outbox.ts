@@ -24,13 +24,14 @@ import { NotFoundError } from '../util/not-found.js';
 import type { OutgoingPackage } from '../transports/transport.js';
 import { archivePackageSync } from './archive.js';
 import type { CommittedState } from './committed-state.js';
-import { FILE_MODE, copyFileAtomic, fsyncDir, fsyncFile, syncHandle, writeJsonAtomic } from './fsutil.js';
+import { FILE_MODE, copyFileAtomic, fsyncDir, fsyncFile, syncHandle, writeJsonAtomic } from '../util/fsutil.js';
 import type { HistoryEntry, HistoryWriter } from './history-writer.js';
 import { metaFile, packageFile, type DataLayout } from './layout.js';
 import { OutboxJournal, readJournal, type JournalRecord } from './outbox-journal.js';
 import { readMetas } from './packages.js';
 import type { Quarantine } from './quarantine.js';
-import { emptyOpenPackage, packageMetaSchema, type AgentState, type PackageMeta } from './state.js';
+import * as change from './state-changes.js';
+import { packageMetaSchema, type AgentState, type PackageMeta } from './state.js';
 
 /** The outbox journal is checkpointed (its records made durable in the package files, then emptied) past this size: about 2,000 deliveries. */
 const JOURNAL_CHECKPOINT_BYTES = 1 << 20;
@@ -101,19 +102,20 @@ export class Outbox {
     failpoint('store.append.after-fsync');
     if (before === 0) await fsyncDir(this.l.outbox);
     const draft = this.d.state.draft();
-    draft.open.length = before + chunk.length;
+    change.openGrew(draft, before + chunk.length);
     edit(draft);
     try {
       await this.d.state.save(draft);
     } catch (e) {
-      await fs.truncate(this.l.openPackage, before).catch(() => undefined);
+      // The bytes past the committed length are cut again at the next start (recovery.ts); until then the open package cannot be sealed.
+      await fs.truncate(this.l.openPackage, before).catch((cut) => this.d.log.error('store.append.cut-failed', { error: (cut as Error).message, committedBytes: before, note: 'the unsaved append is cut at the next start' }));
       throw e;
     }
     return result;
   }
 
-  /** Seals the open package under the next number, committing `edit` with it. Undefined when the open package is empty. */
-  async seal(edit?: (draft: AgentState) => void): Promise<PackageMeta | undefined> {
+  /** Seals the open package under the next number. Undefined when the open package is empty. */
+  async seal(): Promise<PackageMeta | undefined> {
     const open = this.d.state.current.open;
     if (open.length === 0) return undefined;
     const number = this.d.state.current.nextPackage;
@@ -133,10 +135,7 @@ export class Outbox {
     await fsyncDir(this.l.outbox);
     failpoint('store.seal.after-rename');
     const draft = this.d.state.draft();
-    draft.nextPackage = number + 1;
-    draft.open = emptyOpenPackage();
-    draft.counters.packagesSealed += 1;
-    edit?.(draft);
+    change.sealed(draft, number);
     await this.d.state.save(draft);
     this.sealed.set(number, meta);
     return meta;
@@ -197,7 +196,7 @@ export class Outbox {
     await fs.rm(metaFile(this.l.outbox, number), { force: true });
     this.sealed.delete(number);
     const draft = this.d.state.draft();
-    draft.counters.quarantined += 1;
+    change.quarantined(draft);
     await this.d.state.save(draft);
     this.d.log.error('package.damaged', { package: number, transactions: meta.transactions, reason });
     return false;
@@ -246,13 +245,9 @@ export class Outbox {
     failpoint('store.delivered.after-journal');
     this.sealed.delete(number);
     await this.d.history.append({ at: done.deliveredAt!, op: 'push', package: number, outcome: result.outcome, remoteName: result.remoteName, serverAnswer: result.serverAnswer, ...entry }, { sync: false });
-    const current = this.d.state.current;
-    this.d.state.defer({
-      ...current,
-      counters: { ...current.counters, packagesDelivered: current.counters.packagesDelivered + 1 },
-      lastPushOk: done.deliveredAt,
-      lastPush: { at: done.deliveredAt!, ok: true },
-    });
+    const draft = this.d.state.draft();
+    change.delivered(draft, done.deliveredAt!);
+    this.d.state.defer(draft);
   }
 
   /**
@@ -280,7 +275,7 @@ export class Outbox {
     });
     await writeJsonAtomic(metaFile(this.l.outbox, n), meta);
     const draft = this.d.state.draft();
-    draft.nextPackage = n + 1;
+    change.requeued(draft, n);
     await this.d.state.save(draft);
     this.sealed.set(n, meta);
     await this.d.history.append({ at: meta.sealedAt, op: 'resend', package: n, outcome: 'queued', remoteName: `resend of package ${number}`, transactions: meta.transactions, bytes: meta.bytes });

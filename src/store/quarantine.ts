@@ -6,7 +6,7 @@
  */
 import { basename, join } from 'node:path';
 import type { Logger } from '../util/logger.js';
-import { copyFileAtomic, ensureDir, moveFile, statOrUndefined, writeFileAtomic } from './fsutil.js';
+import { copyFileAtomic, ensureDir, moveFile, statOrUndefined, writeFileAtomic } from '../util/fsutil.js';
 
 export class Quarantine {
   constructor(

@@ -36,7 +36,7 @@ import type { Logger } from '../util/logger.js';
 import { failpoint } from '../util/failpoints.js';
 import { archivePackage } from './archive.js';
 import type { CommittedState } from './committed-state.js';
-import { fsyncDir, fsyncFile, statOrUndefined, writeJsonAtomic } from './fsutil.js';
+import { fsyncDir, fsyncFile, statOrUndefined, writeJsonAtomic } from '../util/fsutil.js';
 import { isAtomicTemp, metaFile, metaNumber, packageFile, type DataLayout } from './layout.js';
 import type { Outbox } from './outbox.js';
 import { readJournal, type JournalRecord } from './outbox-journal.js';

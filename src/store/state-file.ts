@@ -9,7 +9,7 @@
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../util/logger.js';
-import { writeJsonAtomic } from './fsutil.js';
+import { writeJsonAtomic } from '../util/fsutil.js';
 import { STATE_SLOTS as SLOTS } from './layout.js';
 
 export interface SlotEnvelope<T> {

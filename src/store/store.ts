@@ -10,16 +10,24 @@
  *   inbox.ts           incoming parts staged in order
  *   quarantine.ts      bad input and damaged files, kept for a person
  *   history-writer.ts  the attempt history
+ *   state-changes.ts   every change of the state, one function each
  *
+ * The state changes only through the named operations below (record a pull,
+ * take units of a till file, claim an flr answer, retire delivered parts...),
+ * each one durable commit under the lock; readers get a read-only view
+ * (`state`).
  * `open()` takes the data folder's lock (lock.ts) and recovers; `close()`
  * makes the journal's records durable in the package files and lets go.
  */
+import { rm } from 'node:fs/promises';
 import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
+import { planBatch, type BatchPlan } from '../formats/batcher.js';
+import type { ReportUnit } from '../formats/report.js';
 import type { IncomingPart, OutgoingPackage, TransportCursor } from '../transports/transport.js';
 import { removeArchivedBefore } from './archive.js';
 import { CommittedState } from './committed-state.js';
-import { ensureDir } from './fsutil.js';
+import { ensureDir } from '../util/fsutil.js';
 import { HistoryWriter, type HistoryEntry } from './history-writer.js';
 import { Inbox } from './inbox.js';
 import { dataFolders, dataLayout, type DataLayout } from './layout.js';
@@ -27,9 +35,12 @@ import { lockDataDir, type DataDirLock } from './lock.js';
 import { Outbox, type AppendPlan } from './outbox.js';
 import { Quarantine } from './quarantine.js';
 import { recover } from './recovery.js';
+import * as change from './state-changes.js';
+import type { Delivering, StateView } from './state-changes.js';
 import type { AgentState, InboxItem, PackageMeta } from './state.js';
 
 export type { HistoryEntry } from './history-writer.js';
+export type { Delivering, StateView } from './state-changes.js';
 
 export interface StoreOptions {
   retentionDays: number;
@@ -39,14 +50,19 @@ export interface StoreOptions {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Why a package is sealed: `full` (maxTransactions reached), `encoding` (the
+ * next receipt is in another encoding), `flush` (batch.flushMs is over), `now`
+ * (run --once / exchange-now sends what is open), `flr-answer` /
+ * `before-flr-answer` (an flr answer travels in packages of its own).
+ */
+export type SealReason = 'full' | 'encoding' | 'flush' | 'now' | 'flr-answer' | 'before-flr-answer';
+
 export class Store {
   readonly inboxDir: string;
-  readonly outboxDir: string;
   readonly archiveDir: string;
-  readonly historyDir: string;
   readonly quarantineDir: string;
   readonly tmpDir: string;
-  readonly openPath: string;
 
   private readonly layout: DataLayout;
   private readonly committed: CommittedState;
@@ -64,12 +80,9 @@ export class Store {
   ) {
     const l = (this.layout = dataLayout(dataDir));
     this.inboxDir = l.inbox;
-    this.outboxDir = l.outbox;
     this.archiveDir = l.archive;
-    this.historyDir = l.history;
     this.quarantineDir = l.quarantine;
     this.tmpDir = l.tmp;
-    this.openPath = l.openPackage;
     this.committed = new CommittedState(dataDir, log);
     this.quarantine = new Quarantine(l.quarantine, log);
     this.history = new HistoryWriter(l.history);
@@ -77,9 +90,15 @@ export class Store {
     this.inbox = new Inbox(l.inbox, this.committed, this.quarantine, log);
   }
 
-  /** The committed state. Treat as read-only; change it through `commit`. */
-  get state(): Readonly<AgentState> {
+  /** The committed state, read-only: it changes only through the operations below. */
+  get state(): StateView {
     return this.committed.current;
+  }
+
+  /** What is still to go out or in: sealed packages queued, transactions in the open package, parts waiting for the till. */
+  backlog(): { queued: number; openTransactions: number; inbox: number } {
+    const s = this.committed.current;
+    return { queued: this.outbox.queued().length, openTransactions: s.open.pkg.transactions, inbox: s.inbox.length };
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -107,20 +126,35 @@ export class Store {
       if (this.lock) await this.outbox.checkpoint().catch((e) => this.log.warn('store.checkpoint.failed', { error: (e as Error).message, note: 'the journal is replayed at the next start' }));
       await this.outbox.journal.close();
       await this.history.close();
-      if (this.committed.unsaved && this.lock) await this.committed.save(this.committed.draft()).catch(() => undefined);
+      if (this.committed.unsaved && this.lock) {
+        // What is unsaved is the delivery counter and the last push time: the deliveries themselves are in the outbox journal.
+        await this.committed.save(this.committed.draft()).catch((e) => this.log.warn('store.state.save-failed', { error: (e as Error).message, note: 'the deliveries are kept by the outbox journal; the delivered counter and last push time may stay behind' }));
+      }
       await this.lock?.release();
       this.lock = undefined;
     });
   }
 
-  /** Serialises a change of the state: `fn` edits a draft, which is saved before it becomes the state. */
-  commit<T>(fn: (draft: AgentState) => T | Promise<T>): Promise<T> {
+  /** Serialises a change of the state: `fn` edits a draft (with state-changes.ts), which is saved before it becomes the state. */
+  private commit<T>(fn: (draft: AgentState) => T | Promise<T>): Promise<T> {
     return this.mutex.run(async () => {
       const draft = this.committed.draft();
       const result = await fn(draft);
       await this.committed.save(draft);
       return result;
     });
+  }
+
+  // ------------------------------------------------------- the exchange's log
+
+  /** The outcome of a pull: ok, or the failure's message. */
+  recordPull(error?: string): Promise<void> {
+    return this.commit((d) => change.pullOutcome(d, new Date().toISOString(), error));
+  }
+
+  /** A failed push attempt, for `status` (the package's own failure is `failAttempt`). */
+  recordPushFailure(error: string): Promise<void> {
+    return this.commit((d) => change.pushFailed(d, new Date().toISOString(), error));
   }
 
   // ------------------------------------------------------------------ outbox
@@ -133,18 +167,40 @@ export class Store {
    * fsynced first; the committed length moves only afterwards, so an
    * interrupted append is cut off at start-up instead of being sent twice.
    * `plan` returns undefined to append nothing.
+   *
+   * The primitive under `takeUnits`, which is how the agent appends; tests
+   * and benchmarks use it directly to lay out an open package byte by byte.
    */
   appendPlanned<T>(plan: AppendPlan<T>): Promise<T | undefined> {
     return this.mutex.run(() => this.outbox.appendPlanned(plan));
   }
 
   /**
-   * Seals the open package: it gets the next number and never changes again.
-   * `edit` is committed together with the seal (e.g. source progress).
-   * Returns the package's meta, or undefined when the open package is empty.
+   * Takes units `from`.. of the taken report file `takenName` into the open
+   * package, as many as fit (formats/batcher.ts `planBatch`, planned from the
+   * committed state under the lock); the file's progress and the counts are
+   * committed with the bytes (state-changes.ts `unitsTaken`). Undefined when
+   * not even the next unit fits: seal, then take again.
    */
-  seal(edit?: (draft: AgentState) => void): Promise<PackageMeta | undefined> {
-    return this.mutex.run(() => this.outbox.seal(edit));
+  takeUnits(takenName: string, units: readonly ReportUnit[], from: number, opts: { maxTransactions: number; startedAt: string; uid?: string }): Promise<BatchPlan | undefined> {
+    return this.appendPlanned((state) => {
+      const plan = planBatch(state.open.pkg, units, from, opts.maxTransactions);
+      if (plan === undefined) return undefined;
+      return { chunk: plan.chunk, edit: (d: AgentState) => change.unitsTaken(d, takenName, plan, opts.startedAt, opts.uid), result: plan };
+    });
+  }
+
+  /**
+   * Seals the open package: it gets the next number and never changes again.
+   * Returns the package's meta, or undefined when the open package is empty.
+   * Logs `package.sealed` with `reason` (the one place that does).
+   */
+  seal(reason: SealReason = 'now'): Promise<PackageMeta | undefined> {
+    return this.mutex.run(async () => {
+      const meta = await this.outbox.seal();
+      if (meta) this.log.info('package.sealed', { package: meta.number, transactions: meta.transactions, bytes: meta.bytes, reason });
+      return meta;
+    });
   }
 
   /** Sealed packages waiting for delivery, oldest first. */
@@ -223,10 +279,53 @@ export class Store {
 
   // -------------------------------------------------------------- quarantine
 
-  /** Moves a bad item into quarantine with a `.why.txt` beside it (the caller counts it in its commit). Returns the quarantined path. */
-  quarantineMove(path: string, label: string, reason: string): Promise<string> {
-    return this.quarantine.move(path, label, reason);
+  // -------------------------------------------------------------- till files
+
+  /** A taken report file that is not a report: moved into quarantine (a `.why.txt` beside it), its record dropped, counted. */
+  async quarantineTaken(path: string, takenName: string, label: string, reason: string): Promise<string> {
+    const target = await this.quarantine.move(path, label, reason);
+    await this.commit((d) => change.takenQuarantined(d, takenName));
+    return target;
   }
+
+  /** Taken report files done with (released, or gone before a crash): their records are dropped. */
+  async releaseTaken(takenNames: readonly string[]): Promise<void> {
+    if (takenNames.length > 0) await this.commit((d) => change.takenReleased(d, takenNames));
+  }
+
+  /** The taken report file `takenName` answers flr request `uid` (till/requests.ts). */
+  claimAnswer(takenName: string, uid: string): Promise<void> {
+    return this.commit((d) => change.answerClaimed(d, takenName, uid));
+  }
+
+  /** Kassir has taken the request file. */
+  markRequestsTaken(): Promise<void> {
+    const at = new Date().toISOString();
+    return this.commit((d) => change.requestsTaken(d, at));
+  }
+
+  /** Records a file about to be renamed into the till folder (till/deliver.ts), before the rename. */
+  startDelivery(delivering: Delivering): Promise<void> {
+    return this.commit((d) => change.deliveryStarted(d, delivering));
+  }
+
+  /** A delivery interrupted before its rename: forgotten, it is made again from the inbox. */
+  undoDelivery(): Promise<void> {
+    return this.commit((d) => change.deliveryUndone(d));
+  }
+
+  /**
+   * Parts whose file is in the till folder (or that were skipped) leave the
+   * inbox, in one commit with what their delivery means (state-changes.ts
+   * `partsRetired`); then their staged files go.
+   */
+  async retireParts(ids: readonly number[], kind: 'spr' | 'flr', uid?: string): Promise<void> {
+    const retired = this.committed.current.inbox.filter((i) => ids.includes(i.id));
+    await this.commit((d) => change.partsRetired(d, ids, kind, new Date().toISOString(), uid));
+    for (const item of retired) await rm(this.inbox.path(item), { force: true });
+  }
+
+  // -------------------------------------------------------------- quarantine
 
   /** Deletes archived packages and history days older than the retention period. */
   cleanup(now = Date.now()): Promise<{ packages: number; historyFiles: number }> {

@@ -30,20 +30,20 @@
  * Requests (KKMTransfer flr): a report file that answers a request (see
  * requests.ts) travels in packages of its own that carry the request's UID.
  */
+import type { Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../formats/errors.js';
-import { planAppend, planBatch } from '../formats/batcher.js';
+import { planAppend } from '../formats/batcher.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
 import { END_TYPES_TEXT } from '../formats/transaction-types.js';
-import type { HeldFile } from '../status.js';
-import type { Store } from '../store/store.js';
-import type { AgentState } from '../store/state.js';
-import { ensureDir, fsyncDir, statOrUndefined } from '../store/fsutil.js';
+import type { SealReason, Store } from '../store/store.js';
+import { ensureDir, fsyncDir, statOrUndefined } from '../util/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import { globToRegExp } from '../util/glob.js';
 import type { Logger } from '../util/logger.js';
-import { TillRequests } from './requests.js';
+import type { TillRequests } from './requests.js';
+import { isTakenName, originalName, TAKEN_DIR, takenName as takenNameOf } from './taken.js';
 
 export interface CollectorOptions {
   tillDir: string;
@@ -51,8 +51,8 @@ export interface CollectorOptions {
   settleMs: number;
   openReceiptMs: number;
   maxTransactions: number;
-  /** The till's request file (KKMTransfer flr), to see whether Kassir has taken it. */
-  requestFile?: string;
+  /** The till's flr requests (the deliverer's, deliver.ts), to recognise a report that answers one. */
+  requests?: TillRequests;
 }
 
 export interface CollectResult {
@@ -67,8 +67,18 @@ export interface CollectResult {
   held: number;
 }
 
-/** Folder inside the till folder where taken files wait until they are ingested. */
-export const TAKEN_DIR = join('.kassir-agent', 'taken');
+/**
+ * A report file the agent leaves in the till folder for now (the hold rule is
+ * `holdReason` below; monitoring counts them and alerts on the oldest).
+ */
+export interface HeldFile {
+  file: string;
+  reason: string;
+  /** ISO time since when it is held. */
+  since: string;
+  /** ISO time after which it is taken anyway, if any. */
+  takeBy?: string;
+}
 
 interface Observation {
   size: number;
@@ -147,7 +157,7 @@ export class ReportCollector {
   private takeSeq = 0;
   /** Files read by the hold check and then taken, by taken name: ingested without reading and parsing them again. */
   private readonly readAhead = new Map<string, ReadAhead>();
-  private readonly requests: TillRequests;
+  private readonly requests: TillRequests | undefined;
 
   constructor(
     private readonly opts: CollectorOptions,
@@ -157,7 +167,7 @@ export class ReportCollector {
   ) {
     this.takenDir = join(opts.tillDir, TAKEN_DIR);
     this.pattern = globToRegExp(opts.reportFiles);
-    this.requests = new TillRequests(store, opts.requestFile, log);
+    this.requests = opts.requests;
   }
 
   /** One pass: take over finished report files, then ingest every taken file in the order it was taken. */
@@ -165,7 +175,7 @@ export class ReportCollector {
     await ensureDir(this.takenDir);
     const waiting = await this.takeFinished();
     const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting, held: this.held.size };
-    const taken = (await fs.readdir(this.takenDir)).filter((n) => /^\d{15}-\d+-/.test(n)).sort();
+    const taken = (await fs.readdir(this.takenDir)).filter(isTakenName).sort();
     for (const name of taken) {
       const r = await this.ingest(name);
       result.transactions += r.transactions;
@@ -173,11 +183,7 @@ export class ReportCollector {
       if (r.released) result.files++;
     }
     // Records of taken files that are gone (released before a crash) are dropped.
-    const stale = Object.keys(this.store.state.sources).filter((n) => !taken.includes(n));
-    if (stale.length > 0)
-      await this.store.commit((d) => {
-        for (const n of stale) delete d.sources[n];
-      });
+    await this.store.releaseTaken(Object.keys(this.store.state.sources).filter((n) => !taken.includes(n)));
     return result;
   }
 
@@ -215,8 +221,7 @@ export class ReportCollector {
     for (const c of candidates) {
       const read = await this.readForHold(c.name);
       if (this.mustHold(c.name, read?.parsed, now, c.mtimeMs)) continue;
-      // Names sort in the order taken: a zero-padded clock, then a zero-padded sequence for the same millisecond.
-      const takenName = `${String(this.now()).padStart(15, '0')}-${String(++this.takeSeq).padStart(6, '0')}-${c.name}`;
+      const takenName = takenNameOf(this.now(), ++this.takeSeq, c.name);
       // What was read is what is ingested only if it was the whole file as stat saw it (checked again at ingest).
       if (read && read.data.length === c.size) this.readAhead.set(takenName, { ...read, size: c.size, mtimeMs: c.mtimeMs });
       try {
@@ -281,71 +286,21 @@ export class ReportCollector {
     return true;
   }
 
+  /** Ingests one taken file: its units into packages, then the file released if Kassir wrote nothing more to it. */
   private async ingest(takenName: string): Promise<{ transactions: number; sealed: number[]; released: boolean }> {
     const path = join(this.takenDir, takenName);
-    const original = takenName.replace(/^\d{15}-\d+-/, '');
-    const before = await fs.stat(path);
-    // Parsed once per take-over: the hold check's reading, if the file has not changed since (Kassir only appends).
-    const ahead = this.readAhead.get(takenName);
-    this.readAhead.delete(takenName);
-    const read = ahead && ahead.size === before.size && ahead.mtimeMs === before.mtimeMs ? ahead : undefined;
-    const data = read?.data ?? (await fs.readFile(path));
-    const outcome = read?.parsed ?? parseOutcome(data, original);
-    let units: ReportUnit[];
-    let skippedLoaded = 0;
-    if ('report' in outcome) {
-      units = outcome.report.units;
-      skippedLoaded = outcome.report.skippedLoadedTransactions;
-    } else {
+    const original = originalName(takenName);
+    const { before, data, outcome } = await this.readTaken(takenName, path, original);
+    if (!('report' in outcome)) {
       const e = outcome.error;
       if (!(e instanceof FormatError)) throw e;
-      await this.store.quarantineMove(path, original, e.message);
-      await this.store.commit((d) => {
-        delete d.sources[takenName];
-        d.counters.quarantined += 1;
-      });
+      await this.store.quarantineTaken(path, takenName, original, e.message);
       return { transactions: 0, sealed: [], released: false };
     }
+    const { units, skippedLoadedTransactions: skippedLoaded } = outcome.report;
     const done = this.store.state.sources[takenName]?.units ?? 0;
     const uid = await this.answerUid(takenName, done, before.mtimeMs);
-    const sealed: number[] = [];
-    let transactions = 0;
-    let i = done;
-    if (done === 0 && uid !== undefined && this.store.state.open.length > 0 && this.store.state.open.uid !== uid) {
-      // An flr answer travels alone: close what is open first.
-      await this.sealFor('before-flr-answer', sealed);
-    }
-    while (i < units.length) {
-      // Gather units into one append until the open package is full. The plan is made from the
-      // committed state under the store's lock, so a seal by the push flow cannot come between.
-      const from = i;
-      const startedAt = new Date(this.now()).toISOString();
-      const appended = await this.store.appendPlanned((state) => {
-        const plan = planBatch(state.open.pkg, units, from, this.opts.maxTransactions);
-        if (plan === undefined) return undefined;
-        return {
-          chunk: plan.chunk,
-          edit: (d: AgentState) => {
-            d.open.pkg = plan.state;
-            d.open.startedAt ??= startedAt;
-            if (uid !== undefined) d.open.uid = uid;
-            d.sources[takenName] = { units: plan.upTo, ...(uid !== undefined ? { uid } : {}) };
-            d.counters.transactionsCollected += plan.transactions;
-          },
-          result: plan,
-        };
-      });
-      if (appended === undefined) {
-        // The open package cannot take the next unit (full, or in another encoding): seal, then plan again on an empty package.
-        const why = planAppend(this.store.state.open.pkg, units[i]!, this.opts.maxTransactions).sealReason ?? 'full';
-        if (!(await this.sealFor(why, sealed))) throw new Error(`${original}: a unit does not fit an empty package`); // planAppend never refuses an empty package
-        continue;
-      }
-      i = appended.upTo;
-      transactions += appended.transactions;
-      if (appended.full) await this.sealFor('full', sealed);
-    }
-    if (uid !== undefined && this.store.state.open.uid === uid && this.store.state.open.length > 0) await this.sealFor('flr-answer', sealed);
+    const { transactions, sealed } = await this.takeUnits(takenName, units, done, uid);
     if (units.length === 0 && skippedLoaded === 0) {
       // Nothing to send, so nothing is lost by removing it; but say so: Kassir wrote a file for a reason.
       this.log.info('till.report.empty', { file: original, bytes: data.length, note: 'no transactions in it; removed from the till folder' });
@@ -361,24 +316,69 @@ export class ReportCollector {
         sealed,
       });
     }
-    // Release the file only if nothing was written to it since we read it.
-    const after = await statOrUndefined(path);
-    const quiet = after !== undefined && after.size === before.size && after.mtimeMs === before.mtimeMs && this.now() - after.mtimeMs >= this.opts.settleMs;
-    if (after !== undefined && !quiet) return { transactions, sealed, released: false };
-    await fs.rm(path, { force: true });
-    await fsyncDir(this.takenDir);
-    await this.store.commit((d) => {
-      delete d.sources[takenName];
-    });
-    return { transactions, sealed, released: true };
+    return { transactions, sealed, released: await this.release(takenName, path, before) };
   }
 
-  /** Seals the open package and logs it with the reason (one `package.sealed` line per seal, wherever it happens). */
-  private async sealFor(reason: string, sealed: number[]): Promise<boolean> {
-    const meta = await this.store.seal();
+  /** The taken file's bytes and parse: the hold check's reading when the file has not changed since (Kassir only appends), else read now. */
+  private async readTaken(takenName: string, path: string, original: string): Promise<{ before: Stats; data: Buffer; outcome: ReadAhead['parsed'] }> {
+    const before = await fs.stat(path);
+    const ahead = this.readAhead.get(takenName);
+    this.readAhead.delete(takenName);
+    const read = ahead && ahead.size === before.size && ahead.mtimeMs === before.mtimeMs ? ahead : undefined;
+    const data = read?.data ?? (await fs.readFile(path));
+    return { before, data, outcome: read?.parsed ?? parseOutcome(data, original) };
+  }
+
+  /**
+   * Takes units `done`.. into packages, sealing whenever one is full; an flr
+   * answer (`uid`) travels in packages of its own.
+   */
+  private async takeUnits(takenName: string, units: readonly ReportUnit[], done: number, uid: string | undefined): Promise<{ transactions: number; sealed: number[] }> {
+    const sealed: number[] = [];
+    let transactions = 0;
+    let i = done;
+    const open = this.store.state.open;
+    if (done === 0 && uid !== undefined && open.length > 0 && open.uid !== uid) {
+      // An flr answer travels alone: close what is open first.
+      await this.sealFor('before-flr-answer', sealed);
+    }
+    while (i < units.length) {
+      // As many units as the open package takes, planned by the store under its lock so a seal by the push flow cannot come between.
+      const taken = await this.store.takeUnits(takenName, units, i, { maxTransactions: this.opts.maxTransactions, startedAt: new Date(this.now()).toISOString(), ...(uid !== undefined ? { uid } : {}) });
+      if (taken === undefined) {
+        // The open package cannot take the next unit (full, or in another encoding): seal, then take again on an empty package.
+        const why = planAppend(this.store.state.open.pkg, units[i]!, this.opts.maxTransactions).sealReason ?? 'full';
+        if (!(await this.sealFor(why, sealed))) throw new Error(`${originalName(takenName)}: a unit does not fit an empty package`); // planAppend never refuses an empty package
+        continue;
+      }
+      i = taken.upTo;
+      transactions += taken.transactions;
+      if (taken.full) await this.sealFor('full', sealed);
+    }
+    const after = this.store.state.open;
+    if (uid !== undefined && after.uid === uid && after.length > 0) await this.sealFor('flr-answer', sealed);
+    return { transactions, sealed };
+  }
+
+  /**
+   * Deletes the taken file only if nothing was written to it since it was read
+   * and it has been quiet for `settleMs` (see the module comment, step 4).
+   */
+  private async release(takenName: string, path: string, before: Stats): Promise<boolean> {
+    const after = await statOrUndefined(path);
+    const quiet = after !== undefined && after.size === before.size && after.mtimeMs === before.mtimeMs && this.now() - after.mtimeMs >= this.opts.settleMs;
+    if (after !== undefined && !quiet) return false;
+    await fs.rm(path, { force: true });
+    await fsyncDir(this.takenDir);
+    await this.store.releaseTaken([takenName]);
+    return true;
+  }
+
+  /** Seals the open package (the store logs `package.sealed` with the reason). */
+  private async sealFor(reason: SealReason, sealed: number[]): Promise<boolean> {
+    const meta = await this.store.seal(reason);
     if (!meta) return false;
     sealed.push(meta.number);
-    this.log.info('package.sealed', { package: meta.number, transactions: meta.transactions, bytes: meta.bytes, reason });
     return true;
   }
 
@@ -387,6 +387,6 @@ export class ReportCollector {
     const known = this.store.state.sources[takenName];
     if (known) return known.uid;
     if (done > 0) return undefined;
-    return this.requests.claimAnswer(takenName, mtimeMs);
+    return this.requests?.claimAnswer(takenName, mtimeMs);
   }
 }

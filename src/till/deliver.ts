@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { mergeSprParts, type SprOutputEncoding } from '../formats/spr.js';
 import type { Store } from '../store/store.js';
 import type { InboxItem } from '../store/state.js';
-import { fsyncDir, fsyncFile, statOrUndefined } from '../store/fsutil.js';
+import { fsyncDir, fsyncFile, statOrUndefined } from '../util/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import { TillRequests } from './requests.js';
@@ -42,7 +42,8 @@ export interface DeliverResult {
 }
 
 export class TillDeliverer {
-  private readonly requests: TillRequests;
+  /** The till's flr requests: built here, once, and shared with the collector. */
+  readonly requests: TillRequests;
 
   constructor(
     private readonly opts: DelivererOptions,
@@ -51,7 +52,7 @@ export class TillDeliverer {
     /** Scans the pull flow made of staged parts (empty after a restart: the merge scans those parts itself). */
     private readonly scans: SprScans = new SprScans(),
   ) {
-    this.requests = new TillRequests(store, join(opts.tillDir, opts.requestFile), log);
+    this.requests = new TillRequests(store, opts.tillDir, opts.requestFile, log);
   }
 
   /** Finishes a delivery interrupted by a crash (see the module comment). */
@@ -60,9 +61,7 @@ export class TillDeliverer {
     if (!d) return;
     if ((await statOrUndefined(d.tmp)) !== undefined) {
       await fs.rm(d.tmp, { force: true });
-      await this.store.commit((s) => {
-        s.delivering = undefined;
-      });
+      await this.store.undoDelivery();
       this.log.info('till.recover.redeliver', { file: d.target, note: 'delivery interrupted before the rename; it is made again' });
     } else {
       await this.retire(d.inboxIds, d.kind, d.uid);
@@ -136,9 +135,7 @@ export class TillDeliverer {
     const tmp = join(this.opts.tillDir, `.${name}.kassir-agent.tmp`);
     await fs.copyFile(source, tmp);
     await fsyncFile(tmp);
-    await this.store.commit((s) => {
-      s.delivering = { tmp, target, inboxIds, kind, ...(uid !== undefined ? { uid } : {}) };
-    });
+    await this.store.startDelivery({ tmp, target, inboxIds, kind, ...(uid !== undefined ? { uid } : {}) });
     failpoint('till.deliver.before-rename');
     await fs.rename(tmp, target);
     await fsyncDir(this.opts.tillDir);
@@ -146,18 +143,8 @@ export class TillDeliverer {
     await this.retire(inboxIds, kind, uid);
   }
 
-  private async retire(ids: number[], kind: 'spr' | 'flr', uid?: string): Promise<void> {
-    const retired = this.store.state.inbox.filter((i) => ids.includes(i.id));
-    await this.store.commit((s) => {
-      s.inbox = s.inbox.filter((i) => !ids.includes(i.id));
-      s.delivering = undefined;
-      if (kind === 'spr') {
-        s.counters.referenceFilesDelivered += 1;
-        s.lastReferenceDelivered = new Date().toISOString();
-      }
-      if (kind === 'flr' && uid !== undefined) this.requests.delivered(s, uid, new Date().toISOString());
-    });
-    for (const item of retired) await fs.rm(this.store.inboxPath(item), { force: true });
+  private async retire(ids: readonly number[], kind: 'spr' | 'flr', uid?: string): Promise<void> {
+    await this.store.retireParts(ids, kind, uid);
     this.scans.retain(this.store.state.inbox);
   }
 

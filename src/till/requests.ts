@@ -1,9 +1,10 @@
 /**
- * The till's KKMTransfer flr requests, one owner for their state
- * (`AgentState.requests`) and their rules:
+ * The till's KKMTransfer flr requests: the rules of when a request is taken
+ * and which report answers it. Their state (`AgentState.requests`) changes
+ * only through the store's operations (store/state-changes.ts):
  *
- * 1. delivered: the deliverer writes a request into `till.requestFile` and,
- *    in the same commit that retires its part, records it (`delivered`);
+ * 1. delivered: the deliverer writes a request into `till.requestFile`; the
+ *    commit that retires its part records it (`partsRetired`);
  * 2. taken: Kassir has taken it when the request file is gone (`noticeTaken`,
  *    before every collect and every delivery pass);
  * 3. answered: the first report file written after the request was delivered,
@@ -12,31 +13,31 @@
  *    Requests are answered in the order they were delivered; files written
  *    before a request arrived are ordinary reports.
  * Only one request file is in the till folder at a time (`fileWaiting`).
+ * The deliverer builds the one instance (deliver.ts); the collector uses it.
  */
-import type { AgentState } from '../store/state.js';
+import { join } from 'node:path';
 import type { Store } from '../store/store.js';
-import { statOrUndefined } from '../store/fsutil.js';
+import { statOrUndefined } from '../util/fsutil.js';
 import type { Logger } from '../util/logger.js';
+import { originalName } from './taken.js';
 
 export class TillRequests {
+  /** The till's request file (full path). */
+  readonly path: string;
+
   constructor(
     private readonly store: Store,
-    /** The till's request file (full path); undefined where no requests are delivered. */
-    private readonly requestFile: string | undefined,
+    tillDir: string,
+    /** `till.requestFile`: its name in the till folder. */
+    requestFile: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.path = join(tillDir, requestFile);
+  }
 
   /** True while Kassir has not taken the request file last written (it is still there). */
   async fileWaiting(): Promise<boolean> {
-    return this.requestFile !== undefined && (await statOrUndefined(this.requestFile)) !== undefined;
-  }
-
-  /**
-   * Records a request just written into the till folder. Applied to the draft
-   * of the commit that retires its part, so both happen in one atomic step.
-   */
-  delivered(draft: AgentState, uid: string, at: string): void {
-    draft.requests.push({ uid, deliveredAt: at });
+    return (await statOrUndefined(this.path)) !== undefined;
   }
 
   /**
@@ -47,11 +48,8 @@ export class TillRequests {
   async noticeTaken(): Promise<void> {
     const pending = this.store.state.requests.filter((r) => r.takenAt === undefined);
     if (pending.length === 0) return;
-    if (this.requestFile === undefined || (await this.fileWaiting())) return;
-    const at = new Date().toISOString();
-    await this.store.commit((s) => {
-      for (const r of s.requests) r.takenAt ??= at;
-    });
+    if (await this.fileWaiting()) return;
+    await this.store.markRequestsTaken();
     for (const r of pending) this.log.info('till.request.taken', { uid: r.uid });
   }
 
@@ -65,14 +63,9 @@ export class TillRequests {
     const request = this.store.state.requests[0];
     if (!request) return undefined;
     if (mtimeMs <= Date.parse(request.deliveredAt)) return undefined; // written before the request arrived
-    if (request.takenAt === undefined) {
-      if (this.requestFile === undefined || (await this.fileWaiting())) return undefined; // not taken yet
-    }
-    await this.store.commit((d) => {
-      d.requests = d.requests.filter((r) => r.uid !== request.uid);
-      d.sources[takenName] = { units: 0, uid: request.uid };
-    });
-    this.log.info('till.request.answered', { uid: request.uid, file: takenName.replace(/^\d{15}-\d+-/, '') });
+    if (request.takenAt === undefined && (await this.fileWaiting())) return undefined; // not taken yet
+    await this.store.claimAnswer(takenName, request.uid);
+    this.log.info('till.request.answered', { uid: request.uid, file: originalName(takenName) });
     return request.uid;
   }
 }

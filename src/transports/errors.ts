@@ -17,6 +17,9 @@ export type TransportErrorKind =
   | 'full' // the server's disk is full (FTP 452/552, ENOSPC on a share)
   | 'busy'; // not an error: the remote side is not ready yet (the previous no-suffix file not taken); polled at a steady pace
 
+/** What a flow's failure was: a TransportError kind, or `local` for a failure on this machine (data folder, till folder). */
+export type FailureKind = TransportErrorKind | 'local';
+
 export class TransportError extends Error {
   override readonly name = 'TransportError';
   constructor(

@@ -25,3 +25,19 @@ export async function stopStep(log: Logger, step: string, deadline: number, fn: 
   }
   return false;
 }
+
+/**
+ * The parts of a stop. The whole stop's deadline is `stop.deadlineMs` (its
+ * default lives in the config schema); these are the shares and the short
+ * stops that are not the service's.
+ */
+export const STOP_TIMINGS = {
+  /** The control channel and the metrics endpoints get at most this, or a tenth of the deadline. */
+  endpointsMs: 1_000,
+  /** Closing an exchange's transport and store is kept at least this, or a third of the deadline, whatever the flows do. */
+  closingMs: 3_000,
+  /** Kept for `agent.stopped` and closing the log, out of the stop deadline. */
+  logCloseMs: 1_000,
+  /** A stop of what is not yet running: an exchange that finished starting after the stop began, an agent whose start failed. */
+  notStartedMs: 1_000,
+} as const;

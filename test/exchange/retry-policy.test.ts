@@ -80,5 +80,5 @@ it('decisions: delay per class, reconnect only after connection failures, outcom
 it('an answer from the back office cuts short only a connection failure backoff', () => {
   assert.equal(cutShortByAnswer('unreachable'), true);
   assert.equal(cutShortByAnswer('timeout'), true);
-  for (const kind of ['auth', 'tls', 'config', 'server', 'protocol', 'full', 'busy', 'local', undefined]) assert.equal(cutShortByAnswer(kind), false, String(kind));
+  for (const kind of ['auth', 'tls', 'config', 'server', 'protocol', 'full', 'busy', 'local', undefined] as const) assert.equal(cutShortByAnswer(kind), false, String(kind));
 });

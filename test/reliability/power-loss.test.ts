@@ -201,7 +201,7 @@ describe('power loss: damaged files in the data folder', { concurrency: 2 }, () 
 
 /**
  * What a power cut leaves of a folder tree, from the agent's fsync trace
- * (KASSIR_FSYNC_TRACE, see store/fsutil.ts): a file keeps only the bytes it
+ * (KASSIR_FSYNC_TRACE, see util/fsutil.ts): a file keeps only the bytes it
  * had when it was last fsynced (none if never), and a file in `entriesOf`
  * keeps its name only if that folder was fsynced after the file was.
  */

@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DataDirLockedError, ownRecord, processStart } from '../../src/store/lock.js';
 import { Store } from '../../src/store/store.js';
+import { setFailpoints } from '../../src/util/failpoints.js';
 import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
 
 let dir: string;
@@ -167,12 +168,12 @@ describe('store recovery', () => {
     const s = await open();
     await withOpenPackage(s, 'A\r\n', 1);
     const before = structuredClone(s.state);
-    await assert.rejects(
-      s.commit(() => {
-        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-      }),
-      /ENOSPC/,
-    );
+    setFailpoints('atomic.before-rename:enospc');
+    try {
+      await assert.rejects(s.recordPushFailure('connection refused'), /ENOSPC/);
+    } finally {
+      setFailpoints(undefined);
+    }
     assert.deepEqual(s.state, before);
     await s.close();
   });

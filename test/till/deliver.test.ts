@@ -80,9 +80,7 @@ it('a delivery cut by a crash: before the rename it is made again, after it the 
   const tmp = join(till, '.POS1.spr.kassir-agent.tmp');
   // Crash before the rename: the temporary file is still there.
   await fs.writeFile(tmp, 'half');
-  await store.commit((s) => {
-    s.delivering = { tmp, target, inboxIds: [a!.id], kind: 'spr' };
-  });
+  await store.startDelivery({ tmp, target, inboxIds: [a!.id], kind: 'spr' });
   await deliverer.recover();
   assert.equal(store.state.delivering, undefined);
   assert.equal(store.state.inbox.length, 1, 'the part is still to deliver');
@@ -95,9 +93,7 @@ it('a delivery cut by a crash: before the rename it is made again, after it the 
   await fs.writeFile(target, '##@@&&\r\n@\r\n', 'latin1');
   const [b] = await stage({ kind: 'spr', text: '##@@&&\r\n#\r\n$$$ADD\r\n2;b\r\n' });
   await fs.writeFile(target, '##@@&&\r\n#\r\n$$$ADD\r\n2;b\r\n', 'latin1');
-  await store.commit((s) => {
-    s.delivering = { tmp, target, inboxIds: [b!.id], kind: 'spr' };
-  });
+  await store.startDelivery({ tmp, target, inboxIds: [b!.id], kind: 'spr' });
   await deliverer.recover();
   assert.deepEqual(store.state.inbox, []);
   assert.equal(store.state.counters.referenceFilesDelivered, 2);

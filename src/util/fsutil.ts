@@ -35,11 +35,10 @@
  * when KASSIR_FSYNC_TRACE names a file: the power-loss tests drop what was
  * never synced.
  */
-import { appendFileSync, closeSync, fstatSync, fsyncSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { failpoint } from '../util/failpoints.js';
-import { tempNameFor } from './layout.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { failpoint } from './failpoints.js';
 
 /** Test hook: `F <dev>:<ino> <size>` for a synced file, `D <path>` for a synced folder, in order. */
 const TRACE = process.env.KASSIR_FSYNC_TRACE;
@@ -161,4 +160,21 @@ export async function statOrUndefined(path: string) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
+}
+
+let tmpCounter = 0;
+/** A temporary name next to `target`, unique within this process and across restarts. */
+export function tempNameFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.${++tmpCounter}.tmp`);
+}
+
+/** Temporary files left by writeFileAtomic/copyFileAtomic in `dir` (from a crash). */
+export function isAtomicTemp(name: string): boolean {
+  return /^\..+\.\d+\.\d+\.\d+\.tmp$/.test(name);
+}
+
+/** Writes all of `data` at `position` (a short write is continued, as the promise API does). */
+export function writeAllSync(fd: number, data: Buffer, position: number | null): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off, position === null ? null : position + off);
 }
