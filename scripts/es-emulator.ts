@@ -18,18 +18,19 @@ import { startEsEmulator, type EsDevice, type EsTrap } from './es-emulator/serve
 
 const USAGE = `usage: npm run es-emulator -- --catalog FILE [--port 8081] [--host 127.0.0.1] [--base retail]
                                [--user U --password P] [--device ID:VERSION:PER_PACKAGE]... [--dir DIR] [--trap SPEC]...
-  SPEC = lost-answer:OPERATION | fault:OPERATION:TEXT | http:STATUS[:OPERATION] | unformed:CALLS | prepare-error:TEXT, then [,times=N]
+  SPEC = lost-answer:OPERATION[,skip=N] | fault:OPERATION:TEXT | http:STATUS[:OPERATION] | unformed:CALLS | prepare-error:TEXT, then [,times=N]
   e.g. --device KASSA-01:3003:100 --trap lost-answer:GetPriceListPackage --trap unformed:3,times=2`;
 
 export function parseTrap(spec: string): EsTrap {
   const [head, ...opts] = spec.split(',');
   const times = opts.map((o) => /^times=(\d+)$/.exec(o.trim())).find(Boolean);
+  const skip = opts.map((o) => /^skip=(\d+)$/.exec(o.trim())).find(Boolean);
   const extra = times ? { times: Number(times[1]) } : {};
   const [kind, a, ...rest] = (head ?? '').split(':');
   switch (kind) {
     case 'lost-answer':
       if (!a) break;
-      return { kind, op: a, ...extra };
+      return { kind, op: a, ...extra, ...(skip ? { skip: Number(skip[1]) } : {}) };
     case 'fault':
       if (!a) break;
       return { kind, op: a, text: rest.join(':') || 'Ошибка при вызове метода', ...extra };

@@ -2,7 +2,7 @@
  * The command line: the product's interface, documented in the README.
  *
  *   kassir-agent run --config FILE [--once]
- *   kassir-agent check-config --config FILE [--no-secrets]
+ *   kassir-agent check-config --config FILE [--no-secrets] [--online]
  *   kassir-agent status --config FILE [--json | --discovery] [--verbose]
  *   kassir-agent exchange-now --config FILE [--pos N]
  *   kassir-agent retry --config FILE [--pos N]
@@ -35,10 +35,12 @@ const HELP = `kassir-agent: exchange agent for the Kassir 5 point of sale
 
 Usage:
   kassir-agent run --config FILE [--once]   run the agent (--once: one full cycle, then exit)
-  kassir-agent check-config --config FILE [--no-secrets]
+  kassir-agent check-config --config FILE [--no-secrets] [--online]
                                             validate the config and the folders and files it names;
                                             prints "key: problem" lines (--no-secrets: do not resolve
-                                            passwords, for a shell without the service's environment)
+                                            passwords, for a shell without the service's environment;
+                                            --online: also ask the back office: an equipment-service
+                                            transport's device, format version, password and URL)
   kassir-agent status --config FILE [--json | --discovery] [--verbose]
                                             queued packages (counts, oldest, last error, next retry),
                                             held till files, counters; --verbose lists every package
@@ -141,6 +143,7 @@ export async function main(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         verbose: { type: 'boolean' },
         'no-secrets': { type: 'boolean' },
+        online: { type: 'boolean' },
         discovery: { type: 'boolean' },
         pos: { type: 'string' },
         since: { type: 'string' },
@@ -171,6 +174,12 @@ export async function main(argv: string[]): Promise<number> {
       const problems = checkOnDisk(loaded.config);
       if (problems.length > 0) return reportProblems(loaded.file, problems);
       for (const w of loaded.warnings) process.stderr.write(`warning: ${w.message}\n`);
+      if (values.online) {
+        const { checkOnline } = await import('./config/check-online.js');
+        const online = await checkOnline(loaded.config);
+        for (const n of online.notes) process.stdout.write(`${n}\n`);
+        if (online.problems.length > 0) return reportProblems(loaded.file, online.problems);
+      }
       const ex = loaded.config.exchanges;
       process.stdout.write(`${loaded.file}: ok (${ex.map((x) => `POS ${x.pos}, transport ${x.transport.type}`).join('; ')})\n`);
       return EXIT.ok;

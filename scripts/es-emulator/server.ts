@@ -38,7 +38,8 @@ export interface EsDevice {
 }
 
 export type EsTrap =
-  | { kind: 'lost-answer'; op: string; times?: number }
+  /** The call is carried out and its answer dropped; `skip`: the first calls of `op` pass. */
+  | { kind: 'lost-answer'; op: string; times?: number; skip?: number }
   | { kind: 'fault'; op: string; text: string; times?: number }
   | { kind: 'http'; op?: string; status: number; times?: number }
   /** The next transfer prepared stays unformed for this many GetPriceListPackage calls. */
@@ -142,6 +143,10 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     const i = traps.findIndex((t) => t.kind === kind && t.left > 0 && (!('op' in t) || t.op === undefined || t.op === op));
     if (i === -1) return undefined;
     const t = traps[i]!;
+    if ('skip' in t && t.skip !== undefined && t.skip > 0) {
+      t.skip--;
+      return undefined;
+    }
     t.left--;
     return t as unknown as Extract<EsTrap, { kind: K }>;
   };

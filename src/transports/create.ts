@@ -4,6 +4,7 @@
  * start-up quick and memory small). Constructors only store dependencies;
  * nothing connects before `open()`.
  */
+import { join } from 'node:path';
 import type { ExchangeConfig } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { SequencedFilesTransport } from './sequenced.js';
@@ -35,6 +36,26 @@ export async function createTransport(config: ExchangeConfig, log: Logger): Prom
           timeoutMs: t.timeoutMs,
           zipReports: t.zipReports,
           maxPackageBytes: t.maxPackageBytes,
+        },
+        { log },
+      );
+    }
+    case 'equipment-service': {
+      const { EquipmentServiceTransport } = await import('./equipment-service/transport.js');
+      return new EquipmentServiceTransport(
+        {
+          url: t.url,
+          ...(t.user !== undefined ? { user: t.user, password: t.password ?? '' } : {}),
+          deviceId: t.deviceId,
+          soapVersion: t.soapVersion,
+          tls: t.tls,
+          timeoutMs: t.timeoutMs,
+          maxPackageBytes: t.maxPackageBytes,
+          taxGroups: t.taxGroups,
+          nameMaxLength: t.nameMaxLength,
+          formPollMs: t.formPollMs,
+          formWaitMs: t.formWaitMs,
+          dir: join(config.dataDir, 'equipment-service'),
         },
         { log },
       );

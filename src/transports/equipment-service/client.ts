@@ -17,6 +17,8 @@ import { buildRequest, readAnswer, SoapFormatError, type Operation, type SoapVer
 import { SUPPORTED_VERSIONS, type FormatVersion } from './messages.js';
 
 export const SOAP_FAULT = 'soap-fault';
+/** The error code of a device 1C does not know, or whose format this agent does not read: fixed in the device card or transport.deviceId. */
+export const DEVICE_PROBLEM = 'device';
 
 export interface EsClientOptions {
   root: ServiceRoot;
@@ -79,6 +81,7 @@ export class EsClient {
       throw new TransportError(
         'config',
         `Connect: 1C does not know the device "${deviceId}" (answer ${connected || 'empty'}): in 1C, open the offline cash register's card, set its exchange to the web service and its web-service identifier to exactly "${deviceId}" (transport.deviceId), or fix transport.deviceId`,
+        { code: DEVICE_PROBLEM },
       );
     }
     const raw = (await this.call('GetVersion', [['DeviceID', deviceId]], signal)).trim();
@@ -87,6 +90,7 @@ export class EsClient {
       throw new TransportError(
         'config',
         `GetVersion: 1C answered format version ${raw || 'empty'} for device "${deviceId}"; this agent reads formats 3001, 3002 and 3003 only: choose one of them in the device card in 1C`,
+        { code: DEVICE_PROBLEM },
       );
     }
     return v as FormatVersion;
