@@ -151,6 +151,28 @@ describe('equipment-service transport, end to end', () => {
     assert.deepEqual(dataLines(await referenceFile(ws)), FULL_LINES);
   });
 
+  it('killed after every step of a download in turn: each package asked for once, the reference file delivered once, whole', async (t) => {
+    const emu = await esEmulatorFor(t, { devices: { [ES_DEVICE]: { version: 3003, perPackage: 4 } }, catalog: sampleCatalog() });
+    const ws = await esWorkspace(t, emu.url);
+    // Each run is killed at its first durable step: the TransferID, package 1, package 2, the staged reference file.
+    const kills: (NodeJS.Signals | null)[] = [];
+    for (let i = 0; i < 4; i++) kills.push((await once(ws, { KASSIR_FAILPOINTS: 'pull.after-stage:1' })).signal);
+    assert.deepEqual(kills, Array(4).fill('SIGKILL'));
+    await assert.rejects(fs.access(join(ws.till, 'POS1.spr')), 'the last kill came right after the file was staged, before delivery');
+    const r = await once(ws);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    // Resumed with no package kept, the transfer is asked for from package 1 (it may have left 1C before the kill);
+    // the clean run delivers the staged file and then finds nothing new (an empty incremental transfer, 1/1).
+    assert.deepEqual(packageCalls(emu), ['R 1/2', '2/2', '1/1']);
+    assert.deepEqual(emu.requests.filter((q) => q.op.startsWith('Prepare')).map((q) => q.op), ['PrepareFullPriceList', 'PreparePriceList']);
+    assert.deepEqual(dataLines(await referenceFile(ws)), FULL_LINES);
+    assert.equal((await logLines(ws)).filter((l) => l.event === 'till.reference.delivered').length, 1);
+    // The next runs deliver nothing again (an empty incremental transfer).
+    await kassirLoads(ws);
+    assert.equal((await once(ws)).code, 0);
+    assert.equal((await logLines(ws)).filter((l) => l.event === 'till.reference.delivered').length, 1);
+  });
+
   it('a failed preparation in 1C surfaces its text; the next run prepares anew', async (t) => {
     const emu = await esEmulatorFor(t, { catalog: sampleCatalog(), traps: [{ kind: 'prepare-error', text: 'Не заполнено обязательное поле "Штрихкод"' }] });
     const ws = await esWorkspace(t, emu.url);
