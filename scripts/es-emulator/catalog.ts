@@ -68,23 +68,30 @@ export interface PackageSpec {
   elements: Element[];
 }
 
-export function packageXml(p: PackageSpec): string {
-  const groups = p.elements.filter((e) => e.kind === 'group');
-  const goods = p.elements.filter((e): e is Extract<Element, { kind: 'good' }> => e.kind === 'good');
+/** The `PriceList` element of `elements` (groups, then units, then goods, as the schema orders them). */
+function priceListNode(fullExport: boolean, units: Attrs[], elements: Element[]): XmlNode {
+  const groups = elements.filter((e) => e.kind === 'group');
+  const goods = elements.filter((e): e is Extract<Element, { kind: 'good' }> => e.kind === 'good');
   const list: XmlNode[] = [];
   if (groups.length > 0) list.push({ name: 'Groups', children: groups.map((g) => ({ name: 'Group', attrs: clean(g.attrs) })) });
-  if (p.units.length > 0) list.push({ name: 'Units', children: p.units.map((u) => ({ name: 'Unit', attrs: clean(u) })) });
+  if (units.length > 0) list.push({ name: 'Units', children: units.map((u) => ({ name: 'Unit', attrs: clean(u) })) });
   if (goods.length > 0) list.push({ name: 'Goods', children: goods.map((g) => itemNode('Good', g.item)) });
+  return { name: 'PriceList', attrs: fullExport ? { FullExport: 'true' } : {}, children: list };
+}
+
+export function packageXml(p: PackageSpec): string {
   return buildXml({
     name: 'PriceListPackage',
     ns: versionNamespace(p.version),
     declare: { xs: XS, xsi: XSI },
     attrs: { PackageNumber: p.number, PackageTotal: p.total },
-    children: [
-      { name: 'IsFormed', text: 'true' },
-      { name: 'PriceList', attrs: p.fullExport ? { FullExport: 'true' } : {}, children: list },
-    ],
+    children: [{ name: 'IsFormed', text: 'true' }, priceListNode(p.fullExport, p.units, p.elements)],
   });
+}
+
+/** A whole `PriceList` document (GetPriceList, GetGood). */
+export function priceListXml(version: FormatVersion, fullExport: boolean, units: Attrs[], elements: Element[]): string {
+  return buildXml({ ...priceListNode(fullExport, units, elements), ns: versionNamespace(version), declare: { xs: XS, xsi: XSI } });
 }
 
 /** The answer for "no package": IsFormed=false with the defaults 1/1 and no PriceList. */

@@ -12,6 +12,8 @@
  * a package counts as sent the moment it is returned, and the change
  * registrations go when package 1 leaves; `Restart=true` marks all unsent
  * again; an error record answers a Fault on every call.
+ * `GetPriceList` gives the changes in one piece (dropping the registrations
+ * as it answers), `GetGood` the goods with a barcode; `GetDocs` nothing.
  * Traps on demand: a lost answer (the call is carried out, the connection is
  * dropped), a Fault, an HTTP status, a transfer that stays unformed for a
  * number of calls, a preparation that fails.
@@ -22,13 +24,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { nullLogger, type Logger } from '../../src/util/logger.js';
 import { SUPPORTED_VERSIONS, versionNamespace, type FormatVersion } from '../../src/transports/equipment-service/messages.js';
 import { buildFault, buildResponse, readRequest, type SoapVersion } from '../../src/transports/equipment-service/soap.js';
 import { childrenNamed, parseXml, child, qname, type XmlElement } from '../../src/transports/equipment-service/xml.js';
-import { elementKey, elementsOf, packageXml, postDocsResponseXml, settingsXml, unformedXml, type Catalog, type Element, type SettingsSpec } from './catalog.js';
+import { elementKey, elementsOf, packageXml, postDocsResponseXml, priceListXml, settingsXml, unformedXml, type Catalog, type CatalogItem, type Element, type SettingsSpec } from './catalog.js';
 
 export interface EsDevice {
   /** The format version set in the device card (1C answers it in GetVersion; any number is allowed here, to test refusals). */
@@ -60,6 +63,8 @@ export interface EsEmulatorOptions {
   traps?: EsTrap[];
   /** Where posted documents are logged (received/<device>/...); nothing is written without it. */
   dir?: string;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
   log?: Logger;
 }
 
@@ -235,6 +240,19 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
         const r = getPackage(id, dev, p.get('TransferID') ?? '', p.get('Restart') === 'true');
         return { value: r.xml, answer: r.label };
       }
+      case 'GetPriceList': {
+        // The incremental list in one piece; the registrations go as it is returned (a lost answer loses them).
+        const regs = registrations.get(id) ?? new Set<string>();
+        const chosen = elementsOf(catalog).filter((e) => regs.has(elementKey(e)));
+        regs.clear();
+        return { value: priceListXml(version, false, catalog.units ?? DEFAULT_UNITS, chosen) };
+      }
+      case 'GetGood': {
+        const barcode = p.get('Barcode') ?? '';
+        const has = (it: CatalogItem): boolean => (it.barcodes ?? []).includes(barcode) || [...(it.characteristics ?? []), ...(it.packs ?? [])].some(has);
+        const found = elementsOf(catalog).filter((e) => e.kind === 'good' && has(e.item));
+        return { value: priceListXml(version, false, catalog.units ?? DEFAULT_UNITS, found) };
+      }
       case 'PostDocs':
         return { value: await postDocs(id, dev, p.get('DocType') ?? '', p.get('Document') ?? '') };
       case 'GetDocs':
@@ -297,20 +315,21 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     reply(res, code, type, text);
   }
 
-  const server: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
       log.error('es-emulator.failed', { error: (e as Error).message });
       if (!res.headersSent) reply(res, 500, 'text/plain; charset=utf-8', `emulator error: ${(e as Error).message}`);
       else res.destroy();
     });
-  });
+  };
+  const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createServer(onRequest);
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => ok());
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}/${base}/ws/EquipmentService.1cws`,
+    url: `${opts.tls ? 'https' : 'http'}://${opts.host ?? '127.0.0.1'}:${port}/${base}/ws/EquipmentService.1cws`,
     port,
     requests,
     posted,

@@ -17,6 +17,7 @@ import { memoryLogger } from '../../src/util/logger.js';
 import { ES_DEVICE, ES_PASSWORD, ES_USER, esClient, esEmulatorFor, sampleCatalog } from '../helpers/es-emulator.js';
 import { fakePullContext, fakePushContext } from '../helpers/kkm-context.js';
 import { tempDirFor } from '../helpers/temp-dir.js';
+import { TEST_CERT, TEST_KEY } from '../helpers/kkm-tls.js';
 
 async function esTransport(t: TestContext, url: string, dir: string, over: Partial<EquipmentServiceOptions> = {}) {
   const log = memoryLogger();
@@ -89,6 +90,21 @@ describe('equipment-service transport', () => {
     await assert.rejects(tr.pull(ctx), (e: TransportError) => e.message === first);
     assert.equal(emu.requests.length, calls);
     await assert.rejects(fs.access(join(dir, 'equipment-service', 'codes.json')), 'codes of a refused transfer are not kept');
+  });
+
+  it('HTTPS: the back office\'s CA from transport.tls.caFile is trusted; without it the certificate is refused as a TLS error', async (t) => {
+    const emu = await esEmulatorFor(t, { tls: { key: TEST_KEY, cert: TEST_CERT } });
+    assert.match(emu.url, /^https:/);
+    const dir = await tempDirFor(t, 'es');
+    const caFile = join(dir, 'ca.pem');
+    await fs.writeFile(caFile, TEST_CERT);
+    const { tr, log } = await esTransport(t, emu.url, dir, { tls: { caFile, rejectUnauthorized: true } });
+    const ctx = fakePullContext(dir, {}, log);
+    assert.equal((await tr.pull(ctx)).parts, 0, 'an empty catalogue: connected, and a full export without goods never clears the till');
+    assert.ok(log.records.some((l) => l.event === 'es.transfer.empty_full'));
+    assert.equal(ctx.cursor.fullDone, true, 'later transfers are incremental');
+    const plain = new EquipmentServiceTransport({ ...(tr as unknown as { opts: EquipmentServiceOptions }).opts, tls: { rejectUnauthorized: true } }, { log: memoryLogger() });
+    await assert.rejects(plain.open(), (e: TransportError) => e.kind === 'tls' && /check transport\.tls/.test(e.message));
   });
 
   it('push says plainly that the upload is not built, and nothing is sent', async (t) => {

@@ -114,6 +114,22 @@ describe('EquipmentService emulator', () => {
     assert.deepEqual(emu.requests.filter((r) => r.result === 'dropped').map((r) => r.answer), ['1/1']);
   });
 
+  it('GetPriceList gives the changes in one piece and forgets them; GetGood finds goods by any of their barcodes', async (t) => {
+    const catalog = sampleCatalog();
+    const emu = await esEmulatorFor(t, { catalog });
+    const c = esClient(t, emu.url);
+    const ns = versionNamespace(3003);
+    const goodsOf = (xml: string) => {
+      const root = parseXml(xml, 'PriceList');
+      assert.deepEqual([root.ns, root.name], [ns, 'PriceList']);
+      return root.children.filter((e) => e.name === 'Goods').flatMap((g) => g.children.map((x) => x.attrs.Code));
+    };
+    assert.equal(goodsOf(await c.call('GetPriceList', dev, signal())).length, catalog.goods.length, 'everything is new at first');
+    assert.deepEqual(goodsOf(await c.call('GetPriceList', dev, signal())), [], 'returned once: the registrations are gone');
+    assert.deepEqual(goodsOf(await c.call('GetGood', [...dev, ['Barcode', '2000000000022']], signal())), ['100300'], "a pack's barcode finds its good");
+    assert.deepEqual(goodsOf(await c.call('GetGood', [...dev, ['Barcode', '0000']], signal())), []);
+  });
+
   it('PostDocs: SaleReports are checked against the device format; another DocType loads nothing and says success', async (t) => {
     const emu = await esEmulatorFor(t);
     const c = esClient(t, emu.url);

@@ -23,6 +23,8 @@
  * - `FullExport` is read from the packages, never assumed from the request (a
  *   pending incremental transfer is returned for a full request).
  * The first transfer of a till is a full export, later ones are incremental.
+ * An empty incremental transfer delivers nothing; so does a full one without
+ * goods (it would clear the till, and means a wrong exchange rule in 1C).
  * A transfer that is not valid, or that conversion refuses (to-spr.ts), is
  * kept in quarantine, nothing of it reaches the till, the next download is a
  * full export, and this process downloads nothing more until restarted (the
@@ -229,11 +231,16 @@ export class Downloader {
       }
       const done: EsCursor = { ...cursor, transfer: undefined, needFull: false, fullDone: cursor.fullDone || full, transfers: (cursor.transfers ?? 0) + 1 };
       const counts = builder?.counts ?? { groups: 0, goods: 0, barcodes: 0 };
-      if (!builder || (!full && counts.goods + counts.groups === 0)) {
-        // An incremental transfer with nothing in it (1/1, no goods): nothing to deliver.
+      if (!builder || counts.goods === 0) {
+        // An incremental transfer with nothing in it (1/1, no goods): nothing to deliver. A full one without goods
+        // would clear every good on the till: far more likely a wrong exchange rule in 1C than an empty shop.
+        if (full) {
+          ctx.log.warn('es.transfer.empty_full', { transfer: t.id, packages: t.stored, groups: counts.groups, note: "1C sent a full price list without goods: check the device's exchange rule in 1C; Kassir's goods were not cleared" });
+        } else {
+          ctx.log.debug('es.transfer.empty', { transfer: t.id, packages: t.stored, groups: counts.groups });
+        }
         await ctx.stage([], { ...done, transfers: cursor.transfers ?? 0 });
         await this.folder.clear();
-        ctx.log.debug('es.transfer.empty', { transfer: t.id, packages: t.stored });
         return { parts: 0, bytes: 0 };
       }
       const data = builder.text();
