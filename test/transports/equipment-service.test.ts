@@ -71,6 +71,23 @@ describe('equipment-service transport', () => {
     assert.ok(emu.requests.some((q) => q.op === 'GetPriceListPackage' && q.params.TransferID === other));
   });
 
+  it('a full export asked for while an incremental transfer is pending: the incremental one comes, without a clear, and the full one is asked for again', async (t) => {
+    const emu = await esEmulatorFor(t, { catalog: sampleCatalog() });
+    // Someone (an earlier install of the till) left an incremental transfer pending in 1C's queue.
+    await esClient(t, emu.url).call('PreparePriceList', [['DeviceID', ES_DEVICE]], AbortSignal.timeout(5000));
+    const dir = await tempDirFor(t, 'es');
+    const { tr } = await esTransport(t, emu.url, dir);
+    const ctx = fakePullContext(dir);
+    assert.equal((await tr.pull(ctx)).parts, 1);
+    assert.doesNotMatch(ctx.calls.at(-1)!.parts[0]!.data.toString('utf8'), /\$\$\$CLR/, 'FullExport is read from the packages, not assumed');
+    assert.equal(ctx.cursor.fullDone, false);
+    emu.setCatalog(sampleCatalog());
+    assert.equal((await tr.pull(ctx)).parts, 1);
+    assert.match(ctx.calls.at(-1)!.parts[0]!.data.toString('utf8'), /^\uFEFF##@@&&\r\n#\r\n\$\$\$CLR\r\n/);
+    assert.deepEqual(emu.requests.filter((q) => q.op.startsWith('Prepare')).map((q) => q.op), ['PreparePriceList', 'PrepareFullPriceList', 'PrepareFullPriceList']);
+    assert.equal(ctx.cursor.fullDone, true);
+  });
+
   it('a refused price list stops downloads until a restart: no more calls to 1C, the same message', async (t) => {
     const catalog = sampleCatalog();
     catalog.goods[0]!.attrs.TaxRate = '22';

@@ -106,6 +106,8 @@ export class Downloader {
     }
     // Resuming a transfer none of whose packages is kept: package 1 may have left 1C already (a crash), so ask from the start.
     let restart = cursor.transfer !== undefined && cursor.transfer.stored === 0;
+    /** Such a transfer, if 1C no longer has it, may have taken its changes with it: what replaces it must be full. */
+    let mayHaveLostPackage1 = restart;
     /** A formed answer was seen for the current transfer (so an unformed one no longer means "still building"). */
     let sawPackage = cursor.transfer !== undefined && cursor.transfer.stored > 0;
     let restartedAfterUnformed = false;
@@ -158,7 +160,9 @@ export class Downloader {
               throw new TransportError('busy', `1C has not formed the price-list transfer ${t.id} for device "${dev}" in ${Math.round(waitedMs / 1000)} s; the next pull asks again`);
             }
             ctx.log.info('es.transfer.not_formed', { transfer: t.id, waitedMs, note: 'preparing it again' });
-            await persist({ ...cursor, transfer: undefined });
+            // A pending transfer comes back under the same TransferID whatever is asked; a lost one is replaced by a full export.
+            await persist({ ...cursor, transfer: undefined, ...(mayHaveLostPackage1 ? { needFull: true } : {}) });
+            mayHaveLostPackage1 = false;
             waitedMs = 0;
             delay = this.o.formPollMs;
             continue;
@@ -229,7 +233,8 @@ export class Downloader {
         }
         builder.add(pl, what);
       }
-      const done: EsCursor = { ...cursor, transfer: undefined, needFull: false, fullDone: cursor.fullDone || full, transfers: (cursor.transfers ?? 0) + 1 };
+      // A full export asked for stays asked for until one arrives (1C returns a pending incremental transfer instead).
+      const done: EsCursor = { ...cursor, transfer: undefined, needFull: full ? false : cursor.needFull === true, fullDone: cursor.fullDone || full, transfers: (cursor.transfers ?? 0) + 1 };
       const counts = builder?.counts ?? { groups: 0, goods: 0, barcodes: 0 };
       if (!builder || counts.goods === 0) {
         // An incremental transfer with nothing in it (1/1, no goods): nothing to deliver. A full one without goods
