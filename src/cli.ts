@@ -8,6 +8,7 @@
  *   kassir-agent retry --config FILE [--pos N]
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
  *   kassir-agent resend PACKAGE --config FILE [--pos N]
+ *   kassir-agent full-export --config FILE [--pos N]
  *
  * Exit codes: EXIT below; HELP's "Exit codes" list is the one place that
  * says what each means (0-5), so the two cannot drift apart.
@@ -55,6 +56,9 @@ Usage:
                                             every attempt with its outcome and the server's answer
   kassir-agent resend PACKAGE --config FILE [--pos N]
                                             put a delivered (archived) package back in the queue under a new number
+  kassir-agent full-export --config FILE [--pos N]
+                                            equipment-service: the next pull downloads the whole price list from 1C
+                                            (and replaces Kassir's goods with it), also after a refused price list
   kassir-agent --help | --version
 
 Exit codes:
@@ -233,6 +237,23 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`POS ${String(r.pos)}: ${detail}\n`);
       }
       return command === 'exchange-now' && pending ? EXIT.pending : EXIT.ok;
+    }
+    case 'full-export': {
+      const loaded = load(values.config, READ_ONLY);
+      if (typeof loaded === 'number') return loaded;
+      const pos = parsePos(values.pos);
+      if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
+      const chosen = loaded.config.exchanges.filter((x) => (pos === undefined || x.pos === pos) && x.transport.type === 'equipment-service');
+      if (chosen.length === 0) {
+        process.stderr.write(`no exchange${pos !== undefined ? ` with POS ${pos}` : ''} in ${loaded.file} uses transport equipment-service: only it downloads a full export on request\n`);
+        return EXIT.usage;
+      }
+      const { equipmentServiceDir, requestFullExport } = await import('./transports/equipment-service/full-export.js');
+      for (const x of chosen) {
+        await requestFullExport(equipmentServiceDir(x.dataDir));
+        process.stdout.write(`POS ${x.pos}: a full export of the price list is asked for; the next pull downloads it (exchange-now: at once)\n`);
+      }
+      return EXIT.ok;
     }
     case 'history': {
       const loaded = load(values.config, READ_ONLY);

@@ -4,7 +4,6 @@
  * start-up quick and memory small). Constructors only store dependencies;
  * nothing connects before `open()`.
  */
-import { join } from 'node:path';
 import type { ExchangeConfig } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { SequencedFilesTransport } from './sequenced.js';
@@ -42,6 +41,7 @@ export async function createTransport(config: ExchangeConfig, log: Logger): Prom
     }
     case 'equipment-service': {
       const { EquipmentServiceTransport } = await import('./equipment-service/transport.js');
+      const { equipmentServiceDir } = await import('./equipment-service/full-export.js');
       return new EquipmentServiceTransport(
         {
           url: t.url,
@@ -55,7 +55,7 @@ export async function createTransport(config: ExchangeConfig, log: Logger): Prom
           nameMaxLength: t.nameMaxLength,
           formPollMs: t.formPollMs,
           formWaitMs: t.formWaitMs,
-          dir: join(config.dataDir, 'equipment-service'),
+          dir: equipmentServiceDir(config.dataDir),
         },
         { log },
       );

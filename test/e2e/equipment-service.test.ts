@@ -106,6 +106,20 @@ describe('equipment-service transport, end to end', () => {
     const before = await fs.readFile(join(ws.till, 'POS1.spr'));
     assert.equal((await once(ws)).code, 0);
     assert.deepEqual(await fs.readFile(join(ws.till, 'POS1.spr')), before);
+
+    // The operator asks for a full export (a good withdrawn in 1C leaves the till only so).
+    catalog.goods.splice(5, 1);
+    emu.setCatalog(catalog);
+    const asked = await runCli(['full-export', '--config', ws.configFile]);
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.match(asked.stdout, /POS 1: a full export of the price list is asked for/);
+    assert.equal((await once(ws)).code, 0);
+    const full = await referenceFile(ws);
+    assert.deepEqual(full.split('\r\n').slice(0, 4), ['##@@&&', '#', '$$$CLR', '$$$RPL']);
+    assert.equal(dataLines(full).some((l) => l.includes('Доставка')), false);
+    assert.equal(dataLines(full).filter((l) => l.startsWith('800000001;')).length, 1, 'the good added later keeps its code');
+    assert.equal(emu.requests.filter((q) => q.op === 'PrepareFullPriceList').length, 2);
+    await assert.rejects(fs.access(join(ws.data, 'equipment-service', 'full-export.requested')), 'the request is taken once');
   });
 
   for (const [lost, calls] of [

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { fullExportRequested, requestFullExport } from '../../src/transports/equipment-service/full-export.js';
 import { CodeMap, GOODS_MAPPED_FROM, GROUPS_FROM } from '../../src/transports/equipment-service/code-map.js';
 import type { EsGood, EsPriceList } from '../../src/transports/equipment-service/messages.js';
 import { ConversionRefused, SprBuilder } from '../../src/transports/equipment-service/to-spr.js';
@@ -107,6 +108,13 @@ describe('equipment-service transport', () => {
     await assert.rejects(tr.pull(ctx), (e: TransportError) => e.message === first);
     assert.equal(emu.requests.length, calls);
     await assert.rejects(fs.access(join(dir, 'equipment-service', 'codes.json')), 'codes of a refused transfer are not kept');
+    // Fixed in 1C; the operator asks for a full export: downloads resume at once, without a restart.
+    catalog.goods[0]!.attrs.TaxRate = '20';
+    emu.setCatalog(catalog);
+    await requestFullExport(join(dir, 'equipment-service'));
+    assert.equal((await tr.pull(ctx)).parts, 1);
+    assert.match(ctx.calls.at(-1)!.parts[0]!.data.toString('utf8'), /\$\$\$CLR/);
+    assert.equal(await fullExportRequested(join(dir, 'equipment-service')), false);
   });
 
   it('HTTPS: the back office\'s CA from transport.tls.caFile is trusted; without it the certificate is refused as a TLS error', async (t) => {

@@ -27,9 +27,9 @@
  * goods (it would clear the till, and means a wrong exchange rule in 1C).
  * A transfer that is not valid, or that conversion refuses (to-spr.ts), is
  * kept in quarantine, nothing of it reaches the till, the next download is a
- * full export, and this process downloads nothing more until restarted (the
- * operator fixes 1C or the config first: preparing full exports in a loop
- * would only load 1C).
+ * full export, and this process downloads nothing more until restarted or
+ * asked for a full export (`kassir-agent full-export`): the operator fixes 1C
+ * or the config first; preparing full exports in a loop would only load 1C.
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,11 +39,14 @@ import type { PullContext, PullResult, TransportCursor } from '../transport.js';
 import { SOAP_FAULT, type EsClient } from './client.js';
 import type { CodeMap } from './code-map.js';
 import { PayloadInvalid, readPackage, readPriceList, readSettings, type EsSettings, type FormatVersion } from './messages.js';
+import { fullExportRequested, fullExportTaken } from './full-export.js';
 import { ConversionRefused, SprBuilder } from './to-spr.js';
 import type { TransferFolder } from './transfer-folder.js';
 
 export interface DownloadOptions {
   deviceId: string;
+  /** The transport's own folder (for the operator's full-export request). */
+  dir: string;
   taxGroups: Record<string, number>;
   nameMaxLength: number;
   /** First delay when a transfer is not formed yet; doubled each time. */
@@ -89,6 +92,9 @@ export class Downloader {
   ) {}
 
   async pull(ctx: PullContext): Promise<PullResult> {
+    // An operator who asks for a full export has fixed what made a price list be refused.
+    const fullAsked = await fullExportRequested(this.o.dir);
+    if (fullAsked) this.refusal.message = undefined;
     if (this.refusal.message) throw new TransportError('config', this.refusal.message);
     let cursor = { ...(ctx.cursor as EsCursor) };
     const dev = this.o.deviceId;
@@ -99,6 +105,12 @@ export class Downloader {
       await ctx.stage([], next);
       cursor = next;
     };
+    if (fullAsked) {
+      // A transfer under way is finished first; the full export is the next one.
+      await persist({ ...cursor, needFull: true });
+      await fullExportTaken(this.o.dir);
+      ctx.log.info('es.full_export.requested', { note: cursor.transfer ? 'after the transfer under way' : 'now' });
+    }
     if (cursor.transfer && !(await this.folder.hasAll(cursor.transfer.stored))) {
       ctx.log.warn('es.transfer.packages_missing', { transfer: cursor.transfer.id, stored: cursor.transfer.stored, note: 'asking 1C for the transfer again from package 1' });
       await persist({ ...cursor, transfer: { ...cursor.transfer, stored: 0 } });

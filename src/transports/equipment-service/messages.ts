@@ -206,7 +206,7 @@ function need(el: XmlElement, attr: string, what: string): string {
   const v = el.attrs[attr];
   if (v === undefined || v.trim() === '') {
     const name = el.attrs.Name ?? el.attrs.Code;
-    throw new PayloadInvalid(`${what}, line ${el.line}: ${el.name}${name ? ` "${name}"` : ''} has no ${attr} (mandatory in the format): fill it in 1C`);
+    throw new PayloadInvalid(`${what}, line ${el.line}: ${el.name}${name ? ` "${name}"` : ''} has no ${attr} (mandatory in the format): fill it in 1C, then run kassir-agent full-export`);
   }
   return v;
 }

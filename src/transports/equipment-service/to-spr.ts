@@ -79,7 +79,7 @@ export class SprBuilder {
     if (this.unknownRates.size > 0) {
       const rates = [...this.unknownRates].map(([rate, goods]) => `"${rate}" (e.g. ${goods.join(', ')})`).join('; ');
       throw new ConversionRefused(
-        `tax rate ${rates} is not in transport.taxGroups: add it, mapped to the Kassir tax group with that rate, then restart the agent (nothing of this price list was delivered; the next download is a full export)`,
+        `tax rate ${rates} is not in transport.taxGroups: add it, mapped to the Kassir tax group with that rate, then restart the agent or run kassir-agent full-export (nothing of this price list was delivered; the next download is a full export)`,
       );
     }
     const head = ['##@@&&', '#', ...(this.full ? ['$$$CLR'] : []), '$$$RPL'];
@@ -90,13 +90,13 @@ export class SprBuilder {
     const code1c = leaf.item.code?.trim();
     if (!code1c) {
       throw new ConversionRefused(
-        `${what}, line ${leaf.item.line}: "${leaf.name}" has no code in 1C, so its sales could not go back to 1C: give it a code in 1C (the offline-equipment goods codes) and export again (nothing of this price list was delivered)`,
+        `${what}, line ${leaf.item.line}: "${leaf.name}" has no code in 1C, so its sales could not go back to 1C: give it a code in 1C (the offline-equipment goods codes), then run kassir-agent full-export (nothing of this price list was delivered)`,
       );
     }
     const code = this.codes.goodCode(code1c);
     for (const b of leaf.item.barcodes) {
       if (!/^[\x21-\x3a\x3c-\x7e]{1,64}$/.test(b)) {
-        throw new ConversionRefused(`${what}, line ${leaf.item.line}: the barcode "${b}" of "${leaf.name}" does not fit a Kassir barcode field (printable ASCII without ";", up to 64 characters): fix it in 1C`);
+        throw new ConversionRefused(`${what}, line ${leaf.item.line}: the barcode "${b}" of "${leaf.name}" does not fit a Kassir barcode field (printable ASCII without ";", up to 64 characters): fix it in 1C, then run kassir-agent full-export`);
       }
     }
     const name = this.name(leaf.name);

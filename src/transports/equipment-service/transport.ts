@@ -103,7 +103,7 @@ export class EquipmentServiceTransport implements Transport {
       this.version,
       new TransferFolder(join(this.opts.dir, 'transfer')),
       async () => (this.codes ??= await CodeMap.load(join(this.opts.dir, 'codes.json'))),
-      { deviceId: this.opts.deviceId, taxGroups: this.opts.taxGroups, nameMaxLength: this.opts.nameMaxLength, formPollMs: this.opts.formPollMs, formWaitMs: this.opts.formWaitMs },
+      { deviceId: this.opts.deviceId, dir: this.opts.dir, taxGroups: this.opts.taxGroups, nameMaxLength: this.opts.nameMaxLength, formPollMs: this.opts.formPollMs, formWaitMs: this.opts.formWaitMs },
       this.refusal,
     );
     return downloader.pull(ctx);
