@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { makeWorkspace, runCli, type Workspace } from '../helpers/kassir.js';
+import { spawn } from 'node:child_process';
+import { makeWorkspace, ROOT, runCli, type Workspace } from '../helpers/kassir.js';
+import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { logLines } from '../helpers/kkm-agent.js';
 import { ES_DEVICE, ES_PASSWORD, ES_USER, esEmulatorFor, LONG_NAME, sampleCatalog } from '../helpers/es-emulator.js';
 import type { EsEmulator } from '../../scripts/es-emulator/server.js';
@@ -228,6 +230,30 @@ describe('equipment-service transport, end to end', () => {
     await assert.rejects(fs.access(join(ws2.till, 'POS1.spr')));
     const why = (await logLines(ws2)).find((l) => l.event === 'es.transfer.refused');
     assert.match(String(why?.reason), /line \d+: Good "Футболка" has no UUID \(mandatory in the format\)/);
+  });
+
+  it("the example (examples/equipment-service.yaml) against the emulator run from the command line with the example catalogue", async (t) => {
+    const root = await makeTempDir('es-example');
+    t.after(() => removeDir(root));
+    await fs.mkdir(join(root, 'till'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/es-emulator.ts', '--catalog', 'examples/es-catalog.json', '--port', '0', '--user', 'Кассир', '--password', 'secret'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    let out = '';
+    const url = await new Promise<string>((ok, fail) => {
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString('utf8');
+        const m = /emulator at (\S+)/.exec(out);
+        if (m) ok(m[1]!);
+      });
+      child.once('exit', (code) => fail(new Error(`the emulator exited ${code}: ${out}`)));
+    });
+    const example = await fs.readFile(join(ROOT, 'examples', 'equipment-service.yaml'), 'utf8');
+    const config = join(root, 'agent.yaml');
+    await fs.writeFile(config, example.replace('http://127.0.0.1:8081/retail/ws/EquipmentService.1cws', url).replaceAll('../var/', './'));
+    const r = await runCli(['run', '--once', '--config', config], { env: { ES_PASSWORD: 'secret' } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const spr = await fs.readFile(join(root, 'till', 'POS1.spr'), 'utf8');
+    assert.deepEqual(dataLines(spr.slice(1)), FULL_LINES);
   });
 
   it('check-config --online: unknown device, unsupported format, wrong password, wrong base name each get one message under their key', async (t) => {
