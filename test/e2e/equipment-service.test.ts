@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { spawn } from 'node:child_process';
 import { makeWorkspace, ROOT, runCli, type Workspace } from '../helpers/kassir.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { logLines } from '../helpers/kkm-agent.js';
-import { ES_DEVICE, ES_PASSWORD, ES_USER, esEmulatorFor, LONG_NAME, sampleCatalog } from '../helpers/es-emulator.js';
+import { ES_DEVICE, ES_PASSWORD, ES_USER, esEmulatorCli, esEmulatorFor, LONG_NAME, sampleCatalog } from '../helpers/es-emulator.js';
 import type { EsEmulator } from '../../scripts/es-emulator/server.js';
 
 const TAX_GROUPS = { '20': 1, '10': 2, '0': 3, none: 4 };
@@ -236,17 +235,7 @@ describe('equipment-service transport, end to end', () => {
     const root = await makeTempDir('es-example');
     t.after(() => removeDir(root));
     await fs.mkdir(join(root, 'till'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/es-emulator.ts', '--catalog', 'examples/es-catalog.json', '--port', '0', '--user', 'Кассир', '--password', 'secret'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => child.kill('SIGKILL'));
-    let out = '';
-    const url = await new Promise<string>((ok, fail) => {
-      child.stdout.on('data', (b: Buffer) => {
-        out += b.toString('utf8');
-        const m = /emulator at (\S+)/.exec(out);
-        if (m) ok(m[1]!);
-      });
-      child.once('exit', (code) => fail(new Error(`the emulator exited ${code}: ${out}`)));
-    });
+    const { url } = await esEmulatorCli(t, ['--catalog', 'examples/es-catalog.json', '--user', 'Кассир', '--password', 'secret']);
     const example = await fs.readFile(join(ROOT, 'examples', 'equipment-service.yaml'), 'utf8');
     const config = join(root, 'agent.yaml');
     await fs.writeFile(config, example.replace('http://127.0.0.1:8081/retail/ws/EquipmentService.1cws', url).replaceAll('../var/', './'));

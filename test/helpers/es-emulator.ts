@@ -1,6 +1,8 @@
 /** The EquipmentService emulator for tests: started on a free port, stopped after the test; a catalogue with every shape the conversion handles. */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { Agent } from 'undici';
 import { startEsEmulator, type EsEmulator, type EsEmulatorOptions } from '../../scripts/es-emulator/server.js';
@@ -46,4 +48,20 @@ export const LONG_NAME = 'Шоколад молочный с цельным фу
  */
 export function sampleCatalog(): Catalog {
   return JSON.parse(readFileSync(join(ROOT, 'examples', 'es-catalog.json'), 'utf8')) as Catalog;
+}
+
+/** `npm run es-emulator` as a child process (killed after the test): resolves with its URL once it listens. */
+export async function esEmulatorCli(t: TestContext, args: string[]): Promise<{ url: string; child: ChildProcessByStdio<null, Readable, null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/es-emulator.ts', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  const url = await new Promise<string>((ok, fail) => {
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+      const m = /emulator at (\S+)/.exec(out);
+      if (m) ok(m[1]!);
+    });
+    child.once('exit', (code) => fail(new Error(`the emulator exited ${code}: ${out}`)));
+  });
+  return { url, child };
 }

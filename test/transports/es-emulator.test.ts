@@ -5,7 +5,6 @@
  * prove nothing.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
@@ -13,7 +12,7 @@ import { SUPPORTED_VERSIONS, readPackage, readPriceList, readSettings, versionNa
 import { TransportError } from '../../src/transports/errors.js';
 import { buildXml, parseXml } from '../../src/transports/equipment-service/xml.js';
 import { parseTrap } from '../../scripts/es-emulator.js';
-import { ES_DEVICE, ES_PASSWORD, ES_USER, esClient, esEmulatorFor, sampleCatalog } from '../helpers/es-emulator.js';
+import { ES_DEVICE, ES_PASSWORD, ES_USER, esClient, esEmulatorCli, esEmulatorFor, sampleCatalog } from '../helpers/es-emulator.js';
 
 const dev: [string, string][] = [['DeviceID', ES_DEVICE]];
 const signal = () => AbortSignal.timeout(10_000);
@@ -149,17 +148,7 @@ describe('EquipmentService emulator', () => {
   });
 
   it('runs from the command line (npm run es-emulator) and answers SOAP with basic auth', async (t) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/es-emulator.ts', '--port', '0', '--user', ES_USER, '--password', ES_PASSWORD, '--device', 'KASSA-09:3002:10'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => child.kill('SIGKILL'));
-    let out = '';
-    const url = await new Promise<string>((ok, fail) => {
-      child.stdout.on('data', (b: Buffer) => {
-        out += b.toString('utf8');
-        const m = /emulator at (\S+)/.exec(out);
-        if (m) ok(m[1]!);
-      });
-      child.once('exit', (code) => fail(new Error(`exited ${code}: ${out}`)));
-    });
+    const { url, child } = await esEmulatorCli(t, ['--user', ES_USER, '--password', ES_PASSWORD, '--device', 'KASSA-09:3002:10']);
     const c = esClient(t, url);
     assert.equal(await c.connect('KASSA-09', signal()), 3002);
     const res = await request(url, { method: 'POST', body: 'x' });
