@@ -188,6 +188,36 @@ describe('equipment-service transport, end to end', () => {
     assert.equal((await logLines(ws)).filter((l) => l.event === 'till.reference.delivered').length, 1);
   });
 
+  it('killed at random moments during a download: the price list reaches Kassir whole and once', async (t) => {
+    const emu = await esEmulatorFor(t, { devices: { [ES_DEVICE]: { version: 3003, perPackage: 2 } }, catalog: sampleCatalog() });
+    const ws = await esWorkspace(t, emu.url);
+    const seen: string[] = [];
+    /** Kassir loads a waiting file: note it, mark it loaded. */
+    const kassir = async () => {
+      const text = await fs.readFile(join(ws.till, 'POS1.spr'), 'utf8').catch(() => undefined);
+      if (text === undefined || !text.startsWith('\uFEFF##@@&&\r\n#\r\n')) return;
+      seen.push(text.slice(1));
+      await kassirLoads(ws);
+    };
+    let kills = 0;
+    for (let round = 0; round < 12; round++) {
+      const r = await once(ws, { KASSIR_FAILPOINTS: '*:random:0.08' });
+      if (r.signal === 'SIGKILL') kills++;
+      await kassir();
+    }
+    let code: number | null = null;
+    for (let i = 0; i < 5 && code !== 0; i++) {
+      code = (await once(ws)).code;
+      await kassir();
+    }
+    assert.equal(code, 0);
+    assert.ok(kills > 0, 'the agent was killed at least once');
+    assert.equal(seen.length, 1, `one reference file reached Kassir (${kills} kills)`);
+    assert.deepEqual(dataLines(seen[0]!), FULL_LINES);
+    const tids = new Set(emu.requests.filter((q) => q.op === 'GetPriceListPackage' && q.answer !== 'unformed' && q.answer !== '1/1').map((q) => q.params.TransferID));
+    assert.equal(tids.size, 1, 'one full transfer, resumed or restarted, never a second one');
+  });
+
   it('a failed preparation in 1C surfaces its text; the next run prepares anew', async (t) => {
     const emu = await esEmulatorFor(t, { catalog: sampleCatalog(), traps: [{ kind: 'prepare-error', text: 'Не заполнено обязательное поле "Штрихкод"' }] });
     const ws = await esWorkspace(t, emu.url);
