@@ -114,10 +114,6 @@ export interface EsGroup {
   parentCode?: string;
 }
 
-export interface EsBarcode {
-  value: string;
-}
-
 /** A pack, a characteristic or a good: what a sellable leaf is made of. */
 export interface EsItem {
   code?: string;
