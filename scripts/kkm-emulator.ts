@@ -8,7 +8,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Logger, LogFields } from '../src/util/logger.js';
+import { consoleLogger } from './console-logger.js';
 import { parseFault, FAULT_KINDS } from './kkm-emulator/faults.js';
 import { startKkmEmulator } from './kkm-emulator/server.js';
 
@@ -16,12 +16,6 @@ const USAGE = `usage: npm run emulator -- --dir DIR [--port 8080] [--host 127.0.
                             [--prefix /hs/KKMTransfer] [--fault SPEC]...
   SPEC = kind[:arg][,times=N][,p=0..1][,on=receive|send]
   kinds: ${FAULT_KINDS.join(', ')}   e.g. delay:500  http500,times=2  errcode2:Период закрыт,on=send  lost-reply,on=send,times=1`;
-
-function consoleLogger(base: LogFields = {}): Logger {
-  const line = (level: string) => (event: string, fields: LogFields = {}) =>
-    console.log(`${new Date().toISOString()} ${level} ${event} ${JSON.stringify({ ...base, ...fields })}`);
-  return { debug: () => {}, info: line('info'), warn: line('warn'), error: line('error'), child: (f) => consoleLogger({ ...base, ...f }) };
-}
 
 async function main(): Promise<number> {
   let values;

@@ -2,12 +2,13 @@
  * The command line: the product's interface, documented in the README.
  *
  *   kassir-agent run --config FILE [--once]
- *   kassir-agent check-config --config FILE [--no-secrets]
+ *   kassir-agent check-config --config FILE [--no-secrets] [--online]
  *   kassir-agent status --config FILE [--json | --discovery] [--verbose]
  *   kassir-agent exchange-now --config FILE [--pos N]
  *   kassir-agent retry --config FILE [--pos N]
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
  *   kassir-agent resend PACKAGE --config FILE [--pos N]
+ *   kassir-agent full-export --config FILE [--pos N]
  *
  * Exit codes: EXIT below; HELP's "Exit codes" list is the one place that
  * says what each means (0-5), so the two cannot drift apart.
@@ -36,10 +37,12 @@ const HELP = `kassir-agent: exchange agent for the Kassir 5 point of sale
 
 Usage:
   kassir-agent run --config FILE [--once]   run the agent (--once: one full cycle, then exit)
-  kassir-agent check-config --config FILE [--no-secrets]
+  kassir-agent check-config --config FILE [--no-secrets] [--online]
                                             validate the config and the folders and files it names;
                                             prints "key: problem" lines (--no-secrets: do not resolve
-                                            passwords, for a shell without the service's environment)
+                                            passwords, for a shell without the service's environment;
+                                            --online: also ask the back office: an equipment-service
+                                            transport's device, format version, password and URL)
   kassir-agent status --config FILE [--json | --discovery] [--verbose]
                                             queued packages (counts, oldest, last error, next retry),
                                             held till files, counters; --verbose lists every package
@@ -54,6 +57,9 @@ Usage:
                                             every attempt with its outcome and the server's answer
   kassir-agent resend PACKAGE --config FILE [--pos N]
                                             put a delivered (archived) package back in the queue under a new number
+  kassir-agent full-export --config FILE [--pos N]
+                                            equipment-service: the next pull downloads the whole price list from 1C
+                                            (and replaces Kassir's goods with it), also after a refused price list
   kassir-agent --help | --version
 
 Exit codes:
@@ -142,6 +148,7 @@ function parseCommandLine(argv: string[]) {
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
       'no-secrets': { type: 'boolean' },
+      online: { type: 'boolean' },
       discovery: { type: 'boolean' },
       pos: { type: 'string' },
       since: { type: 'string' },
@@ -160,6 +167,12 @@ async function checkConfigCommand(values: Values): Promise<number> {
   const problems = checkOnDisk(loaded.config);
   if (problems.length > 0) return reportProblems(loaded.file, problems);
   for (const w of loaded.warnings) process.stderr.write(`warning: ${w.message}\n`);
+  if (values.online) {
+    const { checkOnline } = await import('./config/check-online.js');
+    const online = await checkOnline(loaded.config);
+    for (const n of online.notes) process.stdout.write(`${n}\n`);
+    if (online.problems.length > 0) return reportProblems(loaded.file, online.problems);
+  }
   const ex = loaded.config.exchanges;
   process.stdout.write(`${loaded.file}: ok (${ex.map((x) => `POS ${x.pos}, transport ${x.transport.type}`).join('; ')})\n`);
   return EXIT.ok;
@@ -299,6 +312,24 @@ async function resendCommand(values: Values, positionals: string[]): Promise<num
 }
 
 /** `run`: the daemon, or one full cycle with --once. */
+async function fullExportCommand(values: Values): Promise<number> {
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  const pos = parsePos(values.pos);
+  if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
+  const chosen = loaded.config.exchanges.filter((x) => (pos === undefined || x.pos === pos) && x.transport.type === 'equipment-service');
+  if (chosen.length === 0) {
+    process.stderr.write(`no exchange${pos !== undefined ? ` with POS ${pos}` : ''} in ${loaded.file} uses transport equipment-service: only it downloads a full export on request\n`);
+    return EXIT.usage;
+  }
+  const { equipmentServiceDir, requestFullExport } = await import('./transports/equipment-service/full-export.js');
+  for (const x of chosen) {
+    await requestFullExport(equipmentServiceDir(x.dataDir));
+    process.stdout.write(`POS ${x.pos}: a full export of the price list is asked for; the next pull downloads it (exchange-now: at once)\n`);
+  }
+  return EXIT.ok;
+}
+
 async function runCommand(values: Values): Promise<number> {
   const loaded = load(values.config);
   if (typeof loaded === 'number') return loaded;
@@ -321,6 +352,7 @@ const COMMANDS: Record<string, (values: Values, positionals: string[]) => Promis
   retry: retryCommand,
   history: historyCommand,
   resend: resendCommand,
+  'full-export': fullExportCommand,
   run: runCommand,
 };
 

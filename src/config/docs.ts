@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { withGeneratedBlock } from '../util/generated-block.js';
-import { folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema, singleConfigSchema } from './schema.js';
+import { equipmentServiceTransportSchema, folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema, singleConfigSchema } from './schema.js';
 
 interface JsonSchemaNode {
   type?: string | string[];
@@ -65,6 +65,10 @@ export function configDocs(): string {
     '#### `transport` for `type: kkmtransfer`',
     '',
     table(kkmTransferTransportSchema, 'transport'),
+    '',
+    '#### `transport` for `type: equipment-service`',
+    '',
+    table(equipmentServiceTransportSchema, 'transport'),
   ].join('\n');
 }
 

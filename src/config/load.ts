@@ -115,7 +115,7 @@ export function parseConfigText(text: string, file: string, env: NodeJS.ProcessE
       }
       if (t.password) secrets.push(t.password);
       // A password written into the URL (`https://user:pass@host/...`) is a secret too.
-      if (t.type === 'kkmtransfer') {
+      if (t.type === 'kkmtransfer' || t.type === 'equipment-service') {
         const inUrl = urlPassword(t.url);
         if (inUrl) secrets.push(inUrl);
       }
@@ -247,7 +247,7 @@ function zodProblems(error: z.ZodError, input: unknown, multi: boolean): ConfigP
         out.push({ path: [...at, key].join('.'), message: `unknown key${hint ? ` (did you mean ${hint}?)` : ''}` });
       }
     } else if (issue.code === 'invalid_union' && at[at.length - 1] === 'transport') {
-      out.push({ path: [...at, 'type'].join('.'), message: 'must be one of folder, ftp, kkmtransfer' });
+      out.push({ path: [...at, 'type'].join('.'), message: 'must be one of folder, ftp, kkmtransfer, equipment-service' });
     } else {
       out.push({ path: at.join('.') || '(root)', message: issueMessage(issue, valueAt(input, at), at[at.length - 1] ?? '') });
     }

@@ -110,7 +110,62 @@ export const kkmTransferTransportSchema = z
   })
   .describe('The KKMTransfer HTTP service of the back office (Shtrih-M Trade Enterprise 7, 1C).');
 
-export const transportSchema = z.discriminatedUnion('type', [folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema]);
+export const equipmentServiceTransportSchema = z
+  .strictObject({
+    type: z.literal('equipment-service'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+      .describe(
+        "The 1C web service EquipmentService, e.g. https://host/retail/ws/EquipmentService.1cws ('retail' is the base's publication name: case-sensitive in 1C).",
+      ),
+    user: z.string().optional().describe('1C user with the data-synchronisation role, sent as HTTP basic authentication in UTF-8 (Cyrillic names work).'),
+    ...secretFields,
+    deviceId: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(36, 'must be at most 36 characters (1C StringID)')
+      .describe("The offline cash register's web-service identifier, exactly as in its device card in 1C."),
+    soapVersion: z.enum(['1.1', '1.2']).default('1.1').describe('SOAP version to speak; 1C publishes both.'),
+    tls: tls.prefault({}),
+    timeoutMs: z.number().int().min(100).default(60_000).describe('Connect, headers and body timeout for one SOAP call, in ms.'),
+    maxPackageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(256 * 1024 ** 2)
+      .describe('Largest SOAP answer accepted (one price-list package), in bytes.'),
+    taxGroups: z
+      .record(
+        z.string().min(1),
+        z.number().int().min(0, 'must be a Kassir tax group code (a whole number >= 0)').describe('Kassir tax group code (SPR goods field 11).'),
+      )
+      .refine((m) => Object.keys(m).length > 0, 'must map at least one 1C tax rate, e.g. { "20": 1, "10": 2, "0": 3, "none": 4 }')
+      .describe(
+        '1C TaxRate value (20, 10, 0, none, 22, ...) -> the code of the Kassir tax group with that rate. Required: a good whose rate is not here is refused with the whole price list, never loaded with a wrong tax.',
+      ),
+    paymentKinds: z
+      .record(z.string().min(1), z.string().min(1))
+      .default({})
+      .describe(
+        'Kassir payment kind -> "cash", or a 1C electronic payment option code. For the upload of sales, which is not built yet: kept so configurations can be written now.',
+      ),
+    nameMaxLength: z.number().int().min(10).default(255).describe('Goods names longer than this are cut in the reference file for Kassir.'),
+    formPollMs: z
+      .number()
+      .int()
+      .min(10)
+      .default(1_000)
+      .describe('First wait while 1C is still forming a price-list transfer (IsFormed=false), in ms; doubled each time.'),
+    formWaitMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe('How long to wait for 1C to form a price-list transfer before preparing it again, in ms.'),
+  })
+  .describe('The 1C offline-equipment web service EquipmentService (1C:Retail, 1C:УТ 11, 1C:УНФ without an exchange processing).');
+
+export const transportSchema = z.discriminatedUnion('type', [folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema, equipmentServiceTransportSchema]);
 
 /** The keys of one exchange: one POS, one till folder, one transport, one data folder. */
 const exchangeShape = {
@@ -152,7 +207,7 @@ const exchangeShape = {
       .describe('The Kassir side.')
       // The request file's default is named after the reference file, so it is filled here, after the keys are read.
       .transform((t) => ({ ...t, requestFile: t.requestFile ?? t.referenceFile.replace(/(\.[^.]*)?$/, '.flr') })),
-    transport: transportSchema.describe('How the agent reaches the back office: folder, ftp or kkmtransfer.'),
+    transport: transportSchema.describe('How the agent reaches the back office: folder, ftp, kkmtransfer or equipment-service.'),
     batch: z
       .strictObject({
         maxTransactions: z.number().int().min(1).default(1000).describe('Most transactions in one package ("number of transactions to unload"); a receipt is never split.'),

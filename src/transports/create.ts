@@ -39,5 +39,26 @@ export async function createTransport(config: ExchangeConfig, log: Logger): Prom
         { log },
       );
     }
+    case 'equipment-service': {
+      const { EquipmentServiceTransport } = await import('./equipment-service/transport.js');
+      const { equipmentServiceDir } = await import('./equipment-service/full-export.js');
+      return new EquipmentServiceTransport(
+        {
+          url: t.url,
+          ...(t.user !== undefined ? { user: t.user, password: t.password ?? '' } : {}),
+          deviceId: t.deviceId,
+          soapVersion: t.soapVersion,
+          tls: t.tls,
+          timeoutMs: t.timeoutMs,
+          maxPackageBytes: t.maxPackageBytes,
+          taxGroups: t.taxGroups,
+          nameMaxLength: t.nameMaxLength,
+          formPollMs: t.formPollMs,
+          formWaitMs: t.formWaitMs,
+          dir: equipmentServiceDir(config.dataDir),
+        },
+        { log },
+      );
+    }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The one interface every transport (folder, ftp, kkmtransfer) implements.
+ * The one interface every transport (folder, ftp, kkmtransfer, equipment-service) implements.
  * Constructors only store dependencies; `open()` connects, and the exchange
  * calls it once before the first `pull` or `push` of a cycle (and again only
  * after a `close()`: see exchange/transport-session.ts). The exchange calls
@@ -100,7 +100,7 @@ export interface PushResult {
 }
 
 export interface Transport {
-  /** `folder`, `ftp` or `kkmtransfer`, for logs. */
+  /** `folder`, `ftp`, `kkmtransfer` or `equipment-service`, for logs. */
   readonly type: string;
   open(): Promise<void>;
   close(): Promise<void>;

@@ -69,6 +69,31 @@ describe('config', () => {
     assert.deepEqual(problems(ftp, {}), ['transport.password: environment variable FTP_PASSWORD is not set']);
   });
 
+  it('equipment-service: the keys integrators script (as in the README), defaults from the schema, the tax map required', () => {
+    const es = `${BASE.split('transport:')[0]}transport:
+  type: equipment-service
+  url: https://host/retail/ws/EquipmentService.1cws
+  user: Кассир
+  password: \${ES_PASSWORD}
+  deviceId: KASSA-01
+  taxGroups: { "20": 1, "10": 2, "0": 3, "none": 4 }
+  paymentKinds: { "1": cash, "2": "1" }
+`;
+    const loaded = parseConfigText(es, '/x/agent.yaml', { ES_PASSWORD: 'пароль' });
+    const t = loaded.config.exchanges[0]!.transport;
+    assert.ok(t.type === 'equipment-service');
+    assert.deepEqual(
+      [t.user, t.password, t.deviceId, t.soapVersion, t.taxGroups, t.paymentKinds, t.tls.rejectUnauthorized],
+      ['Кассир', 'пароль', 'KASSA-01', '1.1', { '20': 1, '10': 2, '0': 3, none: 4 }, { '1': 'cash', '2': '1' }, true],
+    );
+    assert.deepEqual(loaded.secrets, ['пароль']);
+    assert.deepEqual(problems(es.replace(/  taxGroups: .*\n/, ''), { ES_PASSWORD: 'x' }), ['transport.taxGroups: is required']);
+    assert.ok(problems(es.replace(/taxGroups: .*/, 'taxGroups: {}'), { ES_PASSWORD: 'x' }).some((l) => l.startsWith('transport.taxGroups: must map at least one 1C tax rate')));
+    assert.ok(problems(es.replace(/taxGroups: .*/, 'taxGroups: { "20": first }'), { ES_PASSWORD: 'x' }).some((l) => l.startsWith('transport.taxGroups.20:')));
+    assert.ok(problems(es.replace('KASSA-01', 'K'.repeat(37)), { ES_PASSWORD: 'x' }).some((l) => l.startsWith('transport.deviceId: must be at most 36')));
+    assert.deepEqual(problems(es.replace('  deviceId: KASSA-01\n', ''), { ES_PASSWORD: 'x' }), ['transport.deviceId: is required']);
+  });
+
   it('reads passwordFile, and warns about a world-readable file holding a password', async () => {
     await withTempDir(async (dir) => {
       await fs.writeFile(join(dir, 'ftp.pass'), 'from-file\n');

@@ -6,7 +6,8 @@
  * other non-2xx -> `server`, an answer too big -> `protocol`.
  * The answer body is read with a byte cap so a misbehaving server cannot fill memory.
  */
-import { request, type Dispatcher } from 'undici';
+import { readFile } from 'node:fs/promises';
+import { Agent, request, type Dispatcher } from 'undici';
 import { TransportError } from '../errors.js';
 import { snippet } from './answers.js';
 
@@ -26,11 +27,32 @@ export interface HttpCall {
   secrets: string[];
   /** The basic-auth user, named when the server refuses it. */
   user?: string;
+  /** Non-2xx statuses whose body is an answer the caller reads (a SOAP Fault comes with HTTP 500). */
+  answerStatuses?: number[];
+  /** What a 404 means at this address, for the operator (default: no KKMTransfer service there). */
+  notFoundHint?: string;
 }
 
 export interface HttpAnswer {
   status: number;
   text: string;
+}
+
+/** The undici Agent of an HTTP transport: the CA file of `transport.tls`, and one timeout for connect, headers and body. */
+export async function httpAgent(tls: { caFile?: string; rejectUnauthorized: boolean }, timeoutMs: number): Promise<Agent> {
+  let ca: Buffer | undefined;
+  if (tls.caFile) {
+    try {
+      ca = await readFile(tls.caFile);
+    } catch (e) {
+      throw new TransportError('config', `transport.tls.caFile ${tls.caFile}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return new Agent({
+    connect: { ca, rejectUnauthorized: tls.rejectUnauthorized, timeout: timeoutMs },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
 }
 
 /** Error answers are only read far enough to quote them. */
@@ -52,7 +74,7 @@ export async function httpCall(c: HttpCall): Promise<HttpAnswer> {
   } catch (e) {
     throw networkError(e, c.what, c.signal, c.url);
   }
-  const ok = res.statusCode >= 200 && res.statusCode < 300;
+  const ok = (res.statusCode >= 200 && res.statusCode < 300) || (c.answerStatuses?.includes(res.statusCode) ?? false);
   const text = await readCapped(res.body, ok ? c.maxAnswerBytes : ERROR_BODY_BYTES, !ok, c);
   if (ok) return { status: res.statusCode, text };
   const answer = snippet(text, c.secrets);
@@ -63,7 +85,7 @@ export async function httpCall(c: HttpCall): Promise<HttpAnswer> {
     kind === 'auth'
       ? ` (check transport.user${c.user !== undefined ? ` '${c.user}'` : ''} and transport.password)`
       : kind === 'config'
-        ? ` at ${c.url.href} (no KKMTransfer service there: check transport.url, it ends in /hs/KKMTransfer)`
+        ? ` at ${c.url.href} (${c.notFoundHint ?? 'no KKMTransfer service there: check transport.url, it ends in /hs/KKMTransfer'})`
         : '';
   throw new TransportError(kind, `${c.what}: HTTP ${status}${hint}${answer ? `: ${answer}` : ''}`, {
     code: res.statusCode,

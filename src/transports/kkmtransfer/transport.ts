@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import type { Logger } from '../../util/logger.js';
 import { TransportError } from '../errors.js';
 import type {
@@ -41,7 +41,7 @@ import type {
 import { encodeBase64 } from '../../formats/base64.js';
 import { makeZip } from '../../formats/zip.js';
 import { ERRCODE_DUPLICATE, ERRCODE_NOTHING, ERRCODE_OK, parseReceiveEnvelope, parseSendAnswer, readReceivePackage, snippet } from './answers.js';
-import { httpCall } from './http.js';
+import { httpAgent, httpCall } from './http.js';
 import { unpackPackage, UnreadablePackage } from './unpack.js';
 import { joinUrl, parseServiceRoot, type ServiceRoot } from './urls.js';
 
@@ -101,19 +101,7 @@ export class KkmTransferTransport implements Transport {
     if (this.deps.dispatcher) {
       this.dispatcher = this.deps.dispatcher;
     } else {
-      let ca: Buffer | undefined;
-      if (this.opts.tls.caFile) {
-        try {
-          ca = await readFile(this.opts.tls.caFile);
-        } catch (e) {
-          throw new TransportError('config', `transport.tls.caFile ${this.opts.tls.caFile}: ${(e as Error).message}`, { cause: e });
-        }
-      }
-      this.ownAgent = new Agent({
-        connect: { ca, rejectUnauthorized: this.opts.tls.rejectUnauthorized, timeout: this.opts.timeoutMs },
-        headersTimeout: this.opts.timeoutMs,
-        bodyTimeout: this.opts.timeoutMs,
-      });
+      this.ownAgent = await httpAgent(this.opts.tls, this.opts.timeoutMs);
       this.dispatcher = this.ownAgent;
     }
     this.deps.log.debug('transport.open', { transport: this.type, url: this.root.url.href, pos: this.opts.pos, auth: this.credentials() ? 'basic' : 'none' });
