@@ -8,6 +8,7 @@
  *   kassir-agent retry --config FILE [--pos N]
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
  *   kassir-agent resend PACKAGE --config FILE [--pos N]
+ *   kassir-agent shifts --config FILE [--pos N] [--last K] [--json]
  *
  * Exit codes: EXIT below; HELP's "Exit codes" list is the one place that
  * says what each means (0-5), so the two cannot drift apart.
@@ -22,6 +23,7 @@ import { controlRequest } from './control/client.js';
 import { controlSocketPath } from './control/socket-path.js';
 import { agentLogger, runDaemon, runOnce } from './daemon.js';
 import { formatHistoryRow, readHistory } from './history.js';
+import { formatShifts, readShifts, shiftsDocument } from './shifts/show.js';
 import { formatStatus, readStatus } from './status.js';
 import { discovery, statusDocument, unreadableConfigDocument } from './status-json.js';
 import { DataDirLockedError } from './store/lock.js';
@@ -53,6 +55,9 @@ Usage:
                                             every attempt with its outcome and the server's answer
   kassir-agent resend PACKAGE --config FILE [--pos N]
                                             put a delivered (archived) package back in the queue under a new number
+  kassir-agent shifts --config FILE [--pos N] [--last K] [--json]
+                                            each shift's receipts and money, its Z report (matches or not),
+                                            its packages and when the last was delivered; --json: schema 1 (README)
   kassir-agent --help | --version
 
 Exit codes:
@@ -129,6 +134,22 @@ function parsePos(v: string | undefined): number | undefined | null {
   return null;
 }
 
+/** `shifts`: the shift ledger read from the data folders (the agent running or not). */
+async function shiftsCommand(values: { config?: string; pos?: string; last?: string; json?: boolean }): Promise<number> {
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  const pos = parsePos(values.pos);
+  if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
+  const last = values.last !== undefined ? Number(values.last) : undefined;
+  if (last !== undefined && !(Number.isInteger(last) && last > 0)) {
+    process.stderr.write(`--last: not a number of shifts: ${values.last}\n`);
+    return EXIT.usage;
+  }
+  const shifts = await readShifts(loaded.config, { pos, last });
+  process.stdout.write((values.json ? JSON.stringify(shiftsDocument(shifts), null, 2) : formatShifts(shifts)) + '\n');
+  return EXIT.ok;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -146,6 +167,7 @@ export async function main(argv: string[]): Promise<number> {
         since: { type: 'string' },
         package: { type: 'string' },
         errors: { type: 'boolean' },
+        last: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -287,6 +309,8 @@ export async function main(argv: string[]): Promise<number> {
         await agentLog.close();
       }
     }
+    case 'shifts':
+      return shiftsCommand(values);
     case 'run': {
       const loaded = load(values.config);
       if (typeof loaded === 'number') return loaded;

@@ -101,6 +101,7 @@ export class Exchange {
         openReceiptMs: config.till.openReceiptMs,
         maxTransactions: config.batch.maxTransactions,
         requestFile: join(config.till.dir, config.till.requestFile!),
+        shifts: { pos: config.pos, layout: config.shifts, sealOnShiftClose: config.batch.sealOnShiftClose },
       },
       store,
       log,

@@ -28,6 +28,8 @@ import { Outbox, type AppendPlan } from './outbox.js';
 import { Quarantine } from './quarantine.js';
 import { recover } from './recovery.js';
 import type { AgentState, InboxItem, PackageMeta } from './state.js';
+import { deliveredPackage, pruneShifts, shiftRecord } from '../shifts/ledger.js';
+import type { ShiftRecord } from '../shifts/record.js';
 
 export type { HistoryEntry } from './history-writer.js';
 
@@ -121,6 +123,16 @@ export class Store {
       await this.committed.save(draft);
       return result;
     });
+  }
+
+  /**
+   * This POS's shifts, oldest first (shifts/ledger.ts). Read-only inspection adds the deliveries
+   * the outbox journal records and the state file does not have yet (a running agent saves them later).
+   */
+  shifts(): readonly ShiftRecord[] {
+    const ledger = structuredClone(this.state.shiftLedger);
+    for (const d of this.outbox.inspectedDeliveries) deliveredPackage(ledger, d.number, d.at);
+    return ledger.shifts.map(shiftRecord);
   }
 
   // ------------------------------------------------------------------ outbox
@@ -236,7 +248,14 @@ export class Store {
       const limit = now - this.opts.retentionDays * DAY_MS;
       const packages = await removeArchivedBefore(this.layout, limit);
       const historyFiles = await this.history.removeOlderThan(limit);
-      if (packages + historyFiles > 0) this.log.info('store.cleanup', { packages, historyFiles, retentionDays: this.opts.retentionDays });
+      // Shifts are kept as long as the history of their deliveries.
+      let shifts = 0;
+      if (this.state.shiftLedger.shifts.length > 0) {
+        const draft = this.committed.draft();
+        shifts = pruneShifts(draft.shiftLedger, limit);
+        if (shifts > 0) await this.committed.save(draft);
+      }
+      if (packages + historyFiles + shifts > 0) this.log.info('store.cleanup', { packages, historyFiles, shifts, retentionDays: this.opts.retentionDays });
       return { packages, historyFiles };
     });
   }

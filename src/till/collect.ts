@@ -36,6 +36,9 @@ import { FormatError } from '../formats/errors.js';
 import { planAppend, planBatch } from '../formats/batcher.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
 import { END_TYPES_TEXT } from '../formats/transaction-types.js';
+import type { ShiftLayout } from '../config/schema.js';
+import { applyUnits, closesShift, openPackageHoldsClosedShift, type ShiftEvent } from '../shifts/ledger.js';
+import { logShiftEvents } from '../shifts/log-events.js';
 import type { HeldFile } from '../status.js';
 import type { Store } from '../store/store.js';
 import type { AgentState } from '../store/state.js';
@@ -53,6 +56,8 @@ export interface CollectorOptions {
   maxTransactions: number;
   /** The till's request file (KKMTransfer flr), to see whether Kassir has taken it. */
   requestFile?: string;
+  /** Keep this POS's shift ledger (shifts/ledger.ts) with the layout given; `sealOnShiftClose`: seal right after a Z report. */
+  shifts?: { pos: number; layout: ShiftLayout; sealOnShiftClose: boolean };
 }
 
 export interface CollectResult {
@@ -315,13 +320,18 @@ export class ReportCollector {
       // An flr answer travels alone: close what is open first.
       await this.sealFor('before-flr-answer', sealed);
     }
+    const shifts = this.opts.shifts;
+    const endsAfter = shifts?.sealOnShiftClose ? (u: ReportUnit) => closesShift(u, shifts.layout) : undefined;
     while (i < units.length) {
+      // A closed shift leaves in packages of its own (also when a crash came between its Z and the seal).
+      if (endsAfter && openPackageHoldsClosedShift(this.store.state.shiftLedger)) await this.sealFor('shift-closed', sealed);
       // Gather units into one append until the open package is full. The plan is made from the
       // committed state under the store's lock, so a seal by the push flow cannot come between.
       const from = i;
       const startedAt = new Date(this.now()).toISOString();
+      let shiftEvents: ShiftEvent[] = [];
       const appended = await this.store.appendPlanned((state) => {
-        const plan = planBatch(state.open.pkg, units, from, this.opts.maxTransactions);
+        const plan = planBatch(state.open.pkg, units, from, this.opts.maxTransactions, endsAfter);
         if (plan === undefined) return undefined;
         return {
           chunk: plan.chunk,
@@ -331,6 +341,8 @@ export class ReportCollector {
             if (uid !== undefined) d.open.uid = uid;
             d.sources[takenName] = { units: plan.upTo, ...(uid !== undefined ? { uid } : {}) };
             d.counters.transactionsCollected += plan.transactions;
+            // The ledger counts these units in the same commit that takes them over: never twice, never lost.
+            if (shifts) shiftEvents = applyUnits(d.shiftLedger, units.slice(from, plan.upTo), shifts.pos, shifts.layout);
           },
           result: plan,
         };
@@ -343,7 +355,9 @@ export class ReportCollector {
       }
       i = appended.upTo;
       transactions += appended.transactions;
+      logShiftEvents(this.log, shiftEvents);
       if (appended.full) await this.sealFor('full', sealed);
+      else if (endsAfter && openPackageHoldsClosedShift(this.store.state.shiftLedger)) await this.sealFor('shift-closed', sealed);
     }
     if (uid !== undefined && this.store.state.open.uid === uid && this.store.state.open.length > 0) await this.sealFor('flr-answer', sealed);
     if (units.length === 0 && skippedLoaded === 0) {

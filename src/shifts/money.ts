@@ -1,0 +1,29 @@
+/**
+ * Money as exact decimals: an amount is a whole number of kopecks (a BigInt),
+ * read from a report field ("270", "270.5", "-15.00") and written with two
+ * digits after the point ("270.50"). Never a floating-point number: sums of
+ * thousands of receipts must equal the Z report to the kopeck.
+ */
+
+/** Kopecks, or undefined when the text is not an amount (empty, letters, a comma, more than two non-zero decimals). */
+export function parseAmount(text: string): bigint | undefined {
+  const m = /^\s*([+-]?)(\d+)(?:\.(\d*))?\s*$/.exec(text);
+  if (!m) return undefined;
+  const decimals = m[3] ?? '';
+  // "10.500" is still an exact amount; "10.505" is not one of kopecks.
+  if (/[1-9]/.test(decimals.slice(2))) return undefined;
+  const kopecks = BigInt(m[2]!) * 100n + BigInt((decimals + '00').slice(0, 2));
+  return m[1] === '-' ? -kopecks : kopecks;
+}
+
+/** "270.00", "-3.50": two digits after the point, a minus sign for negative amounts. */
+export function formatAmount(kopecks: bigint): string {
+  const neg = kopecks < 0n;
+  const abs = neg ? -kopecks : kopecks;
+  return `${neg ? '-' : ''}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
+}
+
+/** Adds two amounts written by formatAmount (the ledger keeps its sums as such strings). */
+export function addAmounts(a: string, b: bigint): string {
+  return formatAmount(parseAmount(a)! + b);
+}
