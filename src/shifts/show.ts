@@ -35,7 +35,13 @@ export function shiftsDocument(shifts: ShiftRecord[]): ShiftsDocument {
 export function formatShifts(shifts: readonly ShiftRecord[]): string {
   if (shifts.length === 0) return 'no shifts yet (the ledger counts the transactions the agent takes over from now on)';
   const head = ['POS', 'SHIFT', 'STATE', 'OPENED', 'CLOSED', 'SALES', 'RETURNS', 'CANC', 'REVENUE', 'Z REVENUE', 'MATCH', 'PAYMENTS', 'CASH IN/OUT', 'PACKAGES', 'DELIVERED'];
-  const time = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
+  // The till's local time, as Kassir and the Z report printout show it.
+  const time = (iso: string | null) => {
+    if (!iso) return '-';
+    const d = new Date(iso);
+    const p = (n: number) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  };
   const rows = shifts.map((s) => [
     String(s.pos),
     s.number ?? '-',

@@ -179,7 +179,7 @@ export class ShiftWriter {
     const k = this.rand(1, 100) * 100;
     this.line(611, r, 5000, 1, money(k), 1, money(k));
     this.line(125, r, '', 1);
-    this.buffer.push('<json_data type="1">', `{"prepayment": ${k / 100}, "note": "x;y;z;40;1;2"}`, '</json_data>');
+    this.buffer.push('<json_data type="1">', `{"prepayment": ${k / 100}, "note": "a;b;c"}`, '</json_data>');
     this.pay(r, k);
     this.line(655, r, '', '', '', '', money(k));
     this.cur.sales++;
