@@ -143,14 +143,14 @@ export function openPackageLost(ledger: ShiftLedger, why: string): void {
   }
 }
 
-/** Drops closed, delivered shifts closed before `beforeMs` (retention), keeping the last closed one. Returns how many went. */
+/** Drops closed shifts delivered before `beforeMs` (retention, by the agent's own clock like the archive's), keeping the last closed one. Returns how many went. */
 export function pruneShifts(ledger: ShiftLedger, beforeMs: number): number {
   let lastClosed = -1;
   ledger.shifts.forEach((s, i) => {
     if (s.state === 'closed') lastClosed = i;
   });
   const before = ledger.shifts.length;
-  ledger.shifts = ledger.shifts.filter((s, i) => i === lastClosed || !(s.state === 'closed' && s.delivered && s.closedAt !== null && Date.parse(s.closedAt) < beforeMs));
+  ledger.shifts = ledger.shifts.filter((s, i) => i === lastClosed || !(s.state === 'closed' && s.deliveredAt !== null && Date.parse(s.deliveredAt) < beforeMs));
   return before - ledger.shifts.length;
 }
 

@@ -57,9 +57,12 @@ export class ShiftWriter {
   private tx: number;
   private receipt = 1;
   private seconds = 8 * 3600;
-  private day = 1;
+  /** The business day of the shift being written: one a day from today on. */
+  private day = new Date();
   /** A deferred receipt waiting to be resumed: its number and what it holds. */
   private deferred?: { receipt: number; itemsK: number[] };
+  /** False: `activity` writes no deferred receipts. */
+  allowDefer = true;
 
   constructor(
     readonly pos = 1,
@@ -84,7 +87,8 @@ export class ShiftWriter {
     this.seconds += 7;
     const s = this.seconds % 86400;
     const time = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((v) => String(v).padStart(2, '0')).join(':');
-    const date = `${String(this.day).padStart(2, '0')}.11.26`;
+    const d = this.day;
+    const date = `${String(d.getDate()).padStart(2, '0')}.${String(d.getMonth() + 1).padStart(2, '0')}.${String(d.getFullYear() % 100).padStart(2, '0')}`;
     this.written.push(n);
     this.cur.lines++;
     this.buffer.push(`${n};${date};${time};${type};${this.pos};${receipt};7;${f8};${f9};${f10};${f11};${f12};`);
@@ -225,7 +229,7 @@ export class ShiftWriter {
     s.number = number;
     s.z = { revenueK, cashK };
     this.shifts.push(this.fresh());
-    this.day++;
+    this.day = new Date(this.day.getFullYear(), this.day.getMonth(), this.day.getDate() + 1);
     this.seconds = 8 * 3600;
   }
 
@@ -236,7 +240,7 @@ export class ShiftWriter {
       if (pick < 10) this.sale();
       else if (pick < 12) this.returnReceipt();
       else if (pick < 13) this.cancelled();
-      else if (pick < 14) this.defer();
+      else if (pick < 14) this.allowDefer ? this.defer() : this.sale();
       else if (pick < 15) this.prepayment();
       else if (pick < 16) this.cashIn();
       else if (pick < 17) this.cashOut();
