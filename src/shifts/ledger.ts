@@ -195,6 +195,24 @@ export function lineTime(date: string | undefined, time: string | undefined): st
   return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
 }
 
+/** Fields 5-6 ("POS/receipt", as written) without splitting the whole line. */
+function receiptKey(line: Buffer): string {
+  let p = 0;
+  for (let semis = 0; semis < 4 && p !== -1; semis++) p = line.indexOf(0x3b, p) + 1 || -1;
+  if (p === -1) return '/';
+  const q = line.indexOf(0x3b, p);
+  const r = q === -1 ? -1 : line.indexOf(0x3b, q + 1);
+  return `${line.toString('latin1', p, q === -1 ? line.length : q).trim()}/${q === -1 ? '' : line.toString('latin1', q + 1, r === -1 ? line.length : r).trim()}`;
+}
+
+/** A type with a rule of its own (money, ends of receipts, the Z report): its line is read whole. */
+function hasRule(type: number, layout: ShiftLayout): boolean {
+  return (
+    type === layout.zReportType || type === layout.paymentType || type === layout.cashInType || type === layout.cashOutType ||
+    layout.receiptClosedTypes.includes(type) || layout.receiptCancelledTypes.includes(type) || layout.receiptDeferredTypes.includes(type)
+  );
+}
+
 function applyLine(ledger: ShiftLedger, line: Buffer, pos: number, layout: ShiftLayout, events: ShiftEvent[]): void {
   const type = lineType(line);
   const shift = currentShift(ledger, pos);
@@ -202,6 +220,18 @@ function applyLine(ledger: ShiftLedger, line: Buffer, pos: number, layout: Shift
   if (type < 0) {
     // Not a transaction line (carried along unchanged): the ledger cannot read it.
     shift.unknown++;
+    return;
+  }
+  const cls = typeClass(type);
+  if (!hasRule(type, layout)) {
+    // Most lines (registrations, discounts, extra data): only whether a receipt is open, read without splitting the line.
+    if (shift.openedAt === null && (cls & EXTRA_DATA) === 0) {
+      const f = line.toString('latin1').split(';');
+      shift.openedAt = lineTime(f[1], f[2]) ?? null;
+    }
+    if ((cls & IN_RECEIPT) !== 0) pendingReceipt(ledger, receiptKey(line)).deferred = false;
+    else if (cls === 0) shift.unknown++;
+    // Standalone lines without a rule (X reports, service actions) and extra data add nothing.
     return;
   }
   const f = line.toString('latin1').split(';');
@@ -216,7 +246,6 @@ function applyLine(ledger: ShiftLedger, line: Buffer, pos: number, layout: Shift
     if (v === undefined) anomaly(`${where}: ${what} in field ${n} is not an amount: "${field(n)}"; not counted`);
     return v;
   };
-  const cls = typeClass(type);
   if (shift.openedAt === null && (cls & EXTRA_DATA) === 0) shift.openedAt = lineTime(field(2), field(3)) ?? null;
   const key = `${field(5)}/${field(6)}`;
 
@@ -264,14 +293,7 @@ function applyLine(ledger: ShiftLedger, line: Buffer, pos: number, layout: Shift
     const net = tendered < 0n ? tendered + change : tendered - change;
     const kind = field(layout.paymentKindField) || '?';
     receipt.payments[kind] = addAmounts(receipt.payments[kind] ?? ZERO, net);
-    return;
   }
-  if ((cls & IN_RECEIPT) !== 0) {
-    pendingReceipt(ledger, key).deferred = false;
-    return;
-  }
-  if (cls === 0) shift.unknown++;
-  // Standalone lines without a rule (X reports, service actions) and extra data add nothing.
 }
 
 function pendingReceipt(ledger: ShiftLedger, key: string): { payments: Record<string, string>; deferred: boolean } {

@@ -7,6 +7,20 @@
 
 /** Kopecks, or undefined when the text is not an amount (empty, letters, a comma, more than two non-zero decimals). */
 export function parseAmount(text: string): bigint | undefined {
+  // The usual shape ("-270.50", at most 13 digits before the point): read without a regular expression or a BigInt parse.
+  const n = text.length;
+  if (n > 0 && n <= 17 && text.charCodeAt(n - 3) === 0x2e) {
+    let i = text.charCodeAt(0) === 0x2d ? 1 : 0;
+    let v = 0;
+    let ok = i < n - 3;
+    for (let j = i; ok && j < n; j++) {
+      if (j === n - 3) continue;
+      const c = text.charCodeAt(j) - 0x30;
+      if (c < 0 || c > 9) ok = false;
+      else v = v * 10 + c;
+    }
+    if (ok) return BigInt(i === 1 ? -v : v);
+  }
   const m = /^\s*([+-]?)(\d+)(?:\.(\d*))?\s*$/.exec(text);
   if (!m) return undefined;
   const decimals = m[3] ?? '';

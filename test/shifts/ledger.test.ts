@@ -50,7 +50,8 @@ describe('money', () => {
     assert.equal(parseAmount(' -15.5 '), -1550n);
     assert.equal(parseAmount('0.10')! + parseAmount('0.20')!, parseAmount('0.30'));
     assert.equal(parseAmount('10.500'), 1050n);
-    for (const bad of ['', 'abc', '1,50', '10.505', '1e3', '--1']) assert.equal(parseAmount(bad), undefined, bad);
+    assert.deepEqual(['-0.05', '123.45', '9999999999999.99', '0.00'].map(parseAmount), [-5n, 12345n, 999999999999999n, 0n]);
+    for (const bad of ['', 'abc', '1,50', '10.505', '1e3', '--1', '1a.00', '-.50', '1.-0']) assert.equal(parseAmount(bad), undefined, bad);
     assert.equal(formatAmount(27000n), '270.00');
     assert.equal(formatAmount(-5n), '-0.05');
     assert.equal(formatAmount(123456789012345678n), '1234567890123456.78');
