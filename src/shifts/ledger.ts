@@ -333,8 +333,13 @@ function closeShift(
     if (a === b) anomaly(`${where}: a second Z report with shift number ${valid} (the shift closed ${previous.closedAt ?? 'before'} has it too)`);
     else if (a < b) anomaly(`${where}: the shift number goes backwards: ${valid} after ${previous.number}`);
   }
-  const open = Object.entries(ledger.pending).filter(([, r]) => !r.deferred).map(([k]) => k);
-  if (open.length > 0) anomaly(`${where}: the Z report came while receipt(s) ${open.join(', ')} (POS/receipt) had no end line yet; they count when they end`);
+  const open = Object.entries(ledger.pending).filter(([, r]) => !r.deferred);
+  if (open.length > 0) {
+    const shown = open.slice(0, 10).map(([k]) => k).join(', ') + (open.length > 10 ? ` and ${open.length - 10} more` : '');
+    anomaly(`${where}: the Z report came while receipt(s) ${shown} (POS/receipt) had no end line yet; they count when they end`);
+    // Said once: at the next Z they are waiting like deferred receipts, unless a line of theirs comes meanwhile.
+    for (const [, r] of open) r.deferred = true;
+  }
   const revenueText = field(layout.zRevenueField);
   const cashText = field(layout.zCashInDrawerField);
   const revenue = parseAmount(revenueText);
