@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { KassirSim } from '../helpers/kassir-sim.js';
@@ -75,7 +76,8 @@ describe('SIGKILL at random moments (folder transport)', () => {
     const shifts = (JSON.parse((await runCli(['shifts', '--json', '--config', ws.configFile])).stdout) as { shifts: ShiftRecord[] }).shifts;
     assert.deepEqual(shifts.map(comparable), kassir.expectedShifts(), 'the ledger after the kills equals the figures of the lines written');
     assert.ok(shifts.length > 3, `several shifts (${shifts.length})`);
-    for (const s of shifts.filter((x) => x.state === 'closed')) assert.ok(s.delivered && s.deliveredAt !== null, `shift ${s.number} delivered`);
+    const outbox = await fs.readdir(join(ws.data, 'outbox'));
+    for (const s of shifts.filter((x) => x.state === 'closed')) assert.ok(s.delivered && s.deliveredAt !== null, `shift ${s.number} delivered: ${JSON.stringify(s)}; outbox: ${outbox.join(' ')}`);
     assert.deepEqual(shifts.flatMap((s) => s.packages), pkgs.map((p) => p.n), 'every package belongs to exactly one shift');
     const leftovers = (await fs.readdir(ws.share)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
     assert.deepEqual(leftovers, [], 'no temporary file left on the share, no part left unfetched');
