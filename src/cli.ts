@@ -9,6 +9,7 @@
  *   kassir-agent history --config FILE [--since DATE] [--package N] [--errors] [--pos N] [--json]
  *   kassir-agent resend PACKAGE --config FILE [--pos N]
  *   kassir-agent full-export --config FILE [--pos N]
+ *   kassir-agent shifts --config FILE [--pos N] [--last K] [--json]
  *
  * Exit codes: EXIT below; HELP's "Exit codes" list is the one place that
  * says what each means (0-5), so the two cannot drift apart.
@@ -24,6 +25,7 @@ import { controlSocketPath } from './control/socket-path.js';
 import { agentLogger, runDaemon, runOnce } from './daemon.js';
 import { pending, type ExchangeOnceResult } from './exchange/once.js';
 import { formatHistoryRow, readHistory } from './history.js';
+import { formatShifts, readShifts, shiftsDocument } from './shifts/show.js';
 import { formatStatus, readStatus } from './status.js';
 import { discovery, statusDocument, unreadableConfigDocument } from './status-json.js';
 import { DataDirLockedError } from './store/lock.js';
@@ -60,6 +62,9 @@ Usage:
   kassir-agent full-export --config FILE [--pos N]
                                             equipment-service: the next pull downloads the whole price list from 1C
                                             (and replaces Kassir's goods with it), also after a refused price list
+  kassir-agent shifts --config FILE [--pos N] [--last K] [--json]
+                                            each shift's receipts and money, its Z report (matches or not),
+                                            its packages and when the last was delivered; --json: schema 1 (README)
   kassir-agent --help | --version
 
 Exit codes:
@@ -154,6 +159,7 @@ function parseCommandLine(argv: string[]) {
       since: { type: 'string' },
       package: { type: 'string' },
       errors: { type: 'boolean' },
+      last: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -330,6 +336,22 @@ async function fullExportCommand(values: Values): Promise<number> {
   return EXIT.ok;
 }
 
+/** `shifts`: the shift ledger read from the data folders (the agent running or not). */
+async function shiftsCommand(values: Values): Promise<number> {
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  const pos = parsePos(values.pos);
+  if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
+  const last = values.last !== undefined ? Number(values.last) : undefined;
+  if (last !== undefined && !(Number.isInteger(last) && last > 0)) {
+    process.stderr.write(`--last: not a number of shifts: ${values.last}\n`);
+    return EXIT.usage;
+  }
+  const shifts = await readShifts(loaded.config, { pos, last });
+  process.stdout.write((values.json ? JSON.stringify(shiftsDocument(shifts), null, 2) : formatShifts(shifts)) + '\n');
+  return EXIT.ok;
+}
+
 async function runCommand(values: Values): Promise<number> {
   const loaded = load(values.config);
   if (typeof loaded === 'number') return loaded;
@@ -353,6 +375,7 @@ const COMMANDS: Record<string, (values: Values, positionals: string[]) => Promis
   history: historyCommand,
   resend: resendCommand,
   'full-export': fullExportCommand,
+  shifts: shiftsCommand,
   run: runCommand,
 };
 

@@ -167,6 +167,37 @@ export const equipmentServiceTransportSchema = z
 
 export const transportSchema = z.discriminatedUnion('type', [folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema, equipmentServiceTransportSchema]);
 
+const typeNumber = (what: string, dflt: number) => z.number().int().min(0).default(dflt).describe(`Transaction type of ${what}.`);
+const typeList = (what: string, dflt: number[]) => z.array(z.number().int().min(0)).min(1).default(dflt).describe(`Transaction types of ${what}.`);
+const fieldNumber = (what: string, dflt: number) => z.number().int().min(1).max(64).default(dflt).describe(`Field (counted from 1) holding ${what}.`);
+
+/**
+ * Where the shift ledger finds its money figures in report lines. No official table exists: the
+ * defaults are the layout back-office readers of the same format family use (docs/SHIFTS.md), to be
+ * checked against a real Kassir 5 report file and changed here when it differs.
+ */
+const shiftLayout = z
+  .strictObject({
+    zReportType: typeNumber('the Z report, which closes a shift', 61),
+    zNumberField: fieldNumber("the Z report's shift number", 8),
+    zRevenueField: fieldNumber("the Z report's revenue", 12),
+    zCashInDrawerField: fieldNumber("the Z report's cash in the drawer", 10),
+    receiptClosedTypes: typeList('the lines that close a receipt (a prepayment receipt counts as a sale)', [55, 655]),
+    receiptCancelledTypes: typeList('the lines that cancel a receipt', [56]),
+    receiptDeferredTypes: typeList('the lines that defer a receipt (it counts when it is finally closed)', [58]),
+    receiptTotalField: fieldNumber("a receipt's total on its closing line (negative for a return receipt)", 12),
+    paymentType: typeNumber('a payment', 40),
+    paymentKindField: fieldNumber("a payment's kind (1 = cash)", 11),
+    paymentTenderedField: fieldNumber("a payment's amount tendered (negative in a return receipt)", 12),
+    paymentChangeField: fieldNumber("a payment's change", 10),
+    cashInType: typeNumber('a cash deposit (cash in)', 50),
+    cashOutType: typeNumber('a cash withdrawal (cash out)', 51),
+    cashAmountField: fieldNumber('the amount of a cash in/out line (unsigned: the type gives the direction)', 12),
+  })
+  .describe('Where the shift ledger reads shifts and money in report lines: third-party practice of the format family, not an official table (see docs/SHIFTS.md).');
+
+export type ShiftLayout = z.output<typeof shiftLayout>;
+
 /** The keys of one exchange: one POS, one till folder, one transport, one data folder. */
 const exchangeShape = {
     pos: z.number().int().min(1).describe('Workplace number (НомерПОС) of this till.'),
@@ -219,9 +250,14 @@ const exchangeShape = {
           .describe(
             'The open package collects receipts for this long (ms) after its first transaction, then is sealed and sent (at once when full). While older packages wait for the back office it keeps filling up to maxTransactions, so an outage does not become a pile of tiny packages.',
           ),
+        sealOnShiftClose: z
+          .boolean()
+          .default(true)
+          .describe('Seal the open package right after a Z report (shifts.zReportType), so a package never holds transactions of two shifts and a closed shift leaves at once.'),
       })
       .prefault({})
       .describe('Packaging of outgoing transactions.'),
+    shifts: shiftLayout.prefault({}),
     schedule: z
       .strictObject({
         pull: z

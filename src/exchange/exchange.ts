@@ -73,6 +73,7 @@ export class Exchange {
         openReceiptMs: config.till.openReceiptMs,
         maxTransactions: config.batch.maxTransactions,
         requests: this.deliverer.requests,
+        shifts: { pos: config.pos, layout: config.shifts, sealOnShiftClose: config.batch.sealOnShiftClose },
       },
       store,
       log,

@@ -82,7 +82,14 @@ export interface BatchPlan {
  * another encoding). Undefined when not even the first fits: seal the open
  * package, then plan again on an empty one (which always takes a unit).
  */
-export function planBatch(state: OpenPackageState, units: readonly ReportUnit[], from: number, maxTransactions: number): BatchPlan | undefined {
+export function planBatch(
+  state: OpenPackageState,
+  units: readonly ReportUnit[],
+  from: number,
+  maxTransactions: number,
+  /** The batch ends after a unit for which this is true (a Z report, when the package is sealed after a shift closes). */
+  endsAfter?: (unit: ReportUnit) => boolean,
+): BatchPlan | undefined {
   let pkg = state;
   const chunks: Buffer[] = [];
   let transactions = 0;
@@ -94,7 +101,7 @@ export function planBatch(state: OpenPackageState, units: readonly ReportUnit[],
     pkg = plan.state;
     transactions += units[j]!.transactions;
     j++;
-    if (pkg.transactions >= maxTransactions) break;
+    if (pkg.transactions >= maxTransactions || endsAfter?.(units[j - 1]!)) break;
   }
   if (chunks.length === 0) return undefined;
   return { chunk: Buffer.concat(chunks), state: pkg, upTo: j, transactions, full: pkg.transactions >= maxTransactions };

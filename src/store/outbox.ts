@@ -32,6 +32,7 @@ import { readMetas } from './packages.js';
 import type { Quarantine } from './quarantine.js';
 import * as change from './state-changes.js';
 import { packageMetaSchema, type AgentState, type PackageMeta } from './state.js';
+import { logShiftEvents } from '../shifts/log-events.js';
 
 /** The outbox journal is checkpointed (its records made durable in the package files, then emptied) past this size: about 2,000 deliveries. */
 const JOURNAL_CHECKPOINT_BYTES = 1 << 20;
@@ -70,10 +71,15 @@ export class Outbox {
     this.notesJournaled.clear();
   }
 
+  /** Deliveries the journal records, as read by `inspect` (the state file may not have them yet). */
+  inspectedDeliveries: { number: number; at: string }[] = [];
+
   /** Read-only inspection (`status`): the queue as the files and the journal say, without writing. */
   async inspect(): Promise<void> {
     this.sealed = await readMetas(this.l.outbox);
+    this.inspectedDeliveries = [];
     for (const r of (await readJournal(this.journal.path)).records) {
+      if (r.op === 'delivered') this.inspectedDeliveries.push({ number: r.meta.number, at: r.meta.deliveredAt! });
       if (r.op === 'delivered') this.sealed.delete(r.meta.number);
       else if (this.sealed.has(r.n)) this.sealed.set(r.n, { ...this.sealed.get(r.n)!, notes: r.notes });
     }
@@ -246,8 +252,10 @@ export class Outbox {
     this.sealed.delete(number);
     await this.d.history.append({ at: done.deliveredAt!, op: 'push', package: number, outcome: result.outcome, remoteName: result.remoteName, serverAnswer: result.serverAnswer, ...entry }, { sync: false });
     const draft = this.d.state.draft();
-    change.delivered(draft, done.deliveredAt!);
+    // The shifts it completes are delivered with the same record (recovery replays the journal into the ledger).
+    const shiftEvents = change.delivered(draft, number, done.deliveredAt!);
     this.d.state.defer(draft);
+    logShiftEvents(this.d.log, shiftEvents);
   }
 
   /**
@@ -308,6 +316,8 @@ export class Outbox {
     const notes = [...this.notesJournaled].map((n) => this.sealed.get(n)).filter((m) => m !== undefined);
     await eachLimited(notes, CHECKPOINT_PARALLEL, (meta) => this.writeMeta(meta));
     failpoint('store.checkpoint.before-reset');
+    // What the journal's deliveries put in the state (counters, the shift ledger) is saved before the journal goes.
+    if (this.d.state.unsaved) await this.d.state.save(this.d.state.draft());
     await this.journal.reset();
     this.unarchived.clear();
     this.notesJournaled.clear();

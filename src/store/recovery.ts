@@ -43,6 +43,8 @@ import { readJournal, type JournalRecord } from './outbox-journal.js';
 import { readMetas, scanPackages } from './packages.js';
 import type { Quarantine } from './quarantine.js';
 import { emptyOpenPackage, packageMetaSchema, type AgentState, type PackageMeta } from './state.js';
+import { openPackageLost, sealedAs, settleDeliveries } from '../shifts/ledger.js';
+import { logShiftEvents } from '../shifts/log-events.js';
 
 export interface RecoveryDeps {
   layout: DataLayout;
@@ -72,8 +74,12 @@ export async function recover(d: RecoveryDeps): Promise<void> {
   for (const name of await fs.readdir(l.tmp)) await fs.rm(join(l.tmp, name), { recursive: true, force: true });
 
   const draft = state.draft();
-  const { sealed, highest } = await recoverOutbox(d);
+  const { sealed, highest, deliveredAt } = await recoverOutbox(d);
   let changed = await recoverOpenPackage(d, draft, sealed, lost);
+  // Deliveries whose state change a crash took away (it is saved with the next change): the archive has them.
+  const shiftEvents = settleDeliveries(draft.shiftLedger, (n) => deliveredAt.get(n));
+  if (shiftEvents.length > 0) changed = true;
+  logShiftEvents(log, shiftEvents);
   // A meta written by an interrupted seal whose rename never happened.
   const strayMeta = metaFile(l.outbox, draft.nextPackage);
   if (!sealed.has(draft.nextPackage) && (await statOrUndefined(strayMeta)) !== undefined) {
@@ -104,7 +110,7 @@ export async function recover(d: RecoveryDeps): Promise<void> {
 }
 
 /** The journal, the outbox and the archive: returns the queue and the highest package number in use. */
-async function recoverOutbox(d: RecoveryDeps): Promise<{ sealed: Map<number, PackageMeta>; highest: number }> {
+async function recoverOutbox(d: RecoveryDeps): Promise<{ sealed: Map<number, PackageMeta>; highest: number; deliveredAt: Map<number, string> }> {
   const { layout: l, log } = d;
   // The outbox journal: deliveries recorded since the last checkpoint are completed first.
   const journal = await readJournalForRecovery(d);
@@ -144,15 +150,18 @@ async function recoverOutbox(d: RecoveryDeps): Promise<{ sealed: Map<number, Pac
     sealed.set(n, { ...meta, notes: value });
   }
   await d.outbox.journal.reset();
+  const deliveredAt = new Map<number, string>();
+  for (const [n, meta] of archived) if (meta.deliveredAt !== undefined) deliveredAt.set(n, meta.deliveredAt);
   for (const meta of [...sealed.values()]) {
     if (meta.deliveredAt !== undefined) {
+      deliveredAt.set(meta.number, meta.deliveredAt);
       // Delivered, but the move to the archive was interrupted.
       await archivePackage(l, meta);
       sealed.delete(meta.number);
       log.info('store.recover.archived', { package: meta.number, note: 'delivered before the crash; archived now, not resent' });
     }
   }
-  return { sealed, highest: Math.max(0, ...sealed.keys(), ...archived.keys()) };
+  return { sealed, highest: Math.max(0, ...sealed.keys(), ...archived.keys()), deliveredAt };
 }
 
 /** The journal's records; unreadable lines are kept in quarantine and reported (never silently dropped). */
@@ -201,9 +210,11 @@ async function recoverOpenPackage(d: RecoveryDeps, draft: AgentState, sealed: Ma
   if (open === undefined && draft.open.length > 0) {
     if (sealed.has(draft.nextPackage)) {
       log.info('store.recover.sealed', { package: draft.nextPackage, note: 'seal was interrupted after the rename; completed' });
+      sealedAs(draft.shiftLedger, draft.nextPackage);
       draft.nextPackage += 1;
     } else {
       log.error('store.recover.open-missing', { expectedBytes: draft.open.length, note: 'the open package file is gone; its transactions cannot be recovered from the store' });
+      openPackageLost(draft.shiftLedger, 'the open package file was gone at start-up: some of its transactions never reached the back office');
     }
     draft.open = emptyOpenPackage();
     return true;
@@ -236,6 +247,7 @@ async function dropOpenPackage(l: DataLayout, draft: AgentState): Promise<void> 
   await fs.rm(l.openPackage, { force: true });
   failpoint('store.recover.after-quarantine');
   draft.open = emptyOpenPackage();
+  openPackageLost(draft.shiftLedger, 'the open package was quarantined at start-up (damaged, or found without a readable state): some of its transactions are not sent');
 }
 
 /** The inbox: files staged but never committed are dropped (the remote still has them and they are fetched again). Returns whether `draft` changed. */

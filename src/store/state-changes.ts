@@ -11,7 +11,10 @@
  * with the transactions it counts) is updated by the function of the step it
  * belongs to, on the same draft.
  */
+import type { ShiftLayout } from '../config/schema.js';
 import type { BatchPlan } from '../formats/batcher.js';
+import type { ReportUnit } from '../formats/report.js';
+import { applyUnits, deliveredPackage, pruneShifts, sealedAs, type ShiftEvent } from '../shifts/ledger.js';
 import { emptyOpenPackage, type AgentState, type InboxItem } from './state.js';
 
 /** A read-only view of the state, for readers (status, the flows' decisions). */
@@ -32,11 +35,12 @@ export function pushFailed(d: AgentState, at: string, error: string): void {
   d.lastPush = { at, ok: false, error };
 }
 
-/** A package delivered: counted, and the last push made ok. */
-export function delivered(d: AgentState, at: string): void {
+/** Package `number` delivered: counted, the last push made ok, and the shifts it completes delivered (their events returned). */
+export function delivered(d: AgentState, number: number, at: string): ShiftEvent[] {
   d.counters.packagesDelivered += 1;
   d.lastPushOk = at;
   d.lastPush = { at, ok: true };
+  return deliveredPackage(d.shiftLedger, number, at);
 }
 
 /**
@@ -52,6 +56,19 @@ export function unitsTaken(d: AgentState, takenName: string, plan: BatchPlan, st
   d.counters.transactionsCollected += plan.transactions;
 }
 
+/**
+ * The same units counted in this POS's shift ledger (shifts/ledger.ts), on the draft of the
+ * take-over that appends them: never counted twice, never lost. Returns the shift events to log.
+ */
+export function shiftsCounted(d: AgentState, units: readonly ReportUnit[], pos: number, layout: ShiftLayout): ShiftEvent[] {
+  return applyUnits(d.shiftLedger, units, pos, layout);
+}
+
+/** Shifts delivered before `beforeMs` leave the ledger (kept as long as history); returns how many. */
+export function shiftsPruned(d: AgentState, beforeMs: number): number {
+  return pruneShifts(d.shiftLedger, beforeMs);
+}
+
 /** Bytes appended to the open package: its committed length. */
 export function openGrew(d: AgentState, length: number): void {
   d.open.length = length;
@@ -62,6 +79,8 @@ export function sealed(d: AgentState, number: number): void {
   d.nextPackage = number + 1;
   d.open = emptyOpenPackage();
   d.counters.packagesSealed += 1;
+  // The shifts whose transactions it holds list it from this very commit on.
+  sealedAs(d.shiftLedger, number);
 }
 
 /** An archived package queued again as `number` (`resend`). */

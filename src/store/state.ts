@@ -4,6 +4,7 @@
  * not three calls later). Defaults fill keys added by later versions.
  */
 import { z } from 'zod';
+import { shiftLedgerSchema } from '../shifts/ledger-state.js';
 
 export const inboxItemSchema = z.object({
   id: z.number().int(),
@@ -67,6 +68,8 @@ export const agentStateSchema = z.object({
   lastPushOk: z.string().optional(),
   /** When reference data was last handed to Kassir (ISO): monitoring alerts when it gets old. */
   lastReferenceDelivered: z.string().optional(),
+  /** This POS's shifts as counted from the transactions taken over (shifts/ledger.ts), committed with them. */
+  shiftLedger: shiftLedgerSchema.prefault({}),
 });
 export type AgentState = z.infer<typeof agentStateSchema>;
 

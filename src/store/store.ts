@@ -38,8 +38,20 @@ import { recover } from './recovery.js';
 import * as change from './state-changes.js';
 import type { Delivering, StateView } from './state-changes.js';
 import type { AgentState, InboxItem, PackageMeta } from './state.js';
+import { closesShift, deliveredPackage, openPackageHoldsClosedShift, shiftRecord, type ShiftEvent } from '../shifts/ledger.js';
+import { logShiftEvents } from '../shifts/log-events.js';
+import type { ShiftLayout } from '../config/schema.js';
+import type { ShiftLedger } from '../shifts/ledger-state.js';
+import type { ShiftRecord } from '../shifts/record.js';
 
 export type { HistoryEntry } from './history-writer.js';
+
+/** Count taken units in this POS's shift ledger with this layout; `sealOnShiftClose`: no package goes past a Z report. */
+export interface ShiftCounting {
+  pos: number;
+  layout: ShiftLayout;
+  sealOnShiftClose: boolean;
+}
 export type { Delivering, StateView } from './state-changes.js';
 
 export interface StoreOptions {
@@ -56,7 +68,7 @@ const DAY_MS = 86_400_000;
  * (run --once / exchange-now sends what is open), `flr-answer` /
  * `before-flr-answer` (an flr answer travels in packages of its own).
  */
-export type SealReason = 'full' | 'encoding' | 'flush' | 'now' | 'flr-answer' | 'before-flr-answer';
+export type SealReason = 'full' | 'encoding' | 'flush' | 'now' | 'flr-answer' | 'before-flr-answer' | 'shift-closed';
 
 export class Store {
   readonly inboxDir: string;
@@ -157,6 +169,16 @@ export class Store {
     return this.commit((d) => change.pushFailed(d, new Date().toISOString(), error));
   }
 
+  /**
+   * This POS's shifts, oldest first (shifts/ledger.ts). Read-only inspection adds the deliveries
+   * the outbox journal records and the state file does not have yet (a running agent saves them later).
+   */
+  shifts(): readonly ShiftRecord[] {
+    const ledger = structuredClone(this.state.shiftLedger) as ShiftLedger;
+    for (const d of this.outbox.inspectedDeliveries) deliveredPackage(ledger, d.number, d.at);
+    return ledger.shifts.map(shiftRecord);
+  }
+
   // ------------------------------------------------------------------ outbox
 
   /**
@@ -179,16 +201,38 @@ export class Store {
    * Takes units `from`.. of the taken report file `takenName` into the open
    * package, as many as fit (formats/batcher.ts `planBatch`, planned from the
    * committed state under the lock); the file's progress and the counts are
-   * committed with the bytes (state-changes.ts `unitsTaken`). Undefined when
+   * committed with the bytes (state-changes.ts `unitsTaken`), and so are the
+   * shift ledger's counts when `opts.shifts` is given (`shiftsCounted`; with
+   * `sealOnShiftClose` no package is planned past a Z report). Undefined when
    * not even the next unit fits: seal, then take again.
    */
-  takeUnits(takenName: string, units: readonly ReportUnit[], from: number, opts: { maxTransactions: number; startedAt: string; uid?: string }): Promise<BatchPlan | undefined> {
-    return this.appendPlanned((state) => {
-      const plan = planBatch(state.open.pkg, units, from, opts.maxTransactions);
+  async takeUnits(
+    takenName: string,
+    units: readonly ReportUnit[],
+    from: number,
+    opts: { maxTransactions: number; startedAt: string; uid?: string; shifts?: ShiftCounting },
+  ): Promise<BatchPlan | undefined> {
+    const shifts = opts.shifts;
+    const endsAfter = shifts?.sealOnShiftClose ? (u: ReportUnit) => closesShift(u, shifts.layout) : undefined;
+    let events: ShiftEvent[] = [];
+    const plan = await this.appendPlanned((state) => {
+      const plan = planBatch(state.open.pkg, units, from, opts.maxTransactions, endsAfter);
       if (plan === undefined) return undefined;
-      return { chunk: plan.chunk, edit: (d: AgentState) => change.unitsTaken(d, takenName, plan, opts.startedAt, opts.uid), result: plan };
+      const edit = (d: AgentState) => {
+        change.unitsTaken(d, takenName, plan, opts.startedAt, opts.uid);
+        if (shifts) events = change.shiftsCounted(d, units.slice(from, plan.upTo), shifts.pos, shifts.layout);
+      };
+      return { chunk: plan.chunk, edit, result: plan };
     });
+    logShiftEvents(this.log, events);
+    return plan;
   }
+
+  /** The open package holds a shift whose Z report it has: with `sealOnShiftClose` it is sealed before anything else goes in. */
+  openHoldsClosedShift(): boolean {
+    return openPackageHoldsClosedShift(this.state.shiftLedger);
+  }
+
 
   /**
    * Seals the open package: it gets the next number and never changes again.
@@ -335,7 +379,14 @@ export class Store {
       const limit = now - this.opts.retentionDays * DAY_MS;
       const packages = await removeArchivedBefore(this.layout, limit);
       const historyFiles = await this.history.removeOlderThan(limit);
-      if (packages + historyFiles > 0) this.log.info('store.cleanup', { packages, historyFiles, retentionDays: this.opts.retentionDays });
+      // Shifts are kept as long as the history of their deliveries.
+      let shifts = 0;
+      if (this.state.shiftLedger.shifts.length > 0) {
+        const draft = this.committed.draft();
+        shifts = change.shiftsPruned(draft, limit);
+        if (shifts > 0) await this.committed.save(draft);
+      }
+      if (packages + historyFiles + shifts > 0) this.log.info('store.cleanup', { packages, historyFiles, shifts, retentionDays: this.opts.retentionDays });
       return { packages, historyFiles };
     });
   }

@@ -37,7 +37,7 @@ import { FormatError } from '../formats/errors.js';
 import { planAppend } from '../formats/batcher.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
 import { END_TYPES_TEXT } from '../formats/transaction-types.js';
-import type { SealReason, Store } from '../store/store.js';
+import type { SealReason, ShiftCounting, Store } from '../store/store.js';
 import { ensureDir, fsyncDir, statOrUndefined } from '../util/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import { globToRegExp } from '../util/glob.js';
@@ -53,6 +53,8 @@ export interface CollectorOptions {
   maxTransactions: number;
   /** The till's flr requests (the deliverer's, deliver.ts), to recognise a report that answers one. */
   requests?: TillRequests;
+  /** Keep this POS's shift ledger (shifts/ledger.ts) with the layout given; `sealOnShiftClose`: seal right after a Z report. */
+  shifts?: ShiftCounting;
 }
 
 export interface CollectResult {
@@ -342,9 +344,13 @@ export class ReportCollector {
       // An flr answer travels alone: close what is open first.
       await this.sealFor('before-flr-answer', sealed);
     }
+    const shifts = this.opts.shifts;
+    const sealAtZ = shifts?.sealOnShiftClose === true;
     while (i < units.length) {
+      // A closed shift leaves in packages of its own (also when a crash came between its Z and the seal).
+      if (sealAtZ && this.store.openHoldsClosedShift()) await this.sealFor('shift-closed', sealed);
       // As many units as the open package takes, planned by the store under its lock so a seal by the push flow cannot come between.
-      const taken = await this.store.takeUnits(takenName, units, i, { maxTransactions: this.opts.maxTransactions, startedAt: new Date(this.now()).toISOString(), ...(uid !== undefined ? { uid } : {}) });
+      const taken = await this.store.takeUnits(takenName, units, i, { maxTransactions: this.opts.maxTransactions, startedAt: new Date(this.now()).toISOString(), ...(uid !== undefined ? { uid } : {}), ...(shifts ? { shifts } : {}) });
       if (taken === undefined) {
         // The open package cannot take the next unit (full, or in another encoding): seal, then take again on an empty package.
         const why = planAppend(this.store.state.open.pkg, units[i]!, this.opts.maxTransactions).sealReason ?? 'full';
@@ -354,6 +360,7 @@ export class ReportCollector {
       i = taken.upTo;
       transactions += taken.transactions;
       if (taken.full) await this.sealFor('full', sealed);
+      else if (sealAtZ && this.store.openHoldsClosedShift()) await this.sealFor('shift-closed', sealed);
     }
     const after = this.store.state.open;
     if (uid !== undefined && after.uid === uid && after.length > 0) await this.sealFor('flr-answer', sealed);

@@ -3,13 +3,19 @@
  * reference parts arrive (at least 50 kills); afterwards the share holds every
  * transaction exactly once, in order, no receipt split, package numbers without
  * gaps, and the till received every reference part exactly once, in order.
+ * The reports hold whole shifts (Z reports, returns, cash in/out...): the
+ * shift ledger after all the kills equals the figures of the lines written,
+ * every closed shift is delivered, and no package holds two shifts.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { KassirSim } from '../helpers/kassir-sim.js';
 import { runAndKill } from '../helpers/kill-at.js';
+import { comparable, zNotLast } from '../helpers/shift-writer.js';
+import type { ShiftRecord } from '../../src/shifts/record.js';
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 55);
 
@@ -20,7 +26,7 @@ after(async () => ws?.cleanup());
 describe('SIGKILL at random moments (folder transport)', () => {
   it(`loses and duplicates nothing across ${KILLS} kills`, { timeout: 600_000 }, async () => {
     ws = await makeWorkspace({ batch: { maxTransactions: 7, flushMs: 0 } });
-    const kassir = new KassirSim(ws.till);
+    const kassir = new KassirSim(ws.till, { shifts: true });
     const all = kassir.written;
     const partsApplied = kassir.applied;
     let kills = 0;
@@ -60,11 +66,19 @@ describe('SIGKILL at random moments (folder transport)', () => {
     const owner = new Map<string, number>();
     for (const p of pkgs) {
       assert.ok(transactionNumbers(p.data).length <= 7 || receiptsOf(p.data).size === 1, `${p.name} within the limit (or one large receipt)`);
-      for (const rc of receiptsOf(p.data)) {
+      assert.ok(!zNotLast(p.data), `${p.name} holds transactions of two shifts`);
+      // Lines outside receipts (cash in/out, reports, extra data) have no receipt number.
+      for (const rc of [...receiptsOf(p.data)].filter((k) => !k.endsWith('/'))) {
         assert.ok(!owner.has(rc), `receipt ${rc} split between packages ${owner.get(rc)} and ${p.n}`);
         owner.set(rc, p.n);
       }
     }
+    const shifts = (JSON.parse((await runCli(['shifts', '--json', '--config', ws.configFile])).stdout) as { shifts: ShiftRecord[] }).shifts;
+    assert.deepEqual(shifts.map(comparable), kassir.expectedShifts(), 'the ledger after the kills equals the figures of the lines written');
+    assert.ok(shifts.length > 3, `several shifts (${shifts.length})`);
+    const outbox = await fs.readdir(join(ws.data, 'outbox'));
+    for (const s of shifts.filter((x) => x.state === 'closed')) assert.ok(s.delivered && s.deliveredAt !== null, `shift ${s.number} delivered: ${JSON.stringify(s)}; outbox: ${outbox.join(' ')}`);
+    assert.deepEqual(shifts.flatMap((s) => s.packages), pkgs.map((p) => p.n), 'every package belongs to exactly one shift');
     const leftovers = (await fs.readdir(ws.share)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
     assert.deepEqual(leftovers, [], 'no temporary file left on the share, no part left unfetched');
     assert.deepEqual(partsApplied, Array.from({ length: kassir.published }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');

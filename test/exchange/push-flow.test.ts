@@ -33,7 +33,7 @@ async function setup(t: TestContext, o: { receipts: number; maxTransactions?: nu
   const transport = new FakeTransport();
   const health = new FlowHealth('push', log, new LocalErrors());
   const flow = new PushFlow({
-    config: { batch: { maxTransactions, flushMs: o.flushMs ?? 0 }, schedule: { pull: '1h', retry: o.retry ?? RETRY } },
+    config: { batch: { maxTransactions, flushMs: o.flushMs ?? 0, sealOnShiftClose: true }, schedule: { pull: '1h', retry: o.retry ?? RETRY } },
     store,
     session: new TransportSession(transport),
     health,

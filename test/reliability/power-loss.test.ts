@@ -4,7 +4,9 @@
  * the last record cut), then the agent (the compiled one, a real process)
  * started again. It must recover what is intact, quarantine the rest with a
  * log line that says what happened, never resend what was delivered, and
- * never start empty-handed without saying so.
+ * never start empty-handed without saying so. The reports hold whole shifts:
+ * the shift ledger after the repair equals the figures of the lines written,
+ * and the shifts whose packages went out are delivered.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
@@ -16,6 +18,8 @@ import { BLOCK_HEADER, makeWorkspace, receiptsText, sharePackages, transactionNu
 import { agentCli } from './agent-build.js';
 import { runAgent } from './agent-run.js';
 import { KassirSim, compareSequences } from '../helpers/kassir-sim.js';
+import { comparable } from '../helpers/shift-writer.js';
+import type { ShiftRecord } from '../../src/shifts/record.js';
 
 type Damage = 'truncate-half' | 'zero-length' | 'nul-filled' | 'last-record-cut';
 const DAMAGES: Damage[] = ['truncate-half', 'zero-length', 'nul-filled', 'last-record-cut'];
@@ -73,7 +77,7 @@ before(async () => {
  */
 async function tillWithHistory(): Promise<{ ws: Workspace; kassir: KassirSim; deliveredBefore: number[] }> {
   const ws = await makeWorkspace({ batch: { maxTransactions: 7, flushMs: 0 }, log: { level: 'info', dir: 'log', console: false } });
-  const kassir = new KassirSim(ws.till);
+  const kassir = new KassirSim(ws.till, { shifts: true });
   await kassir.sell();
   await kassir.sell();
   const first = await runAgent({ cli, configFile: ws.configFile, mode: 'once' });
@@ -92,6 +96,23 @@ async function finish(ws: Workspace): Promise<{ code: number | null; stderr: str
   let r = await runAgent({ cli, configFile: ws.configFile, mode: 'once' });
   for (let i = 0; i < 5 && r.code === 3; i++) r = await runAgent({ cli, configFile: ws.configFile, mode: 'once' });
   return r;
+}
+
+/** `shifts --json` of the compiled agent. */
+async function shifts(ws: Workspace): Promise<ShiftRecord[]> {
+  const r = await runAgent({ cli, configFile: ws.configFile, mode: 'once', args: ['shifts', '--json', '--config', ws.configFile] });
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { shifts: ShiftRecord[] }).shifts;
+}
+
+/** The ledger equals the figures of the lines written; every closed shift is delivered unless a package of it is in `lostPackages`. */
+async function assertLedger(ws: Workspace, kassir: KassirSim, lostPackages: number[] = []): Promise<void> {
+  const got = await shifts(ws);
+  assert.deepEqual(got.map(comparable), kassir.expectedShifts(), 'the shift ledger equals the figures of the lines written');
+  for (const s of got.filter((x) => x.state === 'closed')) {
+    const lost = s.packages.some((p) => lostPackages.includes(p));
+    assert.equal(s.delivered, !lost, `shift ${s.number} (packages ${s.packages.join(',')}) delivered: ${!lost}`);
+  }
 }
 
 async function quarantined(ws: Workspace): Promise<string[]> {
@@ -123,6 +144,7 @@ describe('power loss: damaged files in the data folder', { concurrency: 2 }, () 
       assert.ok((await quarantined(ws)).some((q) => q.includes(newest)), `${newest} is in quarantine: ${await quarantined(ws)}`);
       const lines = await logLines(ws);
       assert.ok(lines.some((l) => l.event === 'store.state.damaged' && l.level === 'warn'), 'a warning names the damaged slot');
+      await assertLedger(ws, kassir);
     });
   }
 
@@ -159,6 +181,7 @@ describe('power loss: damaged files in the data folder', { concurrency: 2 }, () 
       assert.deepEqual(cmp, { lost: 0, duplicated: 0, outOfOrder: 0 });
       assert.ok((await quarantined(ws)).length > 0, 'the damaged meta is in quarantine');
       assert.ok((await logLines(ws)).some((l) => l.event === 'store.recover.meta-rebuilt'), 'the repair is logged');
+      await assertLedger(ws, kassir);
     });
   }
 
@@ -181,6 +204,8 @@ describe('power loss: damaged files in the data folder', { concurrency: 2 }, () 
       }
       assert.ok((await quarantined(ws)).some((q) => q.includes(victim.replace('.rep', ''))), `package ${victim} is in quarantine`);
       assert.ok((await logLines(ws)).some((l) => (l.level === 'error' || l.level === 'warn') && JSON.stringify(l).includes(victim.replace('.rep', ''))), 'a log line names it');
+      // Its transactions were counted when taken over; its shift is never delivered whole.
+      await assertLedger(ws, kassir, [parseInt(victim)]);
     });
   }
 
@@ -196,6 +221,7 @@ describe('power loss: damaged files in the data folder', { concurrency: 2 }, () 
     assert.deepEqual(cmp, { lost: 0, duplicated: 0, outOfOrder: 0 });
     const h = await runAgent({ cli, configFile: ws.configFile, mode: 'once', args: ['history', '--config', ws.configFile] });
     assert.equal(h.code, 0, h.stderr);
+    await assertLedger(ws, kassir);
   });
 });
 

@@ -1,0 +1,90 @@
+/**
+ * The shift ledger in the store: counted in the commit that takes the
+ * transactions over, a package sealed right after a Z, the packages' numbers
+ * given at the seal, delivery read by a second reader (`shifts` beside a
+ * running agent) from the journal before the state file has it, and settled
+ * at start-up from the archive.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Store } from '../../src/store/store.js';
+import { ReportCollector } from '../../src/till/collect.js';
+import { memoryLogger, nullLogger } from '../../src/util/logger.js';
+import { dropReport } from '../helpers/kassir.js';
+import { ShiftWriter, comparable } from '../helpers/shift-writer.js';
+import { openTempStore } from '../helpers/temp-store.js';
+import { ShiftLayoutDefaults } from '../shifts/layout.js';
+
+const opts = (till: string, sealOnShiftClose: boolean) => ({
+  tillDir: till, reportFiles: '*.rep', settleMs: 0, openReceiptMs: 0, maxTransactions: 1000,
+  shifts: { pos: 1, layout: ShiftLayoutDefaults, sealOnShiftClose },
+});
+
+describe('the shift ledger in the store', () => {
+  it('seals right after the Z; the shift lists its packages; a reader beside the agent sees the delivery from the journal', async (t) => {
+    const { root, till, store, log } = await openTempStore(t, 'shifts');
+    const w = new ShiftWriter();
+    w.activity(5);
+    w.z();
+    w.sale();
+    await dropReport(till, 'a.rep', w.take());
+    const r = await new ReportCollector(opts(till, true), store, log).collect();
+    assert.deepEqual(r.sealed, [1], 'sealed after the Z, not with the sale that follows it');
+    assert.ok(log.records.some((l) => l.event === 'package.sealed' && l.fields.reason === 'shift-closed'));
+    assert.ok(store.state.open.pkg.transactions > 0, "the next shift's sale waits in the open package");
+    assert.deepEqual(store.shifts().map(comparable), w.expected({ withOpen: true }));
+    assert.deepEqual(store.shifts().map((s) => s.packages), [[1], []]);
+    assert.ok(log.records.some((l) => l.event === 'shift.closed'));
+
+    await store.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, { attempt: 1 });
+    assert.equal(store.shifts()[0]!.delivered, true);
+    assert.ok(log.records.some((l) => l.event === 'shift.delivered'));
+    // The state file does not have it yet (saved with the next change); `shifts` reads the journal too.
+    const reader = new Store(join(root, 'data'), { retentionDays: 30, readOnly: true }, nullLogger);
+    await reader.open();
+    assert.equal(reader.state.shiftLedger.shifts[0]!.delivered, false, 'the state file is behind');
+    assert.equal(reader.shifts()[0]!.delivered, true);
+    assert.equal(reader.shifts()[0]!.deliveredAt, store.shifts()[0]!.deliveredAt);
+  });
+
+  it('without batch.sealOnShiftClose one package may hold both shifts, and both list it', async (t) => {
+    const { till, store, log } = await openTempStore(t, 'shifts-noseal');
+    const w = new ShiftWriter();
+    w.activity(3);
+    w.z();
+    w.sale();
+    await dropReport(till, 'a.rep', w.take());
+    const r = await new ReportCollector(opts(till, false), store, log).collect();
+    assert.deepEqual(r.sealed, []);
+    await store.seal();
+    assert.deepEqual(store.shifts().map((s) => s.packages), [[1], [1]]);
+  });
+
+  it('start-up settles a delivery the state lost from the archive', async (t) => {
+    const { root, till, store, log } = await openTempStore(t, 'shifts-recover');
+    const w = new ShiftWriter();
+    w.activity(2);
+    w.z();
+    await dropReport(till, 'a.rep', w.take());
+    await new ReportCollector(opts(till, true), store, log).collect();
+    await store.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, { attempt: 1 });
+    await store.checkpoint();
+    await store.close();
+    // Put back state slots without the delivery (as a kill before the save would have left them).
+    const data = join(root, 'data');
+    for (const n of ['state.a.json', 'state.b.json']) {
+      const text = await fs.readFile(join(data, n), 'utf8');
+      const env = JSON.parse(text) as { state: { shiftLedger: { shifts: { delivered: boolean; deliveredAt: string | null; undelivered: number[] }[] } } };
+      for (const s of env.state.shiftLedger.shifts) Object.assign(s, { delivered: false, deliveredAt: null, undelivered: [1] });
+      await fs.writeFile(join(data, n), JSON.stringify(env));
+    }
+    const log2 = memoryLogger();
+    const again = new Store(data, { retentionDays: 30 }, log2);
+    await again.open();
+    t.after(() => again.close());
+    assert.equal(again.shifts()[0]!.delivered, true);
+    assert.ok(log2.records.some((l) => l.event === 'shift.delivered'));
+  });
+});
