@@ -27,6 +27,7 @@ import { lockDataDir, type DataDirLock } from './lock.js';
 import { Outbox, type AppendPlan } from './outbox.js';
 import { Quarantine } from './quarantine.js';
 import { recover } from './recovery.js';
+import type { ShiftRecord } from '../shifts/record.js';
 import type { AgentState, InboxItem, PackageMeta } from './state.js';
 
 export type { HistoryEntry } from './history-writer.js';
@@ -145,6 +146,11 @@ export class Store {
    */
   seal(edit?: (draft: AgentState) => void): Promise<PackageMeta | undefined> {
     return this.mutex.run(() => this.outbox.seal(edit));
+  }
+
+  /** This POS's shifts, oldest first. A stand-in: the shift ledger replaces it. */
+  shifts(): readonly ShiftRecord[] {
+    return [];
   }
 
   /** Sealed packages waiting for delivery, oldest first. */
