@@ -10,14 +10,14 @@
  */
 import type { Config } from './config/schema.js';
 import { isPermissionError, type AgentState, type AskedStatus } from './control/ask-status.js';
-import { tillRows, type TillRow } from './metrics/till-row.js';
+import { tillRows, type ShiftRow, type TillRow } from './metrics/till-row.js';
 import { readStatus, type StatusReport } from './status.js';
 import { version } from './version.js';
 
 export const STATUS_SCHEMA = 1;
 
-/** A till row with every field present: numbers (0 for a time that never happened) and kinds. */
-export type TillRowJson = Required<TillRow>;
+/** A till row with every field present: numbers (0 for a time that never happened or a shift there is not) and kinds. */
+export type TillRowJson = Required<Omit<TillRow, 'shift'>> & { shift: Required<ShiftRow> };
 
 export interface StatusDocument {
   schema: typeof STATUS_SCHEMA;
@@ -58,6 +58,14 @@ const EMPTY: Omit<TillRowJson, 'pos' | 'transport' | 'up'> = {
   transactionsCollected: 0,
   pushErrorKind: 'none',
   pullErrorKind: 'none',
+  shift: {
+    lastClosedNumber: 0,
+    lastClosedTimestampSeconds: 0,
+    lastDeliveredTimestampSeconds: 0,
+    undelivered: 0,
+    oldestUndeliveredClosedTimestampSeconds: 0,
+    mismatches: 0,
+  },
 };
 
 /**
@@ -94,7 +102,7 @@ export async function statusDocument(config: Config, asked: AskedStatus, now = D
     running: live !== undefined,
     agent: asked.state,
     ...(agentError !== undefined ? { agentError } : {}),
-    tills: Object.fromEntries(rows.map((r) => [String(r.pos), { ...EMPTY, ...dropUndefined(r), pos: r.pos, transport: r.transport, up: r.up }])),
+    tills: Object.fromEntries(rows.map((r) => [String(r.pos), { ...EMPTY, ...dropUndefined(r), pos: r.pos, transport: r.transport, up: r.up, shift: { ...EMPTY.shift, ...dropUndefined(r.shift ?? {}) } }])),
     exchanges: live ? live.exchanges : reports,
     notRunning: live?.notRunning ?? {},
   };

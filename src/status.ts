@@ -1,11 +1,13 @@
 /**
  * `kassir-agent status`: what is queued, for how long, after how many attempts
- * and why; counters; the last successful pull and push. Reads the data folder
+ * and why; the last closed shift; counters; the last successful pull and push. Reads the data folder
  * without taking the lock, so it works beside a running agent.
  */
 import * as fs from 'node:fs/promises';
 import type { Config, ExchangeConfig } from './config/schema.js';
 import type { ExchangeLive } from './exchange/live.js';
+import { formatShiftLine } from './shifts/status-line.js';
+import { summarizeShifts, type ShiftSummary } from './shifts/summary.js';
 import { Store } from './store/store.js';
 import { scanHeldFiles, type HeldFile } from './till/collect.js';
 
@@ -39,6 +41,8 @@ export interface StatusReport {
   live?: ExchangeLive;
   /** Free space in the data folder, in bytes (undefined where the system cannot tell). */
   dataFreeBytes?: number;
+  /** The shifts of the ledger, summarised (absent in a report from an agent without a ledger). */
+  shift?: ShiftSummary;
 }
 
 /** Below this, `status` warns that the data folder is (nearly) full. */
@@ -93,6 +97,7 @@ export function statusOf(ex: ExchangeConfig, store: Store, now = Date.now(), hel
     ...(s.lastPush ? { lastPush: s.lastPush } : {}),
     ...(s.lastPushOk ? { lastPushOk: s.lastPushOk } : {}),
     ...(s.lastReferenceDelivered ? { lastReferenceDelivered: s.lastReferenceDelivered } : {}),
+    shift: summarizeShifts(store.shifts()),
   };
 }
 
@@ -147,6 +152,7 @@ export function formatStatus(r: StatusReport, now = Date.now(), opts: { verbose?
       }
     } else if (q.length > 1) lines.push('  (--verbose lists every queued package)');
   }
+  if (r.shift) lines.push(formatShiftLine(r.shift, now, formatAge));
   lines.push(`open package: ${r.open.transactions} transactions, ${r.open.bytes} B${r.open.ageMs !== undefined ? `, since ${formatAge(r.open.ageMs)}` : ''}`);
   const held = r.held ?? [];
   if (held.length > 0) {

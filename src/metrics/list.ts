@@ -109,6 +109,12 @@ export const METRICS: MetricDef[] = [
   },
   perTill('kassir_agent_transactions_collected_total', 'counter', 'Transactions taken from the till (all time).', (r) => r.transactionsCollected),
   perTill('kassir_agent_quarantined_total', 'counter', 'Bad items put aside in quarantine (all time): report files, incoming parts.', (r) => r.quarantined),
+  perTill('kassir_agent_shift_last_closed_number', 'gauge', 'Number of the last closed shift, from its Z report (absent: none closed yet).', (r) => r.shift?.lastClosedNumber),
+  perTill('kassir_agent_shift_last_closed_timestamp_seconds', 'gauge', 'Unix time of the last closed shift\'s Z report (absent: none closed yet).', (r) => r.shift?.lastClosedTimestampSeconds),
+  perTill('kassir_agent_shift_last_delivered_timestamp_seconds', 'gauge', 'Unix time the last closed shift was completely delivered to the back office (absent while it waits).', (r) => r.shift?.lastDeliveredTimestampSeconds),
+  perTill('kassir_agent_shifts_undelivered', 'gauge', 'Closed shifts whose packages are not all delivered yet.', (r) => r.shift?.undelivered),
+  perTill('kassir_agent_shift_oldest_undelivered_closed_timestamp_seconds', 'gauge', 'Unix time the oldest closed shift that is not delivered closed (absent: none waits).', (r) => r.shift?.oldestUndeliveredClosedTimestampSeconds),
+  perTill('kassir_agent_shift_mismatches', 'gauge', 'Closed shifts (of those the ledger keeps) whose Z report revenue differs from the revenue of their receipts; partial shifts are not checked.', (r) => r.shift?.mismatches),
 ];
 
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');

@@ -1,10 +1,11 @@
 /**
  * One row per till: the "Показатели ККМ" view of the back office (POS, up,
- * queued, oldest, last push, last pull, held files, last error), computed once
- * from the status reports. The Prometheus metrics (list.ts) and the `tills`
+ * queued, oldest, last push, last pull, held files, last error, shifts),
+ * computed once from the status reports. The Prometheus metrics (list.ts) and the `tills`
  * map of `status --json` (what the Zabbix template reads) are both this row,
  * so the two monitoring doors always agree.
  */
+import type { ShiftSummary } from '../shifts/summary.js';
 import type { StatusReport } from '../status.js';
 import type { FailureKind } from '../transports/errors.js';
 
@@ -30,6 +31,21 @@ export interface TillRow {
   transactionsCollected?: number;
   pushErrorKind?: ErrorKind;
   pullErrorKind?: ErrorKind;
+  /** The shifts of the ledger (shifts/summary.ts); absent when the report has none. */
+  shift?: ShiftRow;
+}
+
+/** The shift columns of a till: Unix times, counts; a time or number absent when there is none. */
+export interface ShiftRow {
+  /** The last closed shift's number (absent: none closed, or its number is not a plain number). */
+  lastClosedNumber?: number;
+  lastClosedTimestampSeconds?: number;
+  /** When the last closed shift was completely delivered (absent while it waits). */
+  lastDeliveredTimestampSeconds?: number;
+  undelivered: number;
+  /** When the oldest closed shift that is not delivered closed (absent: none waits). */
+  oldestUndeliveredClosedTimestampSeconds?: number;
+  mismatches: number;
 }
 
 /** Every flow whose error kind is reported. */
@@ -46,6 +62,18 @@ function errorKind(r: StatusReport, flow: (typeof FLOWS)[number]): ErrorKind {
   // Read from the data folder: the kind is not stored, only whether the last attempt failed.
   const last = flow === 'push' ? r.lastPush : r.lastPull;
   return last && !last.ok ? 'unknown' : 'none';
+}
+
+export function shiftRow(s: ShiftSummary): ShiftRow {
+  const last = s.lastClosed;
+  return {
+    lastClosedNumber: last?.number != null && /^\d+$/.test(last.number) ? Number(last.number) : undefined,
+    lastClosedTimestampSeconds: seconds(last?.closedAt),
+    lastDeliveredTimestampSeconds: seconds(last?.deliveredAt),
+    undelivered: s.undelivered,
+    oldestUndeliveredClosedTimestampSeconds: seconds(s.oldestUndeliveredClosedAt),
+    mismatches: s.mismatches,
+  };
 }
 
 export function rowOf(r: StatusReport, now = Date.now()): TillRow {
@@ -69,6 +97,7 @@ export function rowOf(r: StatusReport, now = Date.now()): TillRow {
     transactionsCollected: r.counters.transactionsCollected ?? 0,
     pushErrorKind: errorKind(r, 'push'),
     pullErrorKind: errorKind(r, 'pull'),
+    shift: r.shift ? shiftRow(r.shift) : undefined,
   };
 }
 

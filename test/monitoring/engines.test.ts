@@ -3,11 +3,15 @@
  * .ci/install-test-deps.sh), each started here on a free loopback port in a
  * temp folder and killed in `after`:
  * - promtool: the shipped rules check and pass their unit tests;
- * - prometheus scraping two running agents (POS 1 and 2): kassir_agent_up and
- *   kassir_agent_build_info answer; every query of the Grafana dashboard is
- *   valid PromQL; with a test copy of the rules (1 s interval, no waiting,
- *   thresholds of 1 s, shop always open) POS 2's "packages waiting" alert
- *   fires once its share disappears, and POS 1's does not;
+ * - prometheus scraping two running agents (POS 1 and 2) and the metrics
+ *   listener of a third till (POS 3) whose shift ledger holds a shift that
+ *   waits (its status report made by the agent's own statusOf over a real data
+ *   folder): kassir_agent_up and kassir_agent_build_info answer; every query of
+ *   the Grafana dashboard is valid PromQL; the shift series are there; with a
+ *   test copy of the rules (1 s interval, no waiting, thresholds of 1 s, shop
+ *   always open) POS 2's "packages waiting" alert fires once its share
+ *   disappears, and POS 1's does not; POS 3's shift alerts fire (a shift
+ *   waits; a shift that does not match closes), and no other till's;
  * - prometheus-node-exporter serving the agent's textfile export.
  * The Zabbix agent runs the shipped conf on an installed till: zabbix-till.test.ts.
  */
@@ -17,9 +21,13 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { MetricsServer } from '../../src/metrics.js';
+import type { StatusReport } from '../../src/status.js';
+import { nullLogger } from '../../src/util/logger.js';
 import { version } from '../../src/version.js';
 import { freePort } from '../helpers/ports.js';
 import { dropReport, makeWorkspace, reportFile, ROOT, sharePackages, startAgent, type Workspace } from '../helpers/kassir.js';
+import { ledgerStatus, openLedgerStore, shiftRecord, type LedgerStore } from '../helpers/shift-records.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
@@ -83,6 +91,7 @@ describe('two agents, Prometheus and node_exporter', () => {
   let tmp: string;
   let ws1: Workspace;
   let ws2: Workspace;
+  let ledger: LedgerStore;
   let prom: string;
 
   before(async () => {
@@ -110,6 +119,23 @@ describe('two agents, Prometheus and node_exporter', () => {
       await waitFor(() => /metrics\.listening .*url=http:\S+/.test(agent.output()), 'metrics.listening', 10_000);
       urls.push(/metrics\.listening .*url=http:\/\/(\S+)\/metrics/.exec(agent.output())![1]!);
     }
+    // POS 3: the metrics listener over a ledger with a shift delivered 2 h ago and one closed 10 min ago that waits.
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    ledger = await openLedgerStore(join(tmp, 'pos3'), [
+      shiftRecord({ pos: 3, number: '11', closedAt: at(130), deliveredAt: at(125) }),
+      shiftRecord({ pos: 3, number: '12', closedAt: at(10), delivered: false, deliveredAt: null }),
+    ]);
+    procs.push({ stop: () => ledger.close() });
+    // Its last push and pull, so that every column of the tills table has a value for it too.
+    // Through the store's own operations: a pull, and one package appended, sealed and delivered.
+    await ledger.recordPull();
+    await ledger.appendPlanned(() => ({ chunk: Buffer.from('X\r\n'), edit: (d) => void (d.open.pkg = { transactions: 1, bytes: 3 }), result: undefined }));
+    const sealed = await ledger.seal();
+    await ledger.delivered(sealed!.number, { outcome: 'delivered', remoteName: 'POS3.rep' }, {});
+    const live3: NonNullable<StatusReport['live']> = { pos: 3, transport: 'folder', consecutiveFailures: 0, pullFailing: false, pushFailing: false, attempts: { delivered: 0, failed: 0 }, transactionsSent: 0, bytesSent: 0 };
+    const pos3 = new MetricsServer({ host: '127.0.0.1', port: 0, maxQueueAgeMs: 60_000 }, { snapshot: () => [{ ...ledgerStatus(ledger, 3), live: live3 }], failedToStart: () => new Map(), configured: [{ pos: 3, transport: 'folder' }] }, nullLogger);
+    urls.push(`127.0.0.1:${await pos3.start()}`);
+    procs.push({ stop: () => pos3.stop() });
     // One package delivered by each, so every column of the tills table has a value.
     await dropReport(ws1.till, 'first.rep', reportFile([{ receipt: 1 }], 1, 1).data);
     await dropReport(ws2.till, 'first.rep', reportFile([{ receipt: 1 }], 1, 2).data);
@@ -154,19 +180,19 @@ describe('two agents, Prometheus and node_exporter', () => {
     return (r.data as { result: { metric: Record<string, string>; value: [number, string] }[] }).result;
   };
 
-  it('prometheus scrapes both agents: kassir_agent_up and kassir_agent_build_info answer', async () => {
-    await waitFor(async () => (await query('kassir_agent_up')).length === 2, 'both tills scraped', 30_000, 250);
+  it('prometheus scrapes both agents and POS 3: kassir_agent_up and kassir_agent_build_info answer', async () => {
+    await waitFor(async () => (await query('kassir_agent_up')).length === 3, 'every till scraped', 30_000, 250);
     const up = await query('kassir_agent_up');
-    assert.deepEqual(up.map((s) => [s.metric.pos, s.value[1]]).sort(), [['1', '1'], ['2', '1']]);
+    assert.deepEqual(up.map((s) => [s.metric.pos, s.value[1]]).sort(), [['1', '1'], ['2', '1'], ['3', '1']]);
     const info = await query('kassir_agent_build_info');
-    assert.equal(info.length, 2);
+    assert.equal(info.length, 3);
     for (const s of info) {
       assert.equal(s.metric.version, version());
       assert.equal(s.metric.node, process.version);
     }
   });
 
-  it('every query of the Grafana dashboard is valid PromQL (and the tills table finds both tills)', async () => {
+  it('every query of the Grafana dashboard is valid PromQL (and the tills table finds every till)', async () => {
     const dash = JSON.parse(readText(join(MON, 'grafana/kassir-agent.json'))) as { panels: { title: string; targets: { expr: string; refId: string }[] }[]; templating: { list: { name: string; query?: unknown; definition?: string }[] } };
     const exprs = dash.panels.flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr.replaceAll('$pos', '.*').replaceAll('$__rate_interval', '1m') })));
     assert.ok(exprs.length >= 10);
@@ -174,12 +200,42 @@ describe('two agents, Prometheus and node_exporter', () => {
     const table = dash.panels.find((p) => p.title.startsWith('Tills ('))!;
     for (const t of table.targets) {
       const result = await query(t.expr.replaceAll('$pos', '.*'));
-      assert.deepEqual(result.map((s) => s.metric.pos).sort(), ['1', '2'], `table column ${t.refId}: ${t.expr}`);
+      assert.deepEqual(result.map((s) => s.metric.pos).sort(), ['1', '2', '3'], `table column ${t.refId}: ${t.expr}`);
     }
     const variable = dash.templating.list.find((v) => v.name === 'pos')!;
     const values = await getJson(`${prom}/api/v1/label/pos/values?match[]=kassir_agent_up`);
     assert.match(variable.definition!, /^label_values\(kassir_agent_up, pos\)$/);
-    assert.deepEqual(values.data, ['1', '2']);
+    assert.deepEqual(values.data, ['1', '2', '3']);
+  });
+
+  const firing = async (alertname: string) => {
+    const r = await getJson(`${prom}/api/v1/alerts`);
+    return (r.data as { alerts: { labels: Record<string, string>; state: string }[] }).alerts.filter((a) => a.state === 'firing' && a.labels.alertname === alertname);
+  };
+  const byPos = (result: { metric: Record<string, string>; value: [number, string] }[]) => Object.fromEntries(result.map((s) => [s.metric.pos!, s.value[1]]));
+
+  it('the shift series: the agents have closed no shift yet (counts of 0, no times); POS 3 has shift 12 waiting', async () => {
+    await waitFor(async () => (await query('kassir_agent_shifts_undelivered')).length === 3, 'the shift series of every till', 30_000, 250);
+    assert.deepEqual(byPos(await query('kassir_agent_shifts_undelivered')), { 1: '0', 2: '0', 3: '1' });
+    assert.deepEqual(byPos(await query('kassir_agent_shift_mismatches')), { 1: '0', 2: '0', 3: '0' });
+    assert.deepEqual(byPos(await query('kassir_agent_shift_last_closed_number')), { 3: '12' });
+    const closed = Date.parse(ledger.records[1]!.closedAt!) / 1000;
+    assert.deepEqual(byPos(await query('kassir_agent_shift_last_closed_timestamp_seconds')), { 3: String(closed) });
+    assert.deepEqual(byPos(await query('kassir_agent_shift_oldest_undelivered_closed_timestamp_seconds')), { 3: String(closed) });
+    assert.deepEqual(byPos(await query('kassir_agent_shift_last_delivered_timestamp_seconds')), {}, 'the last closed shift waits');
+  });
+
+  it('the shift alerts fire for POS 3 only: its shift waits; then a shift that does not match closes', async () => {
+    await waitFor(async () => (await firing('KassirAgentShiftNotDelivered')).length > 0, 'KassirAgentShiftNotDelivered firing', 30_000, 250);
+    assert.deepEqual((await firing('KassirAgentShiftNotDelivered')).map((a) => a.labels.pos), ['3']);
+    assert.deepEqual(await firing('KassirAgentShiftMismatch'), [], 'no shift does not match yet');
+    const column = (JSON.parse(readText(join(MON, 'grafana/kassir-agent.json'))) as { panels: { title: string; targets: { expr: string; refId: string }[] }[] }).panels.find((p) => p.title.startsWith('Tills ('))!.targets.find((t) => t.refId === 'H')!.expr.replaceAll('$pos', '.*');
+    assert.deepEqual(byPos(await query(column)), { 1: '0', 2: '0', 3: '1' }, 'the Shifts column: POS 3 waiting');
+    ledger.records = [...ledger.records, shiftRecord({ pos: 3, number: '13', closedAt: new Date().toISOString(), matches: false, z: { revenue: '1234.50', cashInDrawer: '0.00' } })];
+    await waitFor(async () => (await firing('KassirAgentShiftMismatch')).length > 0, 'KassirAgentShiftMismatch firing', 30_000, 250);
+    assert.deepEqual((await firing('KassirAgentShiftMismatch')).map((a) => a.labels.pos), ['3']);
+    assert.deepEqual(byPos(await query('kassir_agent_shift_last_closed_number')), { 3: '13' });
+    assert.deepEqual(byPos(await query(column)), { 1: '0', 2: '0', 3: '3' }, 'the Shifts column: POS 3 waiting and not matching');
   });
 
   it("an alert fires for POS 2 when its share disappears, and not for POS 1", async () => {

@@ -23,7 +23,8 @@ export interface ZabbixExport {
       template: string;
       items: ZabbixItem[];
       valuemaps: { uuid: string; name: string }[];
-      discovery_rules: { uuid: string; key: string; item_prototypes: ZabbixItem[]; trigger_prototypes: { uuid: string; expression: string }[] }[];
+      macros: { macro: string; value: string }[];
+      discovery_rules: { uuid: string; key: string; item_prototypes: ZabbixItem[]; trigger_prototypes: { uuid: string; name: string; expression: string }[] }[];
     }[];
   };
 }
@@ -73,4 +74,47 @@ export function jsonPath(doc: unknown, path: string): unknown {
     v = (v as Record<string, unknown>)[m[1] ?? m[2]!];
   }
   return v;
+}
+
+/** A status document the Zabbix agent returned at `at` (Unix seconds): one value of every item. */
+export interface Polled {
+  at: number;
+  doc: unknown;
+}
+
+const SUFFIX: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+const seconds = (v: string) => v.replace(/\b(\d+(?:\.\d+)?)([smhdw])\b/g, (_, n: string, u: string) => String(Number(n) * SUFFIX[u]!));
+
+/**
+ * Whether a trigger prototype of the template is in problem for till `pos` after the polls in `history`
+ * (oldest first; the last one is now), evaluated as Zabbix 6.0 does for the functions the shift triggers
+ * use: last(), min(item,period), change(), now(); the template's own macros, and time suffixes.
+ * Item values are read from the documents through the items' JSONPaths, as the dependent items do.
+ */
+export function triggerFires(doc: ZabbixExport, name: string, pos: string, history: Polled[]): boolean {
+  const t = doc.zabbix_export.templates[0]!;
+  const rule = t.discovery_rules[0]!;
+  const trigger = rule.trigger_prototypes.find((x) => x.name === name);
+  assert.ok(trigger, `the template has the trigger prototype "${name}"`);
+  const paths = new Map(checkTemplate(doc).map((p) => [p.key.replaceAll('{#POS}', pos), p.path.replaceAll('{#POS}', pos)]));
+  const value = (key: string, poll: Polled) => {
+    const path = paths.get(key);
+    assert.ok(path, `${name}: no item ${key}`);
+    const v = jsonPath(poll.doc, path);
+    assert.equal(typeof v, 'number', `${key}: ${path} is ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const now = history[history.length - 1]!;
+  let expr = trigger.expression.replaceAll('{#POS}', pos);
+  for (const m of t.macros) expr = expr.replaceAll(m.macro, m.value);
+  expr = expr.replace(/(\w+)\(\/[^/]+\/([^,)]+)(?:,([^)]*))?\)/g, (_, fn: string, key: string, arg?: string) => {
+    if (fn === 'last') return String(value(key, now));
+    if (fn === 'change') return String(value(key, now) - value(key, history[history.length - 2]!));
+    if (fn === 'min') return String(Math.min(...history.filter((p) => p.at > now.at - Number(seconds(arg!))).map((p) => value(key, p))));
+    throw new Error(`${name}: ${fn}() is not modelled here`);
+  });
+  expr = seconds(expr.replaceAll('now()', String(now.at)));
+  const js = expr.replace(/\band\b/g, '&&').replace(/\bor\b/g, '||').replace(/<>/g, '!=').replace(/(?<![<>!=])=(?!=)/g, '==');
+  assert.match(js, /^[\d.\s()+\-*/<>=!&|]+$/, `${name}: not reduced to numbers: ${expr}`);
+  return Boolean(new Function(`return (${js});`)());
 }

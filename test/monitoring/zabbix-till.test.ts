@@ -14,6 +14,11 @@
  * problem, never "agent down"; a stopped agent is "agent down".
  *
  * Needs root (CI runs the suite as root), unshare and overlayfs.
+ *
+ * Without root: the template's shift triggers, evaluated (zabbix-template.ts)
+ * on the `status --json` of a till whose shift ledger holds shifts, polled
+ * over time: a shift waiting longer than {$KASSIR.SHIFT.DELIVERY.MAX}, a shift
+ * that does not match its Z report.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -24,7 +29,11 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { ROOT } from '../helpers/kassir.js';
 import { waitFor } from '../helpers/wait.js';
-import { checkTemplate, jsonPath, type ZabbixExport } from './zabbix-template.js';
+import type { ShiftRecord } from '../../src/shifts/record.js';
+import type { StatusReport } from '../../src/status.js';
+import { statusDocument } from '../../src/status-json.js';
+import { ledgerStatus, openLedgerStore, shiftRecord, type LedgerStore } from '../helpers/shift-records.js';
+import { checkTemplate, jsonPath, triggerFires, type Polled, type ZabbixExport } from './zabbix-template.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 
 const CONFIG = '/etc/kassir-agent/agent.yaml';
@@ -58,6 +67,66 @@ function agentItem(text: string): string {
   }
 }
 const fires = (trigger: string, state: string) => stateTrigger(trigger).some((re) => re.test(state));
+const SHIFT_WAITS = 'POS {#POS}: a shift closed more than {$KASSIR.SHIFT.DELIVERY.MAX} ago is not delivered';
+const SHIFT_MISMATCH = 'POS {#POS}: a shift does not match its Z report';
+const NO_SHIFT = { lastClosedNumber: 0, lastClosedTimestampSeconds: 0, lastDeliveredTimestampSeconds: 0, undelivered: 0, oldestUndeliveredClosedTimestampSeconds: 0, mismatches: 0 };
+
+describe('the template\'s shift triggers on status --json of a till with a shift ledger', () => {
+  let dir: string;
+  let store: LedgerStore;
+  const T = Date.parse('2026-11-24T18:04:00.000Z');
+  const MIN = 60_000;
+  const live: NonNullable<StatusReport['live']> = { pos: 1, transport: 'folder', consecutiveFailures: 0, pullFailing: false, pushFailing: false, attempts: { delivered: 0, failed: 0 }, transactionsSent: 0, bytesSent: 0 };
+  /** What the Zabbix agent would get from `status --json` at `now`, the ledger holding `records`. */
+  const poll = async (records: ShiftRecord[], now: number): Promise<Polled> => {
+    store.records = records;
+    const config = { exchanges: [{ pos: 1, transport: { type: 'folder' } }] } as never;
+    const doc = await statusDocument(config, { state: 'running', live: { exchanges: [{ ...ledgerStatus(store, 1, 'folder', now), live }], notRunning: {} } }, now);
+    return { at: now / 1000, doc: JSON.parse(JSON.stringify(doc)) };
+  };
+
+  before(async () => {
+    dir = await makeTempDir('kassir-zabbix-shifts');
+    store = await openLedgerStore(join(dir, 'data'));
+  });
+  after(async () => {
+    await store.close();
+    await removeDir(dir);
+  });
+
+  it('a closed shift not delivered: a problem after {$KASSIR.SHIFT.DELIVERY.MAX} (30m), not before, not once delivered', async () => {
+    const waits = [shiftRecord({ number: '11', closedAt: '2026-11-23T18:00:00.000Z' }), shiftRecord({ number: '12', closedAt: new Date(T).toISOString(), delivered: false, deliveredAt: null })];
+    const delivered = waits.map((s) => ({ ...s, delivered: true, deliveredAt: new Date(T + 20 * MIN).toISOString() }));
+    assert.equal(triggerFires(TEMPLATE, SHIFT_WAITS, '1', [await poll([], T + 40 * MIN)]), false, 'no shift at all');
+    assert.equal(triggerFires(TEMPLATE, SHIFT_WAITS, '1', [await poll(waits, T + 10 * MIN)]), false, 'waiting 10 minutes');
+    const late = await poll(waits, T + 31 * MIN);
+    assert.deepEqual(jsonPath(late.doc, "$.tills['1'].shift"), { ...NO_SHIFT, lastClosedNumber: 12, lastClosedTimestampSeconds: T / 1000, undelivered: 1, oldestUndeliveredClosedTimestampSeconds: T / 1000 });
+    assert.equal(triggerFires(TEMPLATE, SHIFT_WAITS, '1', [late]), true, 'waiting 31 minutes');
+    assert.equal(triggerFires(TEMPLATE, SHIFT_WAITS, '1', [await poll(delivered, T + 31 * MIN)]), false, 'delivered after 20 minutes');
+  });
+
+  it('a shift that does not match its Z report: a problem for a day from when it closes; an old one or a partial one is none', async () => {
+    const earlier = [shiftRecord({ number: '12', closedAt: new Date(T - 24 * 60 * MIN).toISOString() })];
+    const mismatch = [...earlier, shiftRecord({ number: '13', closedAt: new Date(T).toISOString(), matches: false, z: { revenue: '1234.50', cashInDrawer: '0.00' } })];
+    const partial = [...earlier, shiftRecord({ number: '13', closedAt: new Date(T).toISOString(), partial: true, matches: null, z: { revenue: '1234.50', cashInDrawer: '0.00' } })];
+    // Polled every hour from 2 h before the shift closes: the ledger without it, then with it.
+    const polls = async (closed: ShiftRecord[], untilHours: number) => {
+      const out: Polled[] = [];
+      for (let h = -2; h <= untilHours; h++) out.push(await poll(h < 0 ? earlier : closed, T + h * 60 * MIN));
+      return out;
+    };
+    const series = await polls(mismatch, 25);
+    assert.equal(jsonPath(series[2]!.doc, "$.tills['1'].shift.mismatches"), 1);
+    assert.equal(triggerFires(TEMPLATE, SHIFT_MISMATCH, '1', series.slice(0, 2)), false, 'before it closes');
+    assert.equal(triggerFires(TEMPLATE, SHIFT_MISMATCH, '1', series.slice(0, 3)), true, 'when it closes');
+    assert.equal(triggerFires(TEMPLATE, SHIFT_MISMATCH, '1', series.slice(0, 25)), true, '22 hours later');
+    assert.equal(triggerFires(TEMPLATE, SHIFT_MISMATCH, '1', series), false, 'a day later');
+    assert.equal(triggerFires(TEMPLATE, SHIFT_MISMATCH, '1', (await polls(partial, 3))), false, 'a partial shift is not checked');
+    const already: Polled[] = [];
+    for (let h = 0; h < 3; h++) already.push(await poll(mismatch, T + (30 + h) * 60 * MIN));
+    assert.equal(triggerFires(TEMPLATE, SHIFT_MISMATCH, '1', already), false, 'one that closed before Zabbix began polling');
+  });
+});
 
 describe('the Zabbix agent on a till installed by install-linux.sh', () => {
   let tmp: string;
@@ -156,6 +225,9 @@ describe('the Zabbix agent on a till installed by install-linux.sh', () => {
     assert.equal(status.agent, 'running');
     assert.equal(fires(DOWN, agentItem(text)), false);
     assert.equal(fires(SETUP, agentItem(text)), false);
+    // No shift has closed on this till: the shift object is there, all 0, and no shift trigger is on.
+    assert.deepEqual(status.tills['1']!.shift, NO_SHIFT);
+    for (const name of [SHIFT_WAITS, SHIFT_MISMATCH]) assert.equal(triggerFires(TEMPLATE, name, '1', [{ at: Date.now() / 1000, doc: status }]), false, name);
 
     const paths = checkTemplate(TEMPLATE);
     assert.ok(paths.length >= 15, 'the template reads the status through JSONPaths');
