@@ -109,6 +109,19 @@ describe('shifts end to end', () => {
     assert.deepEqual((await shiftsJson(ws.configFile, ['--last', '2', '--pos', '1'])).map((s) => s.number), [shifts[2]!.number, null]);
     const unknownPos = await runCli(['shifts', '--config', ws.configFile, '--pos', '9']);
     assert.equal(unknownPos.code, 2);
+
+    // What operators and the fleet see comes from the same ledger: the last closed shift (delivered, not matching its Z).
+    const status = await runCli(['status', '--config', ws.configFile]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`last shift ${shifts[2]!.number} closed`));
+    assert.match(status.stdout, /DOES NOT MATCH Z/);
+    const doc = JSON.parse((await runCli(['status', '--config', ws.configFile, '--json'])).stdout) as { tills: Record<string, { shift: Record<string, number> }> };
+    const shift = doc.tills['1']!.shift;
+    assert.equal(shift.lastClosedNumber, Number(shifts[2]!.number));
+    assert.equal(shift.lastClosedTimestampSeconds, Date.parse(shifts[2]!.closedAt!) / 1000);
+    assert.equal(shift.lastDeliveredTimestampSeconds, Date.parse(shifts[2]!.deliveredAt!) / 1000);
+    assert.equal(shift.undelivered, 0);
+    assert.equal(shift.mismatches, 1);
   });
 
   it('the daemon: shifts arrive while it runs; `shifts` reads the same with the agent running and stopped', { timeout: 180_000 }, async () => {
