@@ -6,11 +6,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { makeTempDir, removeDir } from './temp-dir.js';
 
-export const ROOT = new URL('../..', import.meta.url).pathname;
-export const CLI = join(ROOT, 'src/cli.ts');
+/** Whether these are the compiled tests (the Windows job runs them from .wintest/test/) or the sources through tsx. */
+const COMPILED = import.meta.url.endsWith('.js');
+/** The repository (with a trailing separator). */
+export const ROOT = fileURLToPath(new URL(COMPILED ? '../../..' : '../..', import.meta.url));
+/** The CLI a test runs as a child process, and the node arguments that run it: the sources through tsx, or the compiled copy. */
+export const CLI = COMPILED ? fileURLToPath(new URL('../../src/cli.js', import.meta.url)) : join(ROOT, 'src/cli.ts');
+export const CLI_NODE_ARGS = COMPILED ? [] : ['--import', 'tsx'];
 
 /** A transaction line: number;date;time;type;pos;receipt;cashier;item;section;price;qty;amount */
 export function txLine(n: number, type: number, pos: number, receipt: number): string {
@@ -151,10 +157,10 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs the CLI in a child process (through tsx, on the sources) and waits for it. */
+/** Runs the CLI in a child process (through tsx on the sources, or compiled) and waits for it. */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -170,7 +176,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
 
 /** Starts the daemon in a child process; resolves once it logged `agent.started`. */
 export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', configFile], {
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, 'run', '--config', configFile], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { CLI, ROOT, randInt } from './kassir.js';
+import { CLI, CLI_NODE_ARGS, ROOT, randInt } from './kassir.js';
 
 export interface KillAt {
   /** A console line to wait for, or `{ lockFile }`: the agent has taken the lock (start-up recovery is running). */
@@ -22,7 +22,7 @@ export interface KillAt {
 }
 
 export async function runAndKill(configFile: string, at: KillAt): Promise<{ reached: boolean; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, 'run', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
   let output = '';
   let exitedEarly = false;
   const exited = new Promise<void>((r) =>
