@@ -7,6 +7,7 @@
  *
  * Usage: node scripts/build-sea.mjs [--target linux-x64] [--target win-x64] [--out DIR]
  *        (npm run build:sea builds both targets into dist-sea/)
+ *        node scripts/build-sea.mjs --bundle-only --out DIR   (step 1 alone: DIR/kassir-agent.cjs)
  *
  * Steps: (1) esbuild bundles scripts/build-sea.entry.ts with every dependency
  * into one CommonJS file (a SEA main script can `require` only built-in
@@ -256,8 +257,15 @@ async function makeExecutable(target, outDir, blob, cacheDir) {
 
 async function main() {
   const { values } = parseArgs({
-    options: { target: { type: 'string', multiple: true }, out: { type: 'string' } },
+    options: { target: { type: 'string', multiple: true }, out: { type: 'string' }, 'bundle-only': { type: 'boolean' } },
   });
+  if (values['bundle-only']) {
+    // Only the script the executables run (DIR/kassir-agent.cjs): the Windows test job runs it with Windows Node.
+    const outDir = resolve(values.out ?? join(ROOT, 'dist-sea'));
+    mkdirSync(outDir, { recursive: true });
+    await bundle(outDir, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    return;
+  }
   const targets = values.target ?? Object.keys(TARGETS);
   for (const target of targets) if (!TARGETS[target]) fail(`unknown target ${target} (known: ${Object.keys(TARGETS).join(', ')})`);
   const outDir = resolve(values.out ?? join(ROOT, 'dist-sea'));

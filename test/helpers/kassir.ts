@@ -10,12 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { makeTempDir, removeDir } from './temp-dir.js';
 
-/** Whether these are the compiled tests (the Windows job runs them from .wintest/test/) or the sources through tsx. */
+/** Whether these are the Windows job's bundled tests (.wintest/test/<dir>/, scripts/run-tests.mjs) or the sources through tsx. */
 const COMPILED = import.meta.url.endsWith('.js');
-/** The repository (with a trailing separator). */
+/** The repository (with a trailing separator); a bundled test sits one level deeper, at the same depth under .wintest/. */
 export const ROOT = fileURLToPath(new URL(COMPILED ? '../../..' : '../..', import.meta.url));
-/** The CLI a test runs as a child process, and the node arguments that run it: the sources through tsx, or the compiled copy. */
-export const CLI = COMPILED ? fileURLToPath(new URL('../../src/cli.js', import.meta.url)) : join(ROOT, 'src/cli.ts');
+/**
+ * The CLI a test runs as a child process, and the node arguments that run it: the sources through tsx,
+ * or in the Windows job the single executable's script (.wintest/kassir-agent.cjs).
+ */
+export const CLI = COMPILED ? fileURLToPath(new URL('../../kassir-agent.cjs', import.meta.url)) : join(ROOT, 'src/cli.ts');
 export const CLI_NODE_ARGS = COMPILED ? [] : ['--import', 'tsx'];
 
 /** A transaction line: number;date;time;type;pos;receipt;cashier;item;section;price;qty;amount */
@@ -193,6 +196,18 @@ export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}
     child.on('exit', (code) => reject(new Error(`agent exited early (${code}): ${out}`)));
   });
   return { child, output: () => out, exited };
+}
+
+/**
+ * Stops a daemon from startAgent the way its service manager does and resolves with its exit code:
+ * SIGTERM (systemd), or on Windows, where kill('SIGTERM') is TerminateProcess, the `stop` command.
+ */
+export async function stopDaemon(agent: { child: ChildProcess; exited: Promise<number | null> }, configFile: string): Promise<number | null> {
+  if (process.platform === 'win32') {
+    const r = await runCli(['stop', '--config', configFile]);
+    if (r.code !== 0) throw new Error(`kassir-agent stop exited ${r.code}: ${r.stdout}${r.stderr}`);
+  } else agent.child.kill('SIGTERM');
+  return agent.exited;
 }
 
 /** A random integer in [min, max). */
