@@ -150,14 +150,15 @@ async function windowsJob() {
   const fd = openSync(logFile, 'w');
   // Wine's drive Z: is the Unix root; NODE_OPTIONS carries the preload into every node.exe a test starts.
   const preload = `--import=file:///Z:${resolve(OUT, 'test/helpers/wine-preload.js')}`;
-  const code = await new Promise((resolve) => {
+  const caDir = `Z:${resolve(OUT, 'test-ca')}`;
+  const code = await new Promise((done) => {
     const child = spawn('wine', [tools.nodeExe, '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${process.env.TEST_FILE_TIMEOUT_MS ?? '600000'}`, ...files.map((f) => `${OUT}/${f.replace(/\.ts$/, '.js')}`)], {
       // CRASH_KILLS: the crash tests' kills (55 by default) cut to 20 here: under Wine each agent start takes seconds.
-      env: { CRASH_KILLS: '20', ...tools.env, NODE_OPTIONS: preload, KASSIR_TEST_CA_DIR: `Z:${resolve(OUT, 'test-ca')}` },
+      env: { CRASH_KILLS: '20', ...tools.env, NODE_OPTIONS: preload, KASSIR_TEST_CA_DIR: caDir },
       stdio: ['ignore', fd, fd],
     });
-    child.on('close', (c) => resolve(c ?? 1));
-    child.on('error', () => resolve(1));
+    child.on('close', (c) => done(c ?? 1));
+    child.on('error', () => done(1));
   });
   closeSync(fd);
   const text = readFileSync(logFile, 'utf8');

@@ -91,8 +91,9 @@ it('a till whose data folder is taken is reported and retried while the other ru
     const failed = agent.failedToStart();
     assert.deepEqual([...failed.keys()], [2]);
     assert.match(failed.get(2)!, /in use by another kassir-agent/);
+    // Reported at start (on a slow machine its first retry, RESTART_MS later, may already be there too).
     const first = events(records, 'exchange.start.failed');
-    assert.equal(first.length, 1);
+    assert.ok(first.length >= 1);
     assert.equal(first[0]!.pos, 2);
     assert.equal(first[0]!.retryInMs, RESTART_MS);
     await waitFor(() => events(records, 'exchange.start.failed').length >= 2, 'a second try of till 2');

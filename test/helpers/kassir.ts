@@ -118,7 +118,21 @@ export async function makeWorkspace(overrides: Record<string, unknown> = {}, tra
     ...overrides,
   };
   await fs.writeFile(ws.configFile, stringify(config));
-  return { ...ws, cleanup: () => removeDir(root) };
+  return { ...ws, cleanup: () => endDaemons(ws.configFile).then(() => removeDir(root)) };
+}
+
+/**
+ * Daemons started by startAgent, by config file. A workspace's clean-up ends those still running first
+ * (SIGKILL): Windows refuses to delete the files a live agent holds open.
+ */
+const daemons = new Map<string, { child: ChildProcess; exited: Promise<number | null> }[]>();
+
+async function endDaemons(configFile: string): Promise<void> {
+  for (const d of daemons.get(configFile) ?? []) {
+    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+    await d.exited;
+  }
+  daemons.delete(configFile);
 }
 
 /**
@@ -186,6 +200,7 @@ export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}
   });
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => { if (signal) out += `\n(killed by ${signal})`; r(code); }));
+  daemons.set(configFile, [...(daemons.get(configFile) ?? []), { child, exited }]);
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d;
