@@ -57,7 +57,7 @@ const transports = {
  * and checks the stop was clean: exit 0 within the deadline, the work aborted, `agent.stopped` last in
  * the console and in the file log, the data folder's lock released, no "write after end".
  */
-async function stopsCleanly(transport: (port: number) => Record<string, unknown>, stop: (agent: Awaited<ReturnType<typeof startAgent>>, ws: Workspace) => Promise<void>): Promise<void> {
+async function stopsCleanly(transport: (port: number) => Record<string, unknown>, stop: (agent: Awaited<ReturnType<typeof startAgent>>, ws: Workspace) => Promise<number>): Promise<void> {
   const server = await silentServer();
   // Transport timeouts far beyond the deadline: only the stop can end the waits.
   const ws = await makeWorkspace({ stop: { deadlineMs: DEADLINE_MS }, log: { level: 'info', dir: 'log', console: true } }, { ...transport(server.port), timeoutMs: 120_000 });
@@ -69,10 +69,11 @@ async function stopsCleanly(transport: (port: number) => Record<string, unknown>
   agent.child.stderr!.on('data', (d: Buffer) => (stderr += d));
   // The agent is waiting on the silent server (keyed to its connection, not to a clock).
   await waitFor(() => server.accepted() > 0, 'the agent to connect to the silent server');
-  const signalled = Date.now();
-  await stop(agent, ws);
+  const exitedAt = agent.exited.then(() => Date.now());
+  // When the agent was told (stop resolves with it, once the stop is done).
+  const signalled = await stop(agent, ws);
   const code = await agent.exited;
-  const elapsed = Date.now() - signalled;
+  const elapsed = (await exitedAt) - signalled;
   const out = agent.output();
   assert.equal(code, 0, `${out}\n--- stderr:\n${stderr}`);
   assert.ok(!/write after end/.test(out + stderr), `no "write after end": ${stderr}`);
@@ -93,7 +94,11 @@ async function stopsCleanly(transport: (port: number) => Record<string, unknown>
 describe('SIGTERM with a back office that accepts and never answers', () => {
   for (const [name, transport] of Object.entries(transports)) {
     it(`${name}: the process exits within stop.deadlineMs, logs agent.stopped last, releases the data folder, no "write after end"`, { skip: SIGTERM_STOPS }, () =>
-      stopsCleanly(transport, async (agent) => void agent.child.kill('SIGTERM')));
+      stopsCleanly(transport, async (agent) => {
+        const signalled = Date.now();
+        agent.child.kill('SIGTERM');
+        return signalled;
+      }));
   }
 });
 
@@ -101,10 +106,15 @@ describe('kassir-agent stop (the Windows service stop) with a back office that a
   for (const [name, transport] of Object.entries(transports)) {
     it(`${name}: the stop command's agent exits 0 within stop.deadlineMs, agent.stopped last, the data folder released`, () =>
       stopsCleanly(transport, async (agent, ws) => {
-        const r = await runCli(['stop', '--config', ws.configFile]);
+        const command = runCli(['stop', '--config', ws.configFile]);
+        // The clock starts when the agent has the command (starting the stop process itself is not the agent's time).
+        await waitFor(() => agent.output().includes('agent.stopping'), 'the agent to take the stop command', 60_000);
+        const told = Date.now();
+        const r = await command;
         assert.equal(r.code, 0, r.stdout + r.stderr);
         assert.match(r.stdout, new RegExp(`kassir-agent \\(pid ${agent.child.pid}\\) stopped`));
         assert.match(agent.output(), /agent\.stopping .*signal="?stop command/);
+        return told;
       }));
   }
 
