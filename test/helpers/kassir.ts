@@ -182,7 +182,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    // A guard against a hung command only: under Wine (the Windows job) a loaded machine starts a process in tens of seconds.
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? (COMPILED ? 300_000 : 60_000));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
