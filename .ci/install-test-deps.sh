@@ -6,8 +6,13 @@
 # the monitoring tests start on loopback ports (Prometheus with promtool,
 # prometheus-node-exporter, Zabbix agent 2, and sudo for its rule). Idempotent and quiet:
 # does nothing when everything is already there. Debian/Ubuntu, as root
-# (or with sudo available).
+# (or with sudo available). Then the Windows test job's tools (Wine, Node's
+# Windows build, a Windows 10 Wine prefix): .ci/install-windows-test-deps.sh.
 set -eu
+
+windows_tools() {
+  sh "$(dirname "$0")/install-windows-test-deps.sh" >/dev/null
+}
 
 need=""
 [ -x /usr/sbin/proftpd ] || need="$need proftpd-core"
@@ -26,6 +31,7 @@ command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v sudo >/dev/null 2>&1 || need="$need sudo"
 
 if [ -z "$need" ]; then
+  windows_tools
   exit 0
 fi
 
@@ -46,3 +52,4 @@ $SUDO apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
 echo "installed:$need"
+windows_tools

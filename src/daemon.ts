@@ -1,6 +1,7 @@
 /**
  * The process around the agent: logging, signals, and a clean, ordered stop on
- * SIGTERM/SIGINT (Ctrl+C, a Windows service stop) within `stop.deadlineMs`:
+ * SIGTERM/SIGINT (Ctrl+C) or the `stop` command over the control channel (what
+ * the Windows service runs to stop it) within `stop.deadlineMs`:
  * the agent stops (its work aborted at the deadline), then `agent.stopped` is
  * logged and the log flushed and closed, last, after everything that logs.
  * The process then exits even if a socket the agent gave up on is still open;
@@ -40,6 +41,10 @@ export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: n
   const onSignal = (signal: NodeJS.Signals) => () => signalled!(signal);
   const handlers = (['SIGTERM', 'SIGINT', ...(process.platform === 'win32' ? ['SIGBREAK' as const] : [])] as NodeJS.Signals[]).map((sig) => [sig, onSignal(sig)] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
+  agent.onStopRequest = () => {
+    signalled!('stop command');
+    return { pid: process.pid, deadlineMs };
+  };
   try {
     await agent.start();
   } catch (e) {

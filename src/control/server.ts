@@ -6,6 +6,7 @@
  *   POST /exchange-now[?pos=N]          run a full cycle now; answers when done
  *   POST /retry[?pos=N]                 forget the backoff, send everything queued now
  *   POST /resend?package=K[&pos=N]      put archived package K back in the queue under a new number
+ *   POST /stop                          stop the agent as SIGTERM does; answers at once with its pid
  */
 import * as fs from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,6 +21,8 @@ export interface ControlHandlers {
   exchangeNow(pos: number | undefined): Promise<unknown>;
   retry(pos: number | undefined): Promise<unknown>;
   resend(pkg: number, pos: number | undefined): Promise<unknown>;
+  /** Starts the agent's stop and says which process stops and within what deadline (it does not wait). */
+  stop(): { pid: number; deadlineMs: number } | undefined;
 }
 
 /** The control socket could not be made private: a security problem that stops the agent's start. */
@@ -124,6 +127,11 @@ export class ControlServer {
           const pkg = Number(url.searchParams.get('package'));
           if (!Number.isInteger(pkg) || pkg < 1) return send(400, { error: 'package must be a package number' });
           return send(200, await this.handlers.resend(pkg, pos));
+        }
+        case 'POST /stop': {
+          const stopping = this.handlers.stop();
+          if (!stopping) return send(409, { error: 'this agent was not started as a daemon (run --once): it stops by itself' });
+          return send(200, stopping);
         }
         default:
           return send(404, { error: `unknown command ${route}` });

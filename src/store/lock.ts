@@ -3,7 +3,7 @@
  *
  * The rule (README, "The data folder"):
  * - Windows: `agent.lock` is held open with an exclusive share mode
- *   (UV_FS_O_EXLOCK) for the life of the process. The OS lets go of it when
+ *   (libuv's UV_FS_O_EXLOCK open flag, 0x10000000) for the life of the process. The OS lets go of it when
  *   the process ends in any way (exit, crash, kill, power cut), so a file left
  *   behind means nothing; a second agent's open fails (EBUSY) and it is refused.
  * - Elsewhere (Linux): `agent.lock` records the owner's pid beside what makes
@@ -85,7 +85,8 @@ function bootTime(): number {
   return Date.now() - uptime() * 1000;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -116,7 +117,7 @@ export function whyStale(owner: LockRecord): string | undefined {
   if (owner.bootId === undefined && owner.bootTime !== undefined && Math.abs(Date.parse(owner.bootTime) - bootTime()) > BOOT_TIME_SLACK_MS) {
     return 'written before the last boot';
   }
-  if (!alive(owner.pid)) return 'its process is gone';
+  if (!processAlive(owner.pid)) return 'its process is gone';
   const start = processStart(owner.pid);
   if (owner.pidStart !== undefined && start !== undefined && owner.pidStart !== start) return 'its process id now belongs to another process';
   if (owner.pidStart === undefined && owner.since !== undefined && start !== undefined && bootId !== undefined) {
@@ -127,8 +128,13 @@ export function whyStale(owner: LockRecord): string | undefined {
   return undefined;
 }
 
+/**
+ * libuv's exclusive-open flag (UV_FS_O_EXLOCK: open with no sharing). Windows Node does not export it in
+ * fs.constants (only UV_FS_O_FILEMAP), but libuv's fs open honours the value on Windows.
+ */
+const UV_FS_O_EXLOCK = 0x10000000;
 /** Windows only (libuv's exclusive share mode); undefined elsewhere. */
-const EXLOCK = process.platform === 'win32' ? (fsConstants as unknown as Record<string, number | undefined>).UV_FS_O_EXLOCK : undefined;
+const EXLOCK = process.platform === 'win32' ? ((fsConstants as unknown as Record<string, number | undefined>).UV_FS_O_EXLOCK ?? UV_FS_O_EXLOCK) : undefined;
 
 export async function lockDataDir(dataDir: string, log: Logger): Promise<DataDirLock> {
   const file = join(dataDir, LOCK_FILE);

@@ -14,7 +14,7 @@ import { afterEach, beforeEach, it } from 'node:test';
 import { Agent } from '../../src/agent.js';
 import { parseConfigText } from '../../src/config/load.js';
 import type { ClosableLogger } from '../../src/log.js';
-import { DataDirLockedError, ownRecord, processStart } from '../../src/store/lock.js';
+import { DataDirLockedError, lockDataDir, ownRecord, processStart } from '../../src/store/lock.js';
 import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -47,16 +47,30 @@ function exchangeYaml(pos: number): string {
   );
 }
 
+/** The control channel: a socket in the temp folder, or on Windows a named pipe of its own. */
+const controlSocket = () => (process.platform === 'win32' ? `'\\\\.\\pipe\\${dir.split(/[\\/]/).pop()}'` : join(dir, 'control.sock'));
+
 /** An agent for tills `poses` (folder transports), with the control channel and the metrics endpoint on. */
 function agentFor(poses: number[], records: LogRecord[]): Agent {
-  const yaml = `exchanges:\n${poses.map(exchangeYaml).join('')}control: { enabled: true, socket: ${join(dir, 'control.sock')} }\nmetrics: { enabled: true, port: 0 }\n`;
+  const yaml = `exchanges:\n${poses.map(exchangeYaml).join('')}control: { enabled: true, socket: ${controlSocket()} }\nmetrics: { enabled: true, port: 0 }\n`;
   const loaded = parseConfigText(yaml, join(dir, 'agent.yaml'));
   const log: ClosableLogger = Object.assign(memoryLogger({}, records), { close: async () => {} });
   return new Agent(loaded, log, RESTART_MS);
 }
 
-/** Another agent (a live process of this machine) holds till `pos`'s data folder, as its lock file says. */
+/**
+ * Another agent holds till `pos`'s data folder: on Windows a real lock (the exclusive handle, which holds
+ * against this process too); elsewhere a lock file naming a live process of this machine (a lock naming
+ * this process would be taken over as left by an earlier life of its pid).
+ */
 async function holdLock(pos: number): Promise<{ release(): Promise<void> }> {
+  if (process.platform === 'win32') {
+    const held = await lockDataDir(join(dir, `data${pos}`), memoryLogger());
+    let released: Promise<void> | undefined;
+    const lock = { release: () => (released ??= held.release()) }; // released by the test, then again after it
+    locks.push(lock);
+    return lock;
+  }
   const file = join(dir, `data${pos}`, 'agent.lock');
   const record = { ...ownRecord(), pid: other.pid, pidStart: processStart(other.pid!) };
   await fs.writeFile(file, JSON.stringify(record), { flag: 'wx' });

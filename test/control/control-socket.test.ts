@@ -25,6 +25,7 @@ const handlers: ControlHandlers = {
   exchangeNow: async () => ({}),
   retry: async () => ({}),
   resend: async () => ({}),
+  stop: () => undefined,
 };
 
 /** `chmod` of `path` answers with `answer` (the real chmod is used for every other path); returns the undo. */

@@ -7,7 +7,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import iconv from 'iconv-lite';
-import { dropReport, dropReportFiles, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, startAgent, transactionNumbers, type Workspace } from '../helpers/kassir.js';
+import { dropReport, dropReportFiles, makeWorkspace, receiptsOf, reportFile, runCli, sharePackages, startAgent, stopDaemon, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { waitFor } from '../helpers/wait.js';
 
 let ws: Workspace | undefined;
@@ -33,6 +33,24 @@ describe('folder transport, end to end', () => {
       [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
     );
     assert.deepEqual((await fs.readdir(ws.share)).sort(), []);
+  });
+
+  it('a till, share and data folder with Cyrillic names, deeper than Windows\' 260-character limit', async () => {
+    ws = await makeWorkspace();
+    let deep = join(ws.root, 'Магазин №1');
+    while (deep.length <= 300) deep = join(deep, 'Обмен с кассой');
+    await fs.mkdir(join(deep, 'till'), { recursive: true });
+    await fs.mkdir(join(deep, 'share'));
+    // The workspace's config, moved down there: its folders are relative to it.
+    await fs.writeFile(join(deep, 'agent.yaml'), await fs.readFile(ws.configFile));
+    await fs.writeFile(join(deep, 'share', 'POS1.spr.$1'), iconv.encode('##@@&&\r\n#\r\n1;;Товар;;1;\r\n', 'cp1251'));
+    const report = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
+    await dropReport(join(deep, 'till'), 'Смена 1.rep', report.data);
+    const r = await runCli(['run', '--once', '--config', join(deep, 'agent.yaml')]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const pkgs = await sharePackages(join(deep, 'share'));
+    assert.deepEqual(pkgs.flatMap((p) => transactionNumbers(p.data)), report.txs);
+    assert.match(iconv.decode(await fs.readFile(join(deep, 'till', 'POS1.spr')), 'cp1251'), /1;;Товар;;1;/);
   });
 
   it('waits for Kassir to take the reference file, then delivers what came meanwhile merged', async () => {
@@ -140,8 +158,7 @@ describe('folder transport, end to end', () => {
     } finally {
       watching = false;
       await observer;
-      agent.child.kill('SIGTERM');
-      assert.equal(await agent.exited, 0, 'graceful stop exits 0');
+      assert.equal(await stopDaemon(agent, ws.configFile), 0, 'graceful stop exits 0');
     }
     assert.equal(violations, 0, 'a final name never showed a partial or changing file');
     assert.ok(seenFinal.size > 0);

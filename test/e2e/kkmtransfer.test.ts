@@ -8,7 +8,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import iconv from 'iconv-lite';
-import { dropReport, dropReportFiles, reportFile, runCli, startAgent, type Workspace } from '../helpers/kassir.js';
+import { dropReport, dropReportFiles, reportFile, runCli, startAgent, stopDaemon, type Workspace } from '../helpers/kassir.js';
 import { waitFor } from '../helpers/wait.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, logLines, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
@@ -124,8 +124,7 @@ describe('kkmtransfer transport, end to end', () => {
       [2, undefined, ordinary.txs],
     ]);
     assert.deepEqual(sendRequests(emu).map((r) => r.path), [`/hs/KKMTransfer/SendData/1/1/${uid}`, '/hs/KKMTransfer/SendData/1/2']);
-    agent.child.kill('SIGTERM');
-    assert.equal(await agent.exited, 0);
+    assert.equal(await stopDaemon(agent, ws.configFile), 0);
   });
 
   it(
@@ -252,8 +251,7 @@ describe('kkmtransfer transport, end to end', () => {
     // Measuring a rate needs a window of real time: ~3 s.
     await new Promise((res) => setTimeout(res, 3_000));
     const inWindow = emu.requests.slice(first);
-    agent.child.kill('SIGTERM');
-    assert.equal(await agent.exited, 0);
+    assert.equal(await stopDaemon(agent, ws.configFile), 0);
     // SendData at the 1.5 s cap: at most 3 in 3 s (a storm from 20 ms would be about 8); plus at most the start-up ReceiveData.
     const sends = inWindow.filter((q) => q.kind === 'send').length;
     assert.ok(sends <= 3, `at most 3 SendData in 3 s with a 1.5 s cap, got ${sends}: ${inWindow.map((q) => q.path).join(', ')}`);
@@ -281,8 +279,7 @@ describe('kkmtransfer transport, end to end', () => {
     await waitFor(() => /till\.report\.collected.*b\.rep/.test(agent.output()), 'b.rep collected');
     emu.clearFaults();
     await waitFor(async () => (await storedPackages(emu)).length === 2, 'both packages stored');
-    agent.child.kill('SIGTERM');
-    assert.equal(await agent.exited, 0);
+    assert.equal(await stopDaemon(agent, ws.configFile), 0);
 
     const stored = await storedPackages(emu);
     assert.deepEqual(stored.map((p) => p.number), oneToN(stored), 'numbers 1..n');

@@ -156,6 +156,8 @@ describe('the operator at 3 a.m.', () => {
     const emu = await emulatorFor(t, { faults: [{ kind: 'drop', on: 'send', times: 1 }] });
     const ws = await slowRetryAgentWithOneReceipt(t, emu);
     await waitFor(async () => (await storedPackages(emu)).length === 1, 'delivered long before the 2-minute backoff', 15_000);
+    // The agent logs the delivery once the answer is in: the back office may have stored it a moment before.
+    await waitFor(async () => (await logLines(ws)).some((l) => l.event === 'push.delivered'), 'push.delivered logged');
     const events = (await logLines(ws)).map((l) => l.event);
     assert.ok(events.indexOf('push.failed') >= 0 && events.indexOf('push.failed') < events.indexOf('push.backoff.cut'), events.join(' '));
     assert.ok(events.indexOf('push.backoff.cut') < events.indexOf('push.delivered'));

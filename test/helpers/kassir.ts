@@ -6,11 +6,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { makeTempDir, removeDir } from './temp-dir.js';
 
-export const ROOT = new URL('../..', import.meta.url).pathname;
-export const CLI = join(ROOT, 'src/cli.ts');
+/** Whether these are the Windows job's bundled tests (.wintest/test/<dir>/, scripts/run-tests.mjs) or the sources through tsx. */
+const COMPILED = import.meta.url.endsWith('.js');
+/** The repository (with a trailing separator); a bundled test sits one level deeper, at the same depth under .wintest/. */
+export const ROOT = fileURLToPath(new URL(COMPILED ? '../../..' : '../..', import.meta.url));
+/**
+ * The CLI a test runs as a child process, and the node arguments that run it: the sources through tsx,
+ * or in the Windows job the single executable's script (.wintest/kassir-agent.cjs).
+ */
+export const CLI = COMPILED ? fileURLToPath(new URL('../../kassir-agent.cjs', import.meta.url)) : join(ROOT, 'src/cli.ts');
+export const CLI_NODE_ARGS = COMPILED ? [] : ['--import', 'tsx'];
 
 /** A transaction line: number;date;time;type;pos;receipt;cashier;item;section;price;qty;amount */
 export function txLine(n: number, type: number, pos: number, receipt: number): string {
@@ -109,7 +118,21 @@ export async function makeWorkspace(overrides: Record<string, unknown> = {}, tra
     ...overrides,
   };
   await fs.writeFile(ws.configFile, stringify(config));
-  return { ...ws, cleanup: () => removeDir(root) };
+  return { ...ws, cleanup: () => endDaemons(ws.configFile).then(() => removeDir(root)) };
+}
+
+/**
+ * Daemons started by startAgent, by config file. A workspace's clean-up ends those still running first
+ * (SIGKILL): Windows refuses to delete the files a live agent holds open.
+ */
+const daemons = new Map<string, { child: ChildProcess; exited: Promise<number | null> }[]>();
+
+async function endDaemons(configFile: string): Promise<void> {
+  for (const d of daemons.get(configFile) ?? []) {
+    if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+    await d.exited;
+  }
+  daemons.delete(configFile);
 }
 
 /**
@@ -151,15 +174,16 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs the CLI in a child process (through tsx, on the sources) and waits for it. */
+/** Runs the CLI in a child process (through tsx on the sources, or compiled) and waits for it. */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    // A guard against a hung command only: under Wine (the Windows job) a loaded machine starts a process in tens of seconds.
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? (COMPILED ? 300_000 : 60_000));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -170,13 +194,14 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
 
 /** Starts the daemon in a child process; resolves once it logged `agent.started`. */
 export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', configFile], {
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, 'run', '--config', configFile], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code, signal) => { if (signal) out += `\n(killed by ${signal})`; r(code); }));
+  daemons.set(configFile, [...(daemons.get(configFile) ?? []), { child, exited }]);
   await new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       out += d;
@@ -187,6 +212,18 @@ export async function startAgent(configFile: string, env: NodeJS.ProcessEnv = {}
     child.on('exit', (code) => reject(new Error(`agent exited early (${code}): ${out}`)));
   });
   return { child, output: () => out, exited };
+}
+
+/**
+ * Stops a daemon from startAgent the way its service manager does and resolves with its exit code:
+ * SIGTERM (systemd), or on Windows, where kill('SIGTERM') is TerminateProcess, the `stop` command.
+ */
+export async function stopDaemon(agent: { child: ChildProcess; exited: Promise<number | null> }, configFile: string): Promise<number | null> {
+  if (process.platform === 'win32') {
+    const r = await runCli(['stop', '--config', configFile]);
+    if (r.code !== 0) throw new Error(`kassir-agent stop exited ${r.code}: ${r.stdout}${r.stderr}`);
+  } else agent.child.kill('SIGTERM');
+  return agent.exited;
 }
 
 /** A random integer in [min, max). */

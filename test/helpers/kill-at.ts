@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
-import { CLI, ROOT, randInt } from './kassir.js';
+import { CLI, CLI_NODE_ARGS, ROOT, randInt } from './kassir.js';
 
 export interface KillAt {
   /** A console line to wait for, or `{ lockFile }`: the agent has taken the lock (start-up recovery is running). */
@@ -21,8 +21,19 @@ export interface KillAt {
   guardMs?: number;
 }
 
+/**
+ * Whether the agent with this pid has taken the data-folder lock: its pid in the lock file, or on Windows
+ * the file held open by someone (nobody can read it then; the agent under test is the only one there).
+ */
+async function holdsLock(lockFile: string, pid: number): Promise<boolean> {
+  return fs.readFile(lockFile, 'utf8').then(
+    (text) => text.includes(`"pid":${pid},`),
+    (e: NodeJS.ErrnoException) => process.platform === 'win32' && e.code === 'EBUSY',
+  );
+}
+
 export async function runAndKill(configFile: string, at: KillAt): Promise<{ reached: boolean; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, 'run', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
   let output = '';
   let exitedEarly = false;
   const exited = new Promise<void>((r) =>
@@ -36,7 +47,7 @@ export async function runAndKill(configFile: string, at: KillAt): Promise<{ reac
   let reached = false;
   while (!exitedEarly && Date.now() < deadline) {
     if (typeof at.after === 'string') reached = output.includes(at.after);
-    else reached = (await fs.readFile(at.after.lockFile, 'utf8').catch(() => '')).includes(`"pid":${child.pid},`);
+    else reached = await holdsLock(at.after.lockFile, child.pid!);
     if (reached) break;
     await new Promise((r) => setTimeout(r, 5));
   }

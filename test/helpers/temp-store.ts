@@ -8,12 +8,15 @@ import { memoryLogger } from '../../src/util/logger.js';
 
 export async function openTempStore(t: TestContext, label: string) {
   const root = await fs.mkdtemp(join(tmpdir(), `kassir-${label}-`));
-  t.after(() => fs.rm(root, { recursive: true, force: true }));
   const till = join(root, 'till');
   await fs.mkdir(till);
   const log = memoryLogger();
   const store = new Store(join(root, 'data'), { retentionDays: 30 }, log);
+  // One hook, in this order: Windows refuses to delete the lock file an open store holds.
+  t.after(async () => {
+    await store.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
   await store.open();
-  t.after(() => store.close());
   return { root, till, store, log };
 }

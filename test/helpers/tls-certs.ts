@@ -5,7 +5,7 @@
  * wrong CA". EC P-256 keys: generated in milliseconds.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -30,9 +30,20 @@ async function openssl(args: string[]): Promise<void> {
   }
 }
 
+/**
+ * Where the Windows job keeps CAs made before it started (scripts/run-tests.mjs): Windows Node under
+ * Wine cannot start the openssl CLI, so there a test's CA is a copy of one of those.
+ */
+const PREMADE = process.platform === 'win32' ? process.env.KASSIR_TEST_CA_DIR : undefined;
+
 export async function makeTestCa(dir: string, name = 'ca'): Promise<TestCa> {
   const certFile = join(dir, `${name}.crt`);
   const keyFile = join(dir, `${name}.key`);
+  if (PREMADE !== undefined) {
+    await copyFile(join(PREMADE, `${name}.crt`), certFile);
+    await copyFile(join(PREMADE, `${name}.key`), keyFile);
+    return { certFile, keyFile };
+  }
   await openssl([
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=kassir-agent test ${name}`,

@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { ROOT } from '../helpers/kassir.js';
 import { waitFor } from '../helpers/wait.js';
@@ -176,7 +177,7 @@ describe('the Zabbix agent on a till installed by install-linux.sh', () => {
     await fs.writeFile(join(tmp, 'node'), '');
     // The sources and Node, reachable for the service user wherever the clone lives.
     const src = join(tmp, 'src');
-    const loader = new URL(import.meta.resolve('tsx')).pathname.replace(ROOT.replace(/\/$/, ''), src);
+    const loader = fileURLToPath(import.meta.resolve('tsx')).replace(ROOT.replace(/\/$/, ''), src);
     await fs.writeFile(join(tmp, 'kassir-agent'), `#!/bin/sh\nexec ${join(tmp, 'node')} --import ${loader} ${join(src, 'src/cli.ts')} "$@"\n`, { mode: 0o755 });
     await fs.writeFile(join(tmp, 'zabbix_agent2.conf'), `LogType=console\nServer=127.0.0.1\nHostname=till\nTimeout=30\nInclude=/etc/zabbix/zabbix_agent2.d/kassir-agent.conf\n`);
     const setup = [

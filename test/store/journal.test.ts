@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { OutboxJournal, readJournal } from '../../src/store/outbox-journal.js';
 import { Store } from '../../src/store/store.js';
@@ -46,8 +46,8 @@ async function deliver(s: Store, ...numbers: number[]): Promise<void> {
 /** What a SIGKILL leaves: the data folder as it is now (copied while the store is open). */
 async function crashCopy(dir: string): Promise<string> {
   const copy = join(root, `crash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-  await fs.cp(dir, copy, { recursive: true });
-  await fs.rm(join(copy, 'agent.lock'), { force: true });
+  // Without the lock: the dead process's lock would not hold (and on Windows it is open for no one else to read).
+  await fs.cp(dir, copy, { recursive: true, filter: (src) => basename(src) !== 'agent.lock' });
   return copy;
 }
 

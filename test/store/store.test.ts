@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DataDirLockedError, ownRecord, processStart } from '../../src/store/lock.js';
 import { Store } from '../../src/store/store.js';
 import { setFailpoints } from '../../src/util/failpoints.js';
+import { CLI_NODE_ARGS } from '../helpers/kassir.js';
 import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
 
 let dir: string;
@@ -179,6 +179,11 @@ describe('store recovery', () => {
   });
 });
 
+/** The lock rule the tests below check is Linux's (boot id, /proc start times); on Windows the lock is the open handle. */
+const PID_FILE_RULE = process.platform === 'win32' ? 'the pid-file lock rule is Linux\'s: on Windows the lock is the exclusively open agent.lock' : false;
+/** The lock module, as the other process below imports it: the sources through tsx, or the compiled copy (the Windows job). */
+const LOCK_MODULE = new URL(`../../src/store/lock.${import.meta.url.endsWith('.js') ? 'js' : 'ts'}`, import.meta.url).href;
+
 describe('data folder lock', () => {
   const host = hostname();
   /** Runs `fn` with the pid of a live process that has nothing to do with the agent (killed afterwards), the data folder made. */
@@ -195,11 +200,11 @@ describe('data folder lock', () => {
 
   it('refuses a second agent on the same data folder: a real process holding the lock', async () => {
     await fs.mkdir(dir, { recursive: true });
-    const code = `import { lockDataDir } from ${JSON.stringify(pathToFileURL(join(process.cwd(), 'src/store/lock.ts')).href)};
+    const code = `import { lockDataDir } from ${JSON.stringify(LOCK_MODULE)};
       await lockDataDir(${JSON.stringify(dir)}, { warn() {} });
       process.stdout.write('locked\\n');
       setTimeout(() => {}, 60000);`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
@@ -208,8 +213,15 @@ describe('data folder lock', () => {
       const other = new Store(dir, { retentionDays: 30 }, memoryLogger());
       await assert.rejects(other.open(), (e) => {
         assert.ok(e instanceof DataDirLockedError, String(e));
-        assert.equal(e.ownerPid, child.pid);
-        assert.match(e.message, /in use by another kassir-agent \(pid \d+\).*stop the other agent/);
+        assert.ok(e.message.startsWith(`${dir} is in use by another kassir-agent`), e.message);
+        if (process.platform === 'win32') {
+          // The holder's handle keeps anyone from reading the file: who it is cannot be told, only that it is there.
+          assert.equal(e.ownerPid, undefined);
+          assert.match(e.message, /its pid is not readable.*stop the other agent/);
+        } else {
+          assert.equal(e.ownerPid, child.pid);
+          assert.match(e.message, /in use by another kassir-agent \(pid \d+\).*stop the other agent/);
+        }
         return true;
       });
     } finally {
@@ -217,7 +229,20 @@ describe('data folder lock', () => {
     }
   });
 
-  it('a lock naming a live, unrelated process, written before the last boot, is taken over (power cut)', () =>
+  it('Windows: a lock file naming a live, unrelated process is taken over: no process holds it open', { skip: process.platform !== 'win32' ? 'the exclusive-handle lock is Windows\'s (Linux: the tests above and below)' : false }, () =>
+    withUnrelated(async (pid) => {
+      // What a killed agent leaves, its pid since given to another process (Windows reuses pids quickly).
+      await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify({ ...ownRecord(), pid }));
+      const s = await open();
+      assert.equal(records.find((r) => r.event === 'store.lock.stale')?.fields.reason, 'no process holds it open');
+      // A second store on the same folder while this one runs: refused.
+      await assert.rejects(open(), DataDirLockedError);
+      await s.close();
+      // Released with the handle: the folder can be taken again at once.
+      await (await open()).close();
+    }));
+
+  it('a lock naming a live, unrelated process, written before the last boot, is taken over (power cut)', { skip: PID_FILE_RULE }, () =>
     withUnrelated(async (pid) => {
       const before = { ...ownRecord(), pid, pidStart: processStart(pid), since: new Date(Date.now() - 3_600_000).toISOString() };
       // Written in the previous boot: another boot id (Linux), or another boot time (no /proc).
@@ -231,7 +256,7 @@ describe('data folder lock', () => {
       await s.close();
     }));
 
-  it('in this boot: a pid now used by another process, or an older lock older than its process, is taken over; a live owner is not (Linux)', () =>
+  it('in this boot: a pid now used by another process, or an older lock older than its process, is taken over; a live owner is not (Linux)', { skip: PID_FILE_RULE }, () =>
     withUnrelated(async (pid) => {
       const lock = join(dir, 'agent.lock');
       // The pid was the agent's, killed (SIGKILL), and the number went to another process.
@@ -250,7 +275,7 @@ describe('data folder lock', () => {
       await assert.rejects(open(), DataDirLockedError);
     }));
 
-  it('takes over a lock left by a process that is gone (SIGKILL), and an empty one (torn by a power cut)', async () => {
+  it('takes over a lock left by a process that is gone (SIGKILL), and an empty one (torn by a power cut)', { skip: PID_FILE_RULE }, async () => {
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(join(dir, 'agent.lock'), JSON.stringify({ ...ownRecord(), pid: 999_999_999 }));
     await (await open()).close();

@@ -10,15 +10,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { createServer, connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, FTPContext } from 'basic-ftp';
 import { DATA_SOCKET_ERROR, keepControlOnDataSocketError } from '../../src/transports/ftp/data-socket-errors.js';
+import { ROOT } from '../helpers/kassir.js';
 import { closeServer, listenOnLoopback } from '../helpers/ports.js';
 
-const ROOT = new URL('../..', import.meta.url);
-const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { dependencies: Record<string, string> };
-const installed = JSON.parse(readFileSync(new URL('node_modules/basic-ftp/package.json', ROOT), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+const installed = JSON.parse(readFileSync(join(ROOT, 'node_modules/basic-ftp/package.json'), 'utf8')) as { version: string };
 
 /**
  * A loopback peer that resets a connection with a TCP RST as soon as the client sends a byte (a
