@@ -11,8 +11,8 @@
  */
 import { readFileSync, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { consoleLogger } from './console-logger.js';
+import { parseEmulatorArgs } from './emulator-args.js';
 import type { Catalog } from './es-emulator/catalog.js';
 import { startEsEmulator, type EsDevice, type EsTrap } from './es-emulator/server.js';
 
@@ -59,31 +59,18 @@ function readCatalog(file: string): Catalog {
 }
 
 async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        catalog: { type: 'string' },
-        port: { type: 'string', default: '8081' },
-        host: { type: 'string', default: '127.0.0.1' },
-        base: { type: 'string', default: 'retail' },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        device: { type: 'string', multiple: true, default: [] },
-        dir: { type: 'string' },
-        trap: { type: 'string', multiple: true, default: [] },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = parseEmulatorArgs({
+    catalog: { type: 'string' },
+    port: { type: 'string', default: '8081' },
+    host: { type: 'string', default: '127.0.0.1' },
+    base: { type: 'string', default: 'retail' },
+    user: { type: 'string' },
+    password: { type: 'string' },
+    device: { type: 'string', multiple: true, default: [] },
+    dir: { type: 'string' },
+    trap: { type: 'string', multiple: true, default: [] },
+  }, USAGE);
+  if (typeof values === 'number') return values;
   let devices: Record<string, EsDevice>;
   let traps: EsTrap[];
   let catalog: Catalog = { goods: [] };

@@ -7,8 +7,8 @@
  * land in DIR/received/POS{n}. Stops on SIGINT/SIGTERM.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { consoleLogger } from './console-logger.js';
+import { parseEmulatorArgs } from './emulator-args.js';
 import { parseFault, FAULT_KINDS } from './kkm-emulator/faults.js';
 import { startKkmEmulator } from './kkm-emulator/server.js';
 
@@ -18,29 +18,16 @@ const USAGE = `usage: npm run emulator -- --dir DIR [--port 8080] [--host 127.0.
   kinds: ${FAULT_KINDS.join(', ')}   e.g. delay:500  http500,times=2  errcode2:Период закрыт,on=send  lost-reply,on=send,times=1`;
 
 async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        dir: { type: 'string' },
-        port: { type: 'string', default: '8080' },
-        host: { type: 'string', default: '127.0.0.1' },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        prefix: { type: 'string', default: '/hs/KKMTransfer' },
-        fault: { type: 'string', multiple: true, default: [] },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const values = parseEmulatorArgs({
+    dir: { type: 'string' },
+    port: { type: 'string', default: '8080' },
+    host: { type: 'string', default: '127.0.0.1' },
+    user: { type: 'string' },
+    password: { type: 'string' },
+    prefix: { type: 'string', default: '/hs/KKMTransfer' },
+    fault: { type: 'string', multiple: true, default: [] },
+  }, USAGE);
+  if (typeof values === 'number') return values;
   if (!values.dir) {
     console.error(`--dir is required\n${USAGE}`);
     return 2;

@@ -8,18 +8,10 @@
  * two decimals, as Kassir does.
  */
 
-export interface ExpectedShift {
-  number: string | null;
-  partial: boolean;
-  receipts: { sales: number; returns: number; cancelled: number };
-  totals: { sales: string; returns: string; revenue: string };
-  payments: Record<string, string>;
-  cash: { in: string; out: string };
-  z: { revenue: string; cashInDrawer: string } | null;
-  matches: boolean | null;
-  state: 'open' | 'closed';
-  unknown: number;
-}
+import type { ShiftRecord } from '../../src/shifts/record.js';
+
+/** The figures the test computes itself, in the shape of the ledger's record. */
+export type ExpectedShift = Pick<ShiftRecord, 'number' | 'partial' | 'receipts' | 'totals' | 'payments' | 'cash' | 'z' | 'matches' | 'state' | 'unknown'>;
 
 interface Figures {
   number: string | null;
