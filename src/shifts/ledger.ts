@@ -124,14 +124,20 @@ export function deliveredPackage(ledger: ShiftLedger, number: number, at: string
   return events;
 }
 
-/** Recovery: settles every package of the ledger not yet delivered whose delivery `deliveredAt` knows (from the archive and the journal). */
-export function settleDeliveries(ledger: ShiftLedger, deliveredAt: (number: number) => string | undefined): ShiftEvent[] {
+/**
+ * Recovery: settles every package of the ledger not yet delivered whose delivery `deliveredAt` knows (from the archive and the journal).
+ * Returns the packages settled (the ledger changed, and must be saved, even when no shift is complete yet) and the events.
+ */
+export function settleDeliveries(ledger: ShiftLedger, deliveredAt: (number: number) => string | undefined): { settled: number[]; events: ShiftEvent[] } {
+  const settled: number[] = [];
   const events: ShiftEvent[] = [];
   for (const n of new Set(ledger.shifts.flatMap((s) => s.undelivered))) {
     const at = deliveredAt(n);
-    if (at !== undefined) events.push(...deliveredPackage(ledger, n, at));
+    if (at === undefined) continue;
+    settled.push(n);
+    events.push(...deliveredPackage(ledger, n, at));
   }
-  return events;
+  return { settled, events };
 }
 
 /** The open package's transactions are gone (lost or quarantined by recovery): the shifts will never be delivered whole. */

@@ -77,9 +77,11 @@ export async function recover(d: RecoveryDeps): Promise<void> {
   const { sealed, highest, deliveredAt } = await recoverOutbox(d);
   let changed = await recoverOpenPackage(d, draft, sealed, lost);
   // Deliveries whose state change a crash took away (it is saved with the next change): the archive has them.
-  const shiftEvents = settleDeliveries(draft.shiftLedger, (n) => deliveredAt.get(n));
-  if (shiftEvents.length > 0) changed = true;
-  logShiftEvents(log, shiftEvents);
+  // Saved whenever a package leaves a shift's undelivered list, not only when a shift is complete: the
+  // journal that recorded the delivery is emptied below, and nothing running would ever deliver it again.
+  const settle = settleDeliveries(draft.shiftLedger, (n) => deliveredAt.get(n));
+  if (settle.settled.length > 0) changed = true;
+  logShiftEvents(log, settle.events);
   // A meta written by an interrupted seal whose rename never happened.
   const strayMeta = metaFile(l.outbox, draft.nextPackage);
   if (!sealed.has(draft.nextPackage) && (await statOrUndefined(strayMeta)) !== undefined) {

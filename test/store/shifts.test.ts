@@ -10,6 +10,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Store } from '../../src/store/store.js';
+import { setFailpoints } from '../../src/util/failpoints.js';
 import { ReportCollector } from '../../src/till/collect.js';
 import { memoryLogger, nullLogger } from '../../src/util/logger.js';
 import { dropReport } from '../helpers/kassir.js';
@@ -17,8 +18,8 @@ import { ShiftWriter, comparable } from '../helpers/shift-writer.js';
 import { openTempStore } from '../helpers/temp-store.js';
 import { ShiftLayoutDefaults } from '../shifts/layout.js';
 
-const opts = (till: string, sealOnShiftClose: boolean) => ({
-  tillDir: till, reportFiles: '*.rep', settleMs: 0, openReceiptMs: 0, maxTransactions: 1000,
+const opts = (till: string, sealOnShiftClose: boolean, maxTransactions = 1000) => ({
+  tillDir: till, reportFiles: '*.rep', settleMs: 0, openReceiptMs: 0, maxTransactions,
   shifts: { pos: 1, layout: ShiftLayoutDefaults, sealOnShiftClose },
 });
 
@@ -86,5 +87,42 @@ describe('the shift ledger in the store', () => {
     t.after(() => again.close());
     assert.equal(again.shifts()[0]!.delivered, true);
     assert.ok(log2.records.some((l) => l.event === 'shift.delivered'));
+  });
+
+  it('a kill right after a package of a shift was delivered: start-up settles it for good, and the shift is delivered with its last package', async (t) => {
+    const { root, till, store, log } = await openTempStore(t, 'shifts-kill-delivered');
+    const w = new ShiftWriter();
+    w.activity(6);
+    w.z();
+    await dropReport(till, 'a.rep', w.take());
+    await new ReportCollector(opts(till, true, 4), store, log).collect();
+    const packages = store.shifts()[0]!.packages;
+    assert.ok(packages.length >= 2, `the shift spans several packages (${JSON.stringify(packages)})`);
+    // The agent is killed right after the journal records the first package's delivery (the state is saved later).
+    setFailpoints('store.delivered.after-journal:eio');
+    t.after(() => setFailpoints(undefined));
+    await assert.rejects(store.delivered(packages[0]!, { outcome: 'delivered', remoteName: `POS1.rep.$${packages[0]}` }, { attempt: 1 }), /EIO/);
+    setFailpoints(undefined);
+    const data = join(root, 'data');
+    const killed = join(root, 'killed');
+    await fs.cp(data, killed, { recursive: true });
+    await fs.rm(join(killed, 'agent.lock'), { force: true });
+
+    const log2 = memoryLogger();
+    const again = new Store(killed, { retentionDays: 30 }, log2);
+    await again.open();
+    assert.ok(log2.records.some((l) => l.event === 'store.recover.journal' && l.fields.package === packages[0]), 'the delivery was replayed from the journal');
+    assert.deepEqual(again.queued().map((m) => m.number), packages.slice(1), 'the delivered package is not sent again');
+    for (const n of packages.slice(1)) await again.delivered(n, { outcome: 'delivered', remoteName: `POS1.rep.$${n}` }, { attempt: 1 });
+    const shift = again.shifts()[0]!;
+    assert.equal(shift.delivered, true, `delivered with its last package: ${JSON.stringify(shift)}`);
+    assert.notEqual(shift.deliveredAt, null);
+    assert.ok(log2.records.some((l) => l.event === 'shift.delivered'));
+    await again.close();
+    // What the agent left on disk says so too (read as `shifts` reads it, with no start-up in between).
+    const reader = new Store(killed, { retentionDays: 30, readOnly: true }, nullLogger);
+    await reader.open();
+    assert.equal(reader.shifts()[0]!.delivered, true);
+    assert.notEqual(reader.shifts()[0]!.deliveredAt, null);
   });
 });
