@@ -23,15 +23,25 @@ const opts = (till: string, sealOnShiftClose: boolean, maxTransactions = 1000) =
   shifts: { pos: 1, layout: ShiftLayoutDefaults, sealOnShiftClose },
 });
 
+/** One shift of `receipts` receipts closed by its Z (then, with `thenSale`, a sale of the next shift) dropped into the till and collected. */
+async function collectShift(
+  env: { till: string; store: ConstructorParameters<typeof ReportCollector>[1]; log: ConstructorParameters<typeof ReportCollector>[2] },
+  receipts: number,
+  o: { seal: boolean; thenSale?: boolean; maxTransactions?: number },
+) {
+  const w = new ShiftWriter();
+  w.activity(receipts);
+  w.z();
+  if (o.thenSale) w.sale();
+  await dropReport(env.till, 'a.rep', w.take());
+  const r = await new ReportCollector(opts(env.till, o.seal, o.maxTransactions), env.store, env.log).collect();
+  return { w, r };
+}
+
 describe('the shift ledger in the store', () => {
   it('seals right after the Z; the shift lists its packages; a reader beside the agent sees the delivery from the journal', async (t) => {
     const { root, till, store, log } = await openTempStore(t, 'shifts');
-    const w = new ShiftWriter();
-    w.activity(5);
-    w.z();
-    w.sale();
-    await dropReport(till, 'a.rep', w.take());
-    const r = await new ReportCollector(opts(till, true), store, log).collect();
+    const { w, r } = await collectShift({ till, store, log }, 5, { seal: true, thenSale: true });
     assert.deepEqual(r.sealed, [1], 'sealed after the Z, not with the sale that follows it');
     assert.ok(log.records.some((l) => l.event === 'package.sealed' && l.fields.reason === 'shift-closed'));
     assert.ok(store.state.open.pkg.transactions > 0, "the next shift's sale waits in the open package");
@@ -52,12 +62,7 @@ describe('the shift ledger in the store', () => {
 
   it('without batch.sealOnShiftClose one package may hold both shifts, and both list it', async (t) => {
     const { till, store, log } = await openTempStore(t, 'shifts-noseal');
-    const w = new ShiftWriter();
-    w.activity(3);
-    w.z();
-    w.sale();
-    await dropReport(till, 'a.rep', w.take());
-    const r = await new ReportCollector(opts(till, false), store, log).collect();
+    const { r } = await collectShift({ till, store, log }, 3, { seal: false, thenSale: true });
     assert.deepEqual(r.sealed, []);
     await store.seal();
     assert.deepEqual(store.shifts().map((s) => s.packages), [[1], [1]]);
@@ -65,11 +70,7 @@ describe('the shift ledger in the store', () => {
 
   it('start-up settles a delivery the state lost from the archive', async (t) => {
     const { root, till, store, log } = await openTempStore(t, 'shifts-recover');
-    const w = new ShiftWriter();
-    w.activity(2);
-    w.z();
-    await dropReport(till, 'a.rep', w.take());
-    await new ReportCollector(opts(till, true), store, log).collect();
+    await collectShift({ till, store, log }, 2, { seal: true });
     await store.delivered(1, { outcome: 'delivered', remoteName: 'POS1.rep.$1' }, { attempt: 1 });
     await store.checkpoint();
     await store.close();
@@ -91,11 +92,7 @@ describe('the shift ledger in the store', () => {
 
   it('a kill right after a package of a shift was delivered: start-up settles it for good, and the shift is delivered with its last package', async (t) => {
     const { root, till, store, log } = await openTempStore(t, 'shifts-kill-delivered');
-    const w = new ShiftWriter();
-    w.activity(6);
-    w.z();
-    await dropReport(till, 'a.rep', w.take());
-    await new ReportCollector(opts(till, true, 4), store, log).collect();
+    await collectShift({ till, store, log }, 6, { seal: true, maxTransactions: 4 });
     const packages = store.shifts()[0]!.packages;
     assert.ok(packages.length >= 2, `the shift spans several packages (${JSON.stringify(packages)})`);
     // The agent is killed right after the journal records the first package's delivery (the state is saved later).
