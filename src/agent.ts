@@ -29,6 +29,8 @@ interface Slot {
   /** Why it is not running, when it failed to start. */
   error?: Error;
   retryTimer?: NodeJS.Timeout;
+  /** A start (the first, or a retry) under way: the stop waits for it, so nothing starts or logs after the stop. */
+  starting?: Promise<void>;
 }
 
 export const EXCHANGE_RESTART_MS = 30_000;
@@ -97,7 +99,15 @@ export class Agent {
     }
   }
 
-  private async startSlot(slot: Slot): Promise<void> {
+  private startSlot(slot: Slot): Promise<void> {
+    const starting = this.tryStart(slot).finally(() => {
+      if (slot.starting === starting) slot.starting = undefined;
+    });
+    slot.starting = starting;
+    return starting;
+  }
+
+  private async tryStart(slot: Slot): Promise<void> {
     if (this.stopping) return;
     try {
       const exchange = await this.build(slot);
@@ -132,6 +142,8 @@ export class Agent {
     this.stopping = true;
     const deadline = Date.now() + deadlineMs;
     for (const s of this.slots) if (s.retryTimer) clearTimeout(s.retryTimer);
+    // A retry already under way finishes first (it stops what it started itself, seeing `stopping`).
+    await Promise.all(this.slots.map((s) => stopStep(s.log, 'exchange start', deadline, () => s.starting)));
     const endpoints = Date.now() + Math.min(STOP_TIMINGS.endpointsMs, deadlineMs / 10);
     await stopStep(this.log, 'control channel', endpoints, () => this.control?.stop());
     await stopStep(this.log, 'metrics endpoint', endpoints, () => this.metrics?.stop());
