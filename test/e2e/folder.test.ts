@@ -3,6 +3,7 @@
  * folder and a "share", exactly as a shop runs it.
  */
 import assert from 'node:assert/strict';
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -162,6 +163,51 @@ describe('folder transport, end to end', () => {
     }
     assert.equal(violations, 0, 'a final name never showed a partial or changing file');
     assert.ok(seenFinal.size > 0);
+  });
+
+  it('daemon: a report file Kassir holds open is retried quietly, not lost or half-taken, and delivered once when let go', async () => {
+    // Windows: Kassir holds the file with no sharing (libuv's exclusive-open flag, 0x10000000; Windows Node does
+    // not export UV_FS_O_EXLOCK), so the agent's read and rename of it fail (EBUSY/EPERM) until it is let go;
+    // they are retried at every scan, at debug level only. Linux has no such lock: an open handle does not stop
+    // the rename, so there the file is taken while still open; everything else asserted holds on both.
+    const windows = process.platform === 'win32';
+    ws = await makeWorkspace();
+    const first = reportFile([{ receipt: 1 }], 1);
+    const heldReport = reportFile([{ receipt: 2, lines: 3 }, { receipt: 3 }], first.nextTx);
+    await dropReport(ws.till, 'a.rep', first.data);
+    await dropReport(ws.till, 'held.rep', heldReport.data);
+    const heldPath = join(ws.till, 'held.rep');
+    const exclusive = (fsConstants as unknown as Record<string, number | undefined>).UV_FS_O_EXLOCK ?? 0x10000000;
+    const kassir = await fs.open(heldPath, windows ? fsConstants.O_RDWR | exclusive : 'r+');
+    let released = false;
+    const agent = await startAgent(ws.configFile);
+    const delivered = async () => (await sharePackages(ws!.share)).flatMap((p) => transactionNumbers(p.data));
+    try {
+      await waitFor(async () => (await delivered()).length >= first.txs.length, 'the file nobody holds delivered');
+      if (windows) {
+        const busy = () => agent.output().split('\n').filter((l) => /till\.report\.busy .*file=held\.rep/.test(l));
+        await waitFor(() => busy().length >= 2, 'the held file tried at two scans');
+        assert.ok(busy().every((l) => / debug /.test(l)), busy().join('\n'));
+        // Not lost, not half-taken: still whole under its name, nothing of it taken or sent.
+        const bytes = Buffer.alloc(heldReport.data.length + 1);
+        const { bytesRead } = await kassir.read(bytes, 0, bytes.length, 0);
+        assert.equal(bytes.subarray(0, bytesRead).toString('latin1'), heldReport.data);
+        assert.deepEqual((await fs.readdir(join(ws.till, '.kassir-agent', 'taken'))).filter((n) => n.endsWith('held.rep')), []);
+        assert.deepEqual(await delivered(), first.txs, 'only the file nobody holds was sent');
+      } else {
+        await waitFor(() => /till\.report\.taken .*file=held\.rep/.test(agent.output()), 'the open file taken (no lock on Linux)');
+      }
+      await kassir.close();
+      released = true;
+      await waitFor(async () => (await delivered()).length >= first.txs.length + heldReport.txs.length, 'the let-go file delivered');
+      await waitFor(async () => !(await fs.readdir(ws!.till)).includes('held.rep') && (await fs.readdir(join(ws!.till, '.kassir-agent', 'taken'))).length === 0, 'the let-go file released');
+    } finally {
+      if (!released) await kassir.close();
+      assert.equal(await stopDaemon(agent, ws.configFile), 0, 'graceful stop exits 0');
+    }
+    assert.deepEqual(await delivered(), [...first.txs, ...heldReport.txs], 'every transaction exactly once, in order');
+    const loud = agent.output().split('\n').filter((l) => /held\.rep/.test(l) && /^\S+ (warn|error) /.test(l));
+    assert.deepEqual(loud, [], 'nothing above debug about the held file');
   });
 
   it('bad input is quarantined with a reason naming the file and line; the rest keeps flowing', async () => {
