@@ -112,6 +112,16 @@ describe('config', () => {
     }, 'kassir-cfg');
   });
 
+  it('a UNC share for the folder transport and the till folder is kept as it is, not put under the config folder', { skip: process.platform !== 'win32' && 'UNC paths are Windows paths (the folder transport\'s joining under a UNC root is tested with path.win32 on every platform)' }, async () => {
+    await withTempDir(async (dir) => {
+      const text = BASE.replace('dir: ../var/bo', 'dir: \'\\\\server\\share\\POS1\'').replace('dir: ../var/till', 'dir: //TILL01/kassa/Exchange');
+      await fs.writeFile(join(dir, 'a.yaml'), text);
+      const ex = loadConfig(join(dir, 'a.yaml'), {}).config.exchanges[0]!;
+      assert.equal(ex.transport.type === 'folder' && ex.transport.dir, '\\\\server\\share\\POS1');
+      assert.equal(ex.till.dir, '\\\\TILL01\\kassa\\Exchange', 'forward slashes as a YAML file may write them');
+    }, 'kassir-cfg');
+  });
+
   it('a YAML syntax error names the line', () => {
     assert.match(problems('pos: 1\ntill: [\n')[0] ?? '', /^\(yaml\): line \d+/);
   });

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { link, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, win32 } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TransportError } from '../../src/transports/errors.js';
-import { FolderRemoteDir } from '../../src/transports/folder/folder-remote-dir.js';
+import { FolderRemoteDir, sharePath } from '../../src/transports/folder/folder-remote-dir.js';
 import { kindForErrno } from '../../src/transports/folder/fs-errors.js';
 import { memoryLogger } from '../../src/util/logger.js';
 import { remoteDirContract } from './remote-dir.contract.js';
@@ -98,6 +98,20 @@ describe('FolderRemoteDir specifics', () => {
     // Regression (reliability harness): a delete while the share is away is not "already gone";
     // the caller would forget a part still on the share and apply it again when it returns.
     await assert.rejects(dir.remove('POS1.spr.$1'), (e) => e instanceof TransportError && e.kind === 'unreachable');
+  });
+
+  it('a UNC share root (\\\\server\\share\\POS1): names joined with Windows separators, nothing escapes the share (path.win32, on every platform)', () => {
+    // What the constructor makes of the configured dir on Windows (path.resolve), forward slashes as a YAML file may write them.
+    const root = win32.resolve('//server/share/POS1');
+    assert.equal(root, '\\\\server\\share\\POS1');
+    assert.equal(sharePath(root, 'POS1.rep.$1', win32), '\\\\server\\share\\POS1\\POS1.rep.$1');
+    assert.equal(sharePath(root, 'out/./POS1.rep.$1.tmp', win32), '\\\\server\\share\\POS1\\out\\POS1.rep.$1.tmp');
+    assert.equal(sharePath(root, '', win32), root, 'the share folder itself (list)');
+    // The share's own root: \\server\share resolves with a trailing separator, still one per join.
+    assert.equal(sharePath(win32.resolve('\\\\server\\share'), 'POS1.spr.$1', win32), '\\\\server\\share\\POS1.spr.$1');
+    for (const bad of ['../POS2/x', 'out/../../x', 'a\\b', '\\\\other\\share\\x', '/x', 'C:/x']) {
+      assert.throws(() => sharePath(root, bad, win32), (e) => e instanceof TransportError && e.kind === 'config' && e.message.includes(root), bad);
+    }
   });
 
   it('a missing source file is a server error naming it; a path escaping the share is refused', async () => {

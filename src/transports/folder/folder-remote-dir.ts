@@ -224,11 +224,7 @@ export class FolderRemoteDir implements RemoteDir {
 
   /** Share-relative `/` path to an absolute path inside the root; refuses to escape it. */
   private resolve(rel: string): string {
-    const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
-    if (path.isAbsolute(rel) || parts.includes('..') || rel.includes('\\') || rel.includes('\0')) {
-      throw new TransportError('config', `folder transport: path '${rel}' must be relative to the share '${this.root}' (no leading '/', '..' or '\\')`);
-    }
-    return path.join(this.root, ...parts);
+    return sharePath(this.root, rel);
   }
 
   private async assertRootReachable(op: string, rel: string, cause: unknown): Promise<void> {
@@ -252,6 +248,20 @@ export class FolderRemoteDir implements RemoteDir {
     }
     return fsTransportError('server', op, rel, this.root, e);
   }
+}
+
+/**
+ * A share-relative `/` path (what the sequenced layer names) as an absolute path inside `root`, joined
+ * with the platform's separators: on Windows a UNC root `\\server\share\POS1` gives
+ * `\\server\share\POS1\out\POS1.rep.$1`. Refuses a path that would leave the share. `p` is node:path
+ * (path.win32 in a test of the Windows rules on any platform).
+ */
+export function sharePath(root: string, rel: string, p: path.PlatformPath = path): string {
+  const parts = rel.split('/').filter((x) => x !== '' && x !== '.');
+  if (p.isAbsolute(rel) || parts.includes('..') || rel.includes('\\') || rel.includes('\0')) {
+    throw new TransportError('config', `folder transport: path '${rel}' must be relative to the share '${root}' (no leading '/', '..' or '\\')`);
+  }
+  return p.join(root, ...parts);
 }
 
 /**
