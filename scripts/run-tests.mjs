@@ -44,6 +44,10 @@ const LINUX_ONLY = [
   ['test/ops/systemd', 'the systemd unit'],
   ['test/ops/quickstart', "runs the README's quick start in sh"],
   ['test/ops/sea', "builds and runs the Linux single executable (every agent this job starts runs the Windows executable's own script, .wintest/kassir-agent.cjs)"],
+  ...['test/docs/', 'test/ops/import-circles', 'test/store/one-writer'].map((f) => [
+    f,
+    "reads the repository's own source text (the same on every platform); the Windows job runs bundles, without the sources beside them",
+  ]),
   ['test/fuzz/', 'properties of pure code (parsers, config), no file system or process: the same JavaScript on every platform, run by the Linux job'],
 ];
 
