@@ -11,6 +11,7 @@ import { controlSocketPath } from './control/socket-path.js';
 import { ControlServer, ControlSocketNotPrivateError } from './control/server.js';
 import { Exchange } from './exchange/exchange.js';
 import { failedOnce, pending, type ExchangeOnceResult } from './exchange/once.js';
+import type { ProgressSnapshot } from './exchange/progress.js';
 import type { ClosableLogger } from './log.js';
 import { MetricsServer, metricsText, type MetricsSource } from './metrics.js';
 import { TextfileExport } from './metrics/textfile.js';
@@ -43,6 +44,8 @@ export class Agent {
   private stopping = false;
   private stopped?: Promise<void>;
   metricsPort?: number;
+  /** Set by run --once on a terminal: every change of an exchange's work in flight (its bar, progress-bar.ts). */
+  onProgress?: (pos: number, inFlight: ProgressSnapshot[]) => void;
   /** Set by the daemon: what `POST /stop` (the `stop` command) does; unset in run --once. */
   onStopRequest?: () => { pid: number; deadlineMs: number };
 
@@ -61,7 +64,9 @@ export class Agent {
     if (tillProblem) throw new Error(`till.dir: ${tillProblem}`);
     const store = new Store(slot.config.dataDir, { retentionDays: slot.config.archive.retentionDays }, slot.log);
     const transport = await createTransport(slot.config, slot.log);
-    return new Exchange(slot.config, store, transport, slot.log);
+    const exchange = new Exchange(slot.config, store, transport, slot.log, { progressLogMs: this.loaded.config.log.progressIntervalMs });
+    if (this.onProgress) exchange.progress.subscribe((inFlight) => this.onProgress!(slot.config.pos, inFlight));
+    return exchange;
   }
 
   // ---------------------------------------------------------------- daemon

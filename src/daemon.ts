@@ -11,6 +11,7 @@ import { Agent } from './agent.js';
 import type { LoadedConfig } from './config/load.js';
 import { pending, type ExchangeOnceResult } from './exchange/once.js';
 import { createLogger, type ClosableLogger } from './log.js';
+import { ProgressBar } from './progress-bar.js';
 import { STOP_TIMINGS } from './util/stop-step.js';
 
 export function agentLogger(loaded: LoadedConfig): ClosableLogger {
@@ -21,10 +22,15 @@ export function agentLogger(loaded: LoadedConfig): ClosableLogger {
 /** Runs one full cycle of every exchange and stops. */
 export async function runOnce(loaded: LoadedConfig): Promise<{ ok: boolean; results: ExchangeOnceResult[] }> {
   const log = agentLogger(loaded);
+  const agent = new Agent(loaded, log);
+  // A bar on a terminal only: no escape codes in logs, pipes or scheduled tasks.
+  const bar = ProgressBar.forTerminal();
+  if (bar) agent.onProgress = (pos, inFlight) => bar.update(pos, inFlight);
   try {
-    const results = await new Agent(loaded, log).runOnce();
+    const results = await agent.runOnce();
     return { ok: !results.some(pending), results };
   } finally {
+    bar?.clear();
     await log.close();
   }
 }

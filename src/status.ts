@@ -6,6 +6,7 @@
 import * as fs from 'node:fs/promises';
 import type { Config, ExchangeConfig } from './config/schema.js';
 import type { ExchangeLive } from './exchange/live.js';
+import type { ProgressSnapshot } from './exchange/progress.js';
 import { formatShiftLine } from './shifts/status-line.js';
 import { summarizeShifts, type ShiftSummary } from './shifts/summary.js';
 import { Store } from './store/store.js';
@@ -114,6 +115,17 @@ function formatBytes(n: number): string {
   return `${Math.round(n / 1024 / 1024)} MB`;
 }
 
+const ACTIVITY_NAMES: Record<ProgressSnapshot['activity'], string> = { 'reference-download': 'reference download', 'backlog-drain': 'backlog drain' };
+
+/** One activity in flight, for `status` and `run --once`'s bar: `reference download: 4 MB of 10 MB (40%), 512 KB/s, about 12s left`. */
+export function describeProgress(p: ProgressSnapshot): string {
+  const amount = (n: number) => (p.unit === 'bytes' ? formatBytes(Math.round(n)) : `${n} package${n === 1 ? '' : 's'}`);
+  const of = p.total !== undefined ? ` of ${amount(p.total)}${p.total > 0 ? ` (${Math.floor((100 * p.done) / p.total)}%)` : ''}` : ' (total not known yet)';
+  const rate = p.rate !== undefined ? `, ${p.unit === 'bytes' ? `${formatBytes(Math.round(p.rate))}/s` : `${p.rate} packages/s`}` : '';
+  const eta = p.etaS !== undefined ? `, about ${formatAge(p.etaS * 1000)} left` : '';
+  return `${ACTIVITY_NAMES[p.activity]}: ${amount(p.done)}${of}${rate}${eta}`;
+}
+
 /** Held files listed without --verbose; the rest are counted. */
 const HELD_SHOWN = 5;
 
@@ -131,6 +143,7 @@ export function formatStatus(r: StatusReport, now = Date.now(), opts: { verbose?
     lines.push(`data folder: ${(r.dataFreeBytes / 1024 / 1024).toFixed(0)} MB free`);
   }
   if (r.live?.lastLocalError) lines.push(`last local error: ${r.live.lastLocalError}`);
+  for (const p of r.live?.inFlight ?? []) lines.push(`in flight: ${describeProgress(p)}`);
   lines.push(`last successful pull: ${since(r.lastPullOk)}${r.lastPull && !r.lastPull.ok ? ` · last attempt failed: ${r.lastPull.error}` : ''}`);
   lines.push(`last successful push: ${since(r.lastPushOk)}${r.lastPush && !r.lastPush.ok ? ` · last attempt failed: ${r.lastPush.error}` : ''}`);
   const q = r.queued;

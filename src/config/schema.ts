@@ -282,6 +282,9 @@ const exchangeShape = {
       .describe('Archive and history retention.'),
 };
 
+/** `log.progressIntervalMs`'s default, named for the code that runs without a loaded config (an Exchange built in a test). */
+export const PROGRESS_INTERVAL_MS = 10_000;
+
 /** Keys that concern the whole agent, whatever the number of exchanges. */
 const agentShape = {
     log: z
@@ -290,6 +293,12 @@ const agentShape = {
         dir: path('Folder for the daily JSON-lines log files').optional(),
         console: z.boolean().default(true).describe('Also write readable lines to the console (stdout).'),
         maxFiles: z.string().default('30d').describe('How long daily log files are kept (winston-daily-rotate-file, e.g. 30d or 10 files).'),
+        progressIntervalMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(PROGRESS_INTERVAL_MS)
+          .describe('While a long activity lasts (a reference download, a backlog drain), one `progress` line per this many ms (done of total, rate, time left); shorter work writes none.'),
       })
       .prefault({})
       .describe('Logging.'),

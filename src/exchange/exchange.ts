@@ -11,7 +11,7 @@
  * retried is the retry policy's (retry-policy.ts). Pull and push share the
  * transport and never run at the same time (transport-session.ts).
  */
-import type { ExchangeConfig } from '../config/schema.js';
+import { PROGRESS_INTERVAL_MS, type ExchangeConfig } from '../config/schema.js';
 import { statusOf, type StatusReport } from '../status.js';
 import type { HeldFile } from '../till/collect.js';
 import type { Store } from '../store/store.js';
@@ -27,6 +27,7 @@ import { STOP_TIMINGS, stopStep, within } from '../util/stop-step.js';
 import { FlowHealth, LocalErrors } from './flow-health.js';
 import type { ExchangeLive } from './live.js';
 import type { OnceResult } from './once.js';
+import { ProgressBoard } from './progress.js';
 import { PullFlow } from './pull-flow.js';
 import { PushFlow } from './push-flow.js';
 import type { Random } from './retry-policy.js';
@@ -52,6 +53,8 @@ export class Exchange {
   private readonly pushHealth: FlowHealth;
   private lastTillWaiting = 0;
   private lastHeld = 0;
+  /** Long work in flight (reference downloads, backlog drains): for status, the log and run --once's bar. */
+  readonly progress: ProgressBoard;
 
   constructor(
     private readonly config: ExchangeConfig,
@@ -59,9 +62,15 @@ export class Exchange {
     private readonly store: Store,
     transport: Transport,
     private readonly log: Logger,
-    /** The retry policy's jitter (tests pass their own). */
-    random?: Random,
+    opts: {
+      /** The retry policy's jitter (tests pass their own). */
+      random?: Random;
+      /** How often a long activity writes its `progress` line (`log.progressIntervalMs`). */
+      progressLogMs?: number;
+    } = {},
   ) {
+    const random = opts.random;
+    this.progress = new ProgressBoard(log, opts.progressLogMs ?? PROGRESS_INTERVAL_MS);
     this.deliverer = new TillDeliverer(
       { tillDir: config.till.dir, referenceFile: config.till.referenceFile, requestFile: config.till.requestFile, encoding: config.till.referenceEncoding },
       store,
@@ -81,7 +90,7 @@ export class Exchange {
     this.session = new TransportSession(transport);
     this.pullHealth = new FlowHealth('pull', log, this.localErrors);
     this.pushHealth = new FlowHealth('push', log, this.localErrors);
-    this.push = new PushFlow({ config, store, session: this.session, health: this.pushHealth, log, signal: this.abort.signal, ...(random ? { random } : {}) });
+    this.push = new PushFlow({ config, store, session: this.session, health: this.pushHealth, log, signal: this.abort.signal, progress: this.progress, ...(random ? { random } : {}) });
     this.pull = new PullFlow({
       store,
       session: this.session,
@@ -91,6 +100,7 @@ export class Exchange {
       retry: config.schedule.retry,
       onAnswered: () => this.push.backOfficeAnswered(),
       scans: this.sprScans,
+      progress: this.progress,
     });
     const cleanup = () => void store.cleanup().catch((e) => log.error('store.cleanup.failed', { error: (e as Error).message }));
     this.scheduler = new Scheduler(
@@ -177,6 +187,7 @@ export class Exchange {
       transactionsSent: this.push.stats.transactionsSent,
       bytesSent: this.push.stats.bytesSent,
       ...(this.localErrors.last !== undefined ? { lastLocalError: this.localErrors.last } : {}),
+      inFlight: this.progress.snapshot(),
     };
   }
 

@@ -4,6 +4,7 @@
  * `status` can name it without importing the exchange.
  */
 import type { FailureKind } from '../transports/errors.js';
+import type { ProgressSnapshot } from './progress.js';
 
 /** What the running exchange knows beyond the store: for live status and metrics. */
 export interface ExchangeLive {
@@ -25,4 +26,6 @@ export interface ExchangeLive {
   bytesSent: number;
   /** The last failure on this machine's side (data folder full, till folder unreadable), with its time. */
   lastLocalError?: string;
+  /** Long work under way (a reference download, a backlog drain): done of total, rate, time left. Empty when none (absent from an agent that predates it). */
+  inFlight?: ProgressSnapshot[];
 }

@@ -14,6 +14,7 @@ import type { IncomingPart } from '../transports/transport.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import type { FlowHealth } from './flow-health.js';
+import type { ProgressBoard } from './progress.js';
 import { retryDecision, type BackoffOptions } from './retry-policy.js';
 import type { TransportSession } from './transport-session.js';
 
@@ -29,6 +30,8 @@ export interface PullFlowDeps {
   onAnswered: () => void;
   /** Where the scan of each staged reference part is left for the merge (so it is not scanned twice). */
   scans?: SprScans;
+  /** Where the download's progress is shown (status, log, run --once's bar). */
+  progress?: ProgressBoard;
 }
 
 export class PullFlow {
@@ -60,6 +63,7 @@ export class PullFlow {
           },
           log,
           signal,
+          progress: (unit, done, total) => this.deps.progress?.report('reference-download', unit, done, total),
         });
         await store.recordPull();
         health.recovered();
@@ -71,6 +75,8 @@ export class PullFlow {
         await store
           .recordPull((e as Error).message)
           .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: 'status shows the previous pull outcome until the next one is saved' }));
+      } finally {
+        this.deps.progress?.end('reference-download');
       }
     });
   }

@@ -20,6 +20,7 @@ import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import { SingleFlight } from '../util/single-flight.js';
 import type { FlowHealth } from './flow-health.js';
+import type { ProgressBoard } from './progress.js';
 import { cutShortByAnswer, retryDecision, type Random } from './retry-policy.js';
 import type { TransportSession } from './transport-session.js';
 
@@ -32,6 +33,8 @@ export interface PushFlowDeps {
   signal: AbortSignal;
   /** For the retry policy's jitter (tests pass their own). */
   random?: Random;
+  /** Where a drain's progress is shown (status, log, run --once's bar). */
+  progress?: ProgressBoard;
 }
 
 export interface PushStats {
@@ -117,6 +120,7 @@ export class PushFlow {
       try {
         await this.pushQueue(opts);
       } finally {
+        this.deps.progress?.end('backlog-drain');
         // The deliveries of this run go to the archive in one batch (see Store.checkpoint).
         await store.checkpoint().catch((e) => log.error('store.checkpoint.failed', { error: (e as Error).message, note: 'retried at the end of the next push run; the journal keeps every delivery meanwhile' }));
       }
@@ -126,7 +130,7 @@ export class PushFlow {
   /** Pushes queued packages in order (sealing the open one when due) until the queue is empty or an attempt fails. */
   private async pushQueue(opts: { force?: boolean }): Promise<void> {
     const { store, config } = this.deps;
-    for (;;) {
+    for (let sent = 0; ; sent++) {
       if (this.stopping && !opts.force) return;
       let head = store.queued()[0]?.number;
       if (head === undefined) {
@@ -143,6 +147,7 @@ export class PushFlow {
         if (!sealed) return;
         head = sealed.number;
       }
+      this.deps.progress?.report('backlog-drain', 'packages', sent, sent + store.queued().length);
       if (!(await this.pushOne(head))) return;
     }
   }

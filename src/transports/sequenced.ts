@@ -38,7 +38,7 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareSprPartNames, sprPartNumber } from '../formats/spr-names.js';
-import { failpoint } from '../util/failpoints.js';
+import { failpoint, holdpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import { TransportError } from './errors.js';
 import { AheadUploads } from './ahead-uploads.js';
@@ -188,19 +188,18 @@ export class SequencedFilesTransport implements Transport {
     let seq = 0;
     const parts = (await this.remote.list(dir)).filter((e) => this.isPart(e.name, base));
     const byName = new Map(parts.map((e) => [e.name, e]));
+    // Progress: bytes of every part listed (a first load of a catalogue can be tens of MB).
+    const total = parts.reduce((s, e) => s + e.size, 0);
+    let before = 0;
     for (const e of orderParts(parts, base).map((n) => byName.get(n)!)) {
       if (ctx.signal.aborted) throw new TransportError('unreachable', 'pull aborted: the agent is stopping');
+      if (seq > 0) await holdpoint('pull.part.next');
       const remoteName = joinRemote(dir, e.name);
       const localPath = join(ctx.tmpDir, `pull-${Date.now()}-${++seq}`);
       const started = Date.now();
-      let lastLogged = 0;
-      const bytes = await this.remote.download(remoteName, localPath, (b) => {
-        // Progress for large first loads of a catalogue: one line per 10 MB.
-        if (b - lastLogged >= 10 * 1024 * 1024) {
-          lastLogged = b;
-          ctx.log.info('pull.progress', { part: remoteName, bytes: b, of: e.size });
-        }
-      });
+      ctx.progress?.('bytes', before, total);
+      const bytes = await this.remote.download(remoteName, localPath, (b) => ctx.progress?.('bytes', before + b, total));
+      before += bytes;
       if (bytes !== e.size && e.size > 0) {
         // The back office is still writing it (no temp-then-rename on its side). It and every
         // part after it wait for the next cycle: a later part must never be applied before it.

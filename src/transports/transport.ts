@@ -48,6 +48,13 @@ export interface PullContext {
   quarantine(raw: Buffer, remoteName: string, reason: string, cursor: TransportCursor): Promise<void>;
   log: Logger;
   signal: AbortSignal;
+  /**
+   * How far the download is, for `status`, the log's `progress` lines and
+   * `run --once`'s bar: `done` of `total` (undefined while unknown) bytes or
+   * packages since this pull began. Advice only: it changes nothing of what
+   * is staged or acknowledged. Optional: a transport may not call it.
+   */
+  progress?(unit: 'bytes' | 'packages', done: number, total?: number): void;
 }
 
 export interface PullResult {

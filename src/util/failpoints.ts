@@ -11,6 +11,9 @@
  * A crash is a SIGKILL of the agent's own process: no cleanup, no flush, like a
  * power cut as far as the process is concerned.
  */
+import { access, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 interface Rule {
   action: 'kill' | 'eio' | 'enospc';
   /** Fire on the n-th hit (1 = first). */
@@ -78,4 +81,29 @@ export function failpoint(name: FailpointName): void {
 export function setFailpoints(spec: string | undefined): void {
   parse(spec);
   hits.clear();
+}
+
+/**
+ * Hold points: where a test holds the agent mid-work, to look at it (its
+ * `status` while a download is under way) without racing it. They do nothing
+ * unless KASSIR_HOLDPOINTS names them and KASSIR_HOLD_DIR is set; then the
+ * n-th hit of `name` writes `<dir>/<name>.<n>.held` and waits until the test
+ * creates `<dir>/<name>.<n>.go`.
+ */
+export const HOLDPOINTS = ['pull.part.next'] as const;
+export type HoldpointName = (typeof HOLDPOINTS)[number];
+
+const holds = new Set((process.env.KASSIR_HOLDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+const holdHits = new Map<string, number>();
+
+export async function holdpoint(name: HoldpointName): Promise<void> {
+  const dir = process.env.KASSIR_HOLD_DIR;
+  if (holds.size === 0 || !holds.has(name) || !dir) return;
+  const n = (holdHits.get(name) ?? 0) + 1;
+  holdHits.set(name, n);
+  await writeFile(join(dir, `${name}.${n}.held`), '');
+  for (;;) {
+    if (await access(join(dir, `${name}.${n}.go`)).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

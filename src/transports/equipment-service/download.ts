@@ -214,6 +214,7 @@ export class Downloader {
       await this.folder.save(expected, text);
       await persist({ ...cursor, transfer: { ...t, stored: expected, total: head.packageTotal } });
       ctx.log.info('es.package', { transfer: t.id, package: expected, total: head.packageTotal, bytes: Buffer.byteLength(text), durationMs: Date.now() - started });
+      ctx.progress?.('packages', expected, head.packageTotal);
     }
     return this.deliver(ctx, cursor);
   }

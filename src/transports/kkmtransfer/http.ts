@@ -31,6 +31,8 @@ export interface HttpCall {
   answerStatuses?: number[];
   /** What a 404 means at this address, for the operator (default: no KKMTransfer service there). */
   notFoundHint?: string;
+  /** Bytes of a 2xx answer's body received so far, of its Content-Length when the server gives one. */
+  onBody?: (bytes: number, total: number | undefined) => void;
 }
 
 export interface HttpAnswer {
@@ -75,7 +77,9 @@ export async function httpCall(c: HttpCall): Promise<HttpAnswer> {
     throw networkError(e, c.what, c.signal, c.url);
   }
   const ok = (res.statusCode >= 200 && res.statusCode < 300) || (c.answerStatuses?.includes(res.statusCode) ?? false);
-  const text = await readCapped(res.body, ok ? c.maxAnswerBytes : ERROR_BODY_BYTES, !ok, c);
+  const length = Number(res.headers['content-length']);
+  const onChunk = ok && c.onBody ? (bytes: number) => c.onBody!(bytes, Number.isSafeInteger(length) ? length : undefined) : undefined;
+  const text = await readCapped(res.body, ok ? c.maxAnswerBytes : ERROR_BODY_BYTES, !ok, c, onChunk);
   if (ok) return { status: res.statusCode, text };
   const answer = snippet(text, c.secrets);
   const status = res.statusCode;
@@ -93,7 +97,7 @@ export async function httpCall(c: HttpCall): Promise<HttpAnswer> {
   });
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], max: number, truncateQuietly: boolean, c: HttpCall): Promise<string> {
+async function readCapped(body: Dispatcher.ResponseData['body'], max: number, truncateQuietly: boolean, c: HttpCall, onChunk?: (bytes: number) => void): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   try {
@@ -109,6 +113,7 @@ async function readCapped(body: Dispatcher.ResponseData['body'], max: number, tr
         throw new TransportError('protocol', `${c.what}: the answer is larger than ${max} bytes (transport.maxPackageBytes)`);
       }
       chunks.push(b);
+      onChunk?.(total);
     }
   } catch (e) {
     if (e instanceof TransportError) throw e;

@@ -41,7 +41,7 @@ import type {
 import { encodeBase64 } from '../../formats/base64.js';
 import { makeZip } from '../../formats/zip.js';
 import { ERRCODE_DUPLICATE, ERRCODE_NOTHING, ERRCODE_OK, parseReceiveEnvelope, parseSendAnswer, readReceivePackage, snippet } from './answers.js';
-import { httpAgent, httpCall } from './http.js';
+import { httpAgent, httpCall, type HttpCall } from './http.js';
 import { unpackPackage, UnreadablePackage } from './unpack.js';
 import { joinUrl, parseServiceRoot, type ServiceRoot } from './urls.js';
 
@@ -119,13 +119,20 @@ export class KkmTransferTransport implements Transport {
     let cursor = this.readCursor(ctx.cursor);
     let parts = 0;
     let bytes = 0;
+    let received = 0;
     for (;;) {
       ctx.signal.throwIfAborted();
       const n = cursor.nextReceive;
       const what = `ReceiveData ${this.opts.pos}/${n}`;
       const started = Date.now();
       // Transport errors, unreadable envelopes and errcodes other than 0/3 throw here: the counter stays, the package is asked for again later.
-      const { text } = await this.call(ctx.signal, 'GET', [String(this.opts.pos), String(n)], what, this.maxAnswerBytes());
+      // Progress: the bytes of this pull's packages; the total is what is known so far (the packages before and this one's length).
+      let got = 0;
+      const { text } = await this.call(ctx.signal, 'GET', [String(this.opts.pos), String(n)], what, this.maxAnswerBytes(), undefined, (b, of) => {
+        got = b;
+        ctx.progress?.('bytes', received + b, of !== undefined ? received + of : undefined);
+      });
+      received += got;
       const envelope = parseReceiveEnvelope(text, what, this.secrets());
       if (envelope.errcode === ERRCODE_NOTHING) {
         ctx.log.debug('pull.nothing', { package: n, durationMs: Date.now() - started });
@@ -245,7 +252,7 @@ export class KkmTransferTransport implements Transport {
     return { ...c, nextReceive: n };
   }
 
-  private async call(signal: AbortSignal, method: 'GET' | 'POST', segments: string[], what: string, maxAnswerBytes: number, body?: string) {
+  private async call(signal: AbortSignal, method: 'GET' | 'POST', segments: string[], what: string, maxAnswerBytes: number, body?: string, onBody?: HttpCall['onBody']) {
     const root = this.root!;
     const url = joinUrl(root.url, ...segments);
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -264,6 +271,7 @@ export class KkmTransferTransport implements Transport {
       what,
       secrets: this.secrets(),
       user: this.credentials()?.user,
+      ...(onBody ? { onBody } : {}),
     });
   }
 
