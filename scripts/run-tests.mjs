@@ -38,6 +38,7 @@ const LINUX_ONLY = [
   ]),
   ['test/reliability/harness-ftp', 'starts ProFTPD, which has no Windows build'],
   ['test/reliability/disk-full', 'a full disk made with a Linux tmpfs mount'],
+  ['test/e2e/progress-tty', "runs run --once under a pseudo-terminal made by util-linux `script`, which Windows has not (the bar's code is the same there; without a terminal it draws nothing)"],
   ['test/reliability/', "the reliability harness (kill loops, power loss, hostile input) runs on Linux only for the Windows job's time budget; crash recovery under Windows Node is e2e/crash and e2e/kkmtransfer-crash"],
   ['test/monitoring/', 'Prometheus, promtool and the Zabbix agent run here as Debian packages (the Windows side of monitoring reads the same `status --json`)'],
   ['test/ops/install-linux', 'install-linux.sh: a Linux install (useradd, systemd, sudo)'],

@@ -38,7 +38,8 @@ export class ProgressBar {
     const filled = s.total ? Math.min(BAR_WIDTH, Math.floor((BAR_WIDTH * s.done) / s.total)) : 0;
     const bar = s.total ? `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ` : '';
     const line = `POS ${pos0} ${bar}${describeProgress(s)}`;
-    this.out.write(CLEAR_LINE + line.slice(0, Math.max(20, (this.out.columns ?? 80) - 1)));
+    // A terminal that does not tell its width (0) gets 80 columns; never wider than it, or the line would wrap.
+    this.out.write(CLEAR_LINE + line.slice(0, (this.out.columns || 80) - 1));
     this.shown = true;
   }
 
