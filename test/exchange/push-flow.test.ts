@@ -11,12 +11,13 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { it, type TestContext } from 'node:test';
 import { FlowHealth, LocalErrors } from '../../src/exchange/flow-health.js';
+import { ProgressBoard } from '../../src/exchange/progress.js';
 import { PushFlow } from '../../src/exchange/push-flow.js';
 import { TransportSession } from '../../src/exchange/transport-session.js';
 import { Store } from '../../src/store/store.js';
 import { ReportCollector } from '../../src/till/collect.js';
 import { TransportError } from '../../src/transports/errors.js';
-import type { memoryLogger } from '../../src/util/logger.js';
+import { memoryLogger } from '../../src/util/logger.js';
 import { dropReport, reportFile } from '../helpers/kassir.js';
 import { openTempStore } from '../helpers/temp-store.js';
 import { FakeTransport } from './fake-transport.js';
@@ -24,7 +25,7 @@ import { FakeTransport } from './fake-transport.js';
 const RETRY = { initialMs: 60_000, maxMs: 600_000, jitter: 0.5 };
 
 /** A store with `receipts` receipts of 3 transactions collected (packages of `maxTransactions`), and a push flow over a fake transport. */
-async function setup(t: TestContext, o: { receipts: number; maxTransactions?: number; flushMs?: number; retry?: typeof RETRY; random?: () => number }) {
+async function setup(t: TestContext, o: { receipts: number; maxTransactions?: number; flushMs?: number; retry?: typeof RETRY; random?: () => number; progress?: ProgressBoard }) {
   const { till, store, log } = await openTempStore(t, 'push');
   const maxTransactions = o.maxTransactions ?? 6;
   const r = reportFile(Array.from({ length: o.receipts }, (_, i) => ({ receipt: i + 1, lines: 1 })), 1);
@@ -40,6 +41,7 @@ async function setup(t: TestContext, o: { receipts: number; maxTransactions?: nu
     log,
     signal: new AbortController().signal,
     random: o.random ?? (() => 0.5),
+    ...(o.progress ? { progress: o.progress } : {}),
   });
   t.after(() => flow.stop());
   return { store, transport, flow, health, log, txs: r.txs };
@@ -67,6 +69,17 @@ it('sends every package in order, seals the open one (flushMs 0), opens the tran
   assert.deepEqual(flow.stats, { attempts: { delivered: 3, failed: 0 }, transactionsSent: 15, bytesSent: flow.stats.bytesSent });
   assert.ok(flow.stats.bytesSent > 0);
   assert.equal(flow.nextAttemptAt, undefined);
+});
+
+it('a drain reports its progress in packages: done of what is queued (the open package joins once sealed), then nothing in flight', async (t) => {
+  const board = new ProgressBoard(memoryLogger(), 60_000);
+  const seen: string[] = [];
+  board.subscribe((inFlight) => seen.push(inFlight.map((p) => `${p.activity} ${p.done}/${p.total} ${p.unit}`).join() || 'none'));
+  const { transport, flow } = await setup(t, { receipts: 5, progress: board });
+  await flow.trigger();
+  assert.deepEqual(transport.delivered, [1, 2, 3]);
+  assert.deepEqual(seen, ['backlog-drain 0/2 packages', 'backlog-drain 1/2 packages', 'backlog-drain 2/3 packages', 'none']);
+  assert.deepEqual(board.snapshot(), []);
 });
 
 it('a failure backs off by the policy (jitter injected): nothing is sent meanwhile; a connection failure reconnects; retryNow sends at once', async (t) => {
