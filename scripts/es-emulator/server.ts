@@ -10,7 +10,8 @@
  * is ignored then); a new preparation clears the device's queue; groups go
  * first, N elements per package, every package repeats Units and FullExport;
  * a package counts as sent the moment it is returned, and the change
- * registrations go when package 1 leaves; `Restart=true` marks all unsent
+ * registrations go when package 1 leaves (an element changed again after the
+ * transfer was prepared stays registered for the next one); `Restart=true` marks all unsent
  * again; an error record answers a Fault on every call.
  * `GetPriceList` gives the changes in one piece (dropping the registrations
  * as it answers), `GetGood` the goods with a barcode; `GetDocs` nothing.
@@ -78,6 +79,16 @@ export interface EsRequestRecord {
   answer?: string;
 }
 
+/** A transfer the price-list queue formed (what it holds, for tests that check what reached the till). */
+export interface EsTransferRecord {
+  device: string;
+  tid: string;
+  full: boolean;
+  packages: number;
+  /** Its elements (groups first) as they were when it was prepared. */
+  elements: Element[];
+}
+
 export interface PostedDoc {
   device: string;
   docType: string;
@@ -92,6 +103,8 @@ export interface EsEmulator {
   port: number;
   readonly requests: readonly EsRequestRecord[];
   readonly posted: readonly PostedDoc[];
+  /** Every transfer formed, in order (a pending one returned again is not a new one). */
+  readonly transfers: readonly EsTransferRecord[];
   /** Replaces the catalogue; what changed is registered for every device's next incremental transfer. */
   setCatalog(c: Catalog): void;
   addTrap(t: EsTrap): void;
@@ -110,8 +123,11 @@ interface Queue {
   error?: string;
   /** GetPriceListPackage calls still answered "not formed". */
   unformedLeft: number;
-  /** The change registrations this transfer carries: dropped when package 1 leaves. */
-  carries: Set<string>;
+  /**
+   * The change registrations this transfer carries (key -> the element as it was when prepared): dropped when
+   * package 1 leaves, unless the element changed again since (that change goes into the next transfer).
+   */
+  carries: Map<string, string | undefined>;
 }
 
 const DEFAULT_SETTINGS: SettingsSpec = { companyName: 'ООО "Ромашка"', storeName: 'Магазин №1', inn: '7701234567', allowDiscounts: true };
@@ -127,6 +143,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
   for (const t of opts.traps ?? []) addTrap(t);
   const requests: EsRequestRecord[] = [];
   const posted: PostedDoc[] = [];
+  const transfers: EsTransferRecord[] = [];
   const queues = new Map<string, Queue>();
   /** Per device: keys of elements changed since they last left in a package 1. */
   const registrations = new Map<string, Set<string>>();
@@ -162,7 +179,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     const tid = randomUUID();
     const failure = takeTrap('prepare-error');
     if (failure) {
-      queues.set(id, { tid, packages: [], error: failure.text, unformedLeft: 0, carries: new Set() });
+      queues.set(id, { tid, packages: [], error: failure.text, unformedLeft: 0, carries: new Map() });
       return tid;
     }
     const regs = registrations.get(id) ?? new Set<string>();
@@ -176,7 +193,9 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     for (let i = 0; i < total; i++) {
       packages.push({ xml: packageXml({ version, number: i + 1, total, fullExport: full, units, elements: chosen.slice(i * n, (i + 1) * n) }), sent: false });
     }
-    queues.set(id, { tid, packages, unformedLeft: takeTrap('unformed')?.calls ?? 0, carries: new Set(full ? [...regs] : chosen.map(elementKey)) });
+    const carried = full ? [...regs] : chosen.map(elementKey);
+    queues.set(id, { tid, packages, unformedLeft: takeTrap('unformed')?.calls ?? 0, carries: new Map(carried.map((k) => [k, snapshot.get(k)])) });
+    transfers.push({ device: id, tid, full, packages: total, elements: structuredClone(chosen) });
     return tid;
   }
 
@@ -195,7 +214,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     q.packages[i]!.sent = true;
     if (i === 0) {
       const regs = registrations.get(id);
-      for (const k of q.carries) regs?.delete(k);
+      for (const [k, was] of q.carries) if (snapshot.get(k) === was) regs?.delete(k);
     }
     return { xml: q.packages[i]!.xml, label: `${i + 1}/${q.packages.length}` };
   }
@@ -333,6 +352,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     port,
     requests,
     posted,
+    transfers,
     setCatalog,
     addTrap,
     setDevice: (id, d) => {
