@@ -10,8 +10,11 @@
  * is ignored then); a new preparation clears the device's queue; groups go
  * first, N elements per package, every package repeats Units and FullExport;
  * a package counts as sent the moment it is returned, and the change
- * registrations go when package 1 leaves (an element changed again after the
- * transfer was prepared stays registered for the next one); `Restart=true` marks all unsent
+ * registrations it carries go when package 1 leaves; an element changed again
+ * after the transfer was prepared stays registered for the next one, as 1C's
+ * exchange registrations do (a record made after a message was formed is not
+ * deleted with it; that УТ's offline-equipment registrations keep this rule
+ * is assumed, not known); `Restart=true` marks all unsent
  * again; an error record answers a Fault on every call.
  * `GetPriceList` gives the changes in one piece (dropping the registrations
  * as it answers), `GetGood` the goods with a barcode; `GetDocs` nothing.

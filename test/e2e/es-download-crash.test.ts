@@ -193,10 +193,10 @@ function catalogState(c: Catalog): string[] {
 function killPoint(ws: Workspace, round: number): KillAt {
   const points: KillAt[] = [
     { after: { lockFile: join(ws.data, 'agent.lock') }, delayMs: [0, 60] },
-    { after: ' es.transfer.prepared ', delayMs: [0, 80], guardMs: 20_000 },
-    { after: ' es.package ', delayMs: [0, 60], guardMs: 20_000 },
+    { after: ' es.transfer.prepared ', delayMs: [0, 80] },
+    { after: ' es.package ', delayMs: [0, 60] },
     { after: 'store.opened', delayMs: [0, 1500] },
-    { after: ' es.transfer.staged ', delayMs: [0, 20], guardMs: 20_000 },
+    { after: ' es.transfer.staged ', delayMs: [0, 20] },
   ];
   return { ...points[round % points.length]!, env };
 }
