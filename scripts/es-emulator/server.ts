@@ -78,7 +78,7 @@ export interface EsRequestRecord {
   params: Record<string, string>;
   /** `ok`, `fault`, `dropped` or an HTTP status. */
   result: string | number;
-  /** GetPriceListPackage: what was answered (`3/5`, `unformed`). */
+  /** GetPriceListPackage: what was answered (`3/5`, `unformed`); PreparePriceList, PrepareFullPriceList: the TransferID. */
   answer?: string;
 }
 
@@ -255,9 +255,10 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
       case 'GetSettings':
         return { value: settingsXml(version, settings) };
       case 'PreparePriceList':
-        return { value: prepare(id, dev, false) };
-      case 'PrepareFullPriceList':
-        return { value: prepare(id, dev, p.get('FullPriceList') === 'true') };
+      case 'PrepareFullPriceList': {
+        const tid = prepare(id, dev, op === 'PrepareFullPriceList' && p.get('FullPriceList') === 'true');
+        return { value: tid, answer: tid };
+      }
       case 'GetPriceListPackage': {
         const r = getPackage(id, dev, p.get('TransferID') ?? '', p.get('Restart') === 'true');
         return { value: r.xml, answer: r.label };

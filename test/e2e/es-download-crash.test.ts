@@ -18,9 +18,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { makeWorkspace, randInt, runCli, type Workspace } from '../helpers/kassir.js';
+import { makeWorkspace, randInt, runCli } from '../helpers/kassir.js';
 import { runAndKill, type KillAt } from '../helpers/kill-at.js';
 import { ES_DEVICE, ES_PASSWORD, ES_USER, esEmulatorFor } from '../helpers/es-emulator.js';
+import { logLines } from '../helpers/kkm-agent.js';
 import type { Catalog, CatalogItem, Element } from '../../scripts/es-emulator/catalog.js';
 import type { EsTransferRecord } from '../../scripts/es-emulator/server.js';
 
@@ -186,17 +187,19 @@ function catalogState(c: Catalog): string[] {
 // ------------------------------------------------------------------ the kills
 
 /**
- * Where a round's kill lands, keyed to the agent's progress: in start-up recovery (it has taken the data-folder
- * lock), somewhere in its life, right after a transfer was prepared or a package kept (inside the download), or
- * right after the reference file was staged (before or during its delivery to the till).
+ * Where a round's kill lands, keyed to the agent's progress: right after a transfer was prepared or a package
+ * kept (inside the download), somewhere in its life, right after the reference file was staged (before or
+ * during its delivery to the till), or in start-up recovery: right after it took over the lock the previous
+ * kill left (its own log line; polling the lock file itself would, on Windows, make the agent's exclusive
+ * open of it fail now and then).
  */
-function killPoint(ws: Workspace, round: number): KillAt {
+function killPoint(round: number): KillAt {
   const points: KillAt[] = [
-    { after: { lockFile: join(ws.data, 'agent.lock') }, delayMs: [0, 60] },
     { after: ' es.transfer.prepared ', delayMs: [0, 80] },
     { after: ' es.package ', delayMs: [0, 60] },
     { after: 'store.opened', delayMs: [0, 1500] },
     { after: ' es.transfer.staged ', delayMs: [0, 20] },
+    { after: ' store.lock.stale ', delayMs: [0, 60] },
   ];
   return { ...points[round % points.length]!, env };
 }
@@ -245,12 +248,30 @@ describe('SIGKILL at random moments during equipment-service downloads (the agen
       const files = loaded.map((l) => readLoaded(l, codes));
       // Transfers without goods deliver nothing.
       const transfers = emu.transfers.filter((x) => x.elements.some((e) => e.kind === 'good'));
-      const accounted = matchTransfers(files, transfers.map((x) => ({ full: x.full, lines: transferLines(x.elements) })));
-      return { files, accounted, transfers };
+      try {
+        const accounted = matchTransfers(files, transfers.map((x) => ({ full: x.full, lines: transferLines(x.elements) })));
+        return { files, accounted, transfers };
+      } catch (e) {
+        throw new Error(`${when}: ${(e as Error).message}\n${await history(transfers)}`, { cause: e });
+      }
+    };
+
+    /** What 1C formed and what the agent did with it, for a failure's message. */
+    const history = async (transfers: EsTransferRecord[]) => {
+      const short = (tid: unknown) => String(tid).slice(0, 8);
+      const formed = transfers.map((x, i) => `transfer ${i + 1}: ${short(x.tid)} ${x.full ? 'full' : 'incremental'}, ${x.packages} packages, ${transferLines(x.elements).length} lines`);
+      const calls = emu.requests
+        .filter((q) => q.op.startsWith('Prepare') || q.op === 'GetPriceListPackage')
+        .map((q) => (q.op === 'GetPriceListPackage' ? `  get ${short(q.params.TransferID)}${q.params.Restart === 'true' ? ' R' : ''} -> ${q.answer ?? q.result}` : `${q.op} -> ${short(q.answer ?? q.result)}`));
+      const events = (await logLines(ws))
+        .filter((l) => /^(es\.|pull\.|till\.reference|store\.opened)/.test(String(l.event)))
+        .map((l) => `${String(l.event)} ${short(l.transfer ?? '')} ${l.package ?? ''}${l.total !== undefined ? `/${String(l.total)}` : ''} ${l.note ?? l.error ?? ''}`);
+      return ['1C formed:', ...formed, '1C was asked:', ...calls.slice(-150), 'the agent logged:', ...events.slice(-200)].join('\n');
     };
 
     const FULL_AT = Math.floor(KILLS / 2);
     let reached = 0;
+    const missed: string[] = [];
     let downloading = 0;
     for (let round = 0; round < KILLS; round++) {
       if (round > 0) {
@@ -260,11 +281,12 @@ describe('SIGKILL at random moments during equipment-service downloads (the agen
           catalog.goods.splice(randInt(0, catalog.goods.length - 3), 3);
           const asked = await runCli(['full-export', '--config', ws.configFile], { env });
           assert.equal(asked.code, 0, asked.stdout + asked.stderr);
-        }
+            }
         emu.setCatalog(structuredClone(catalog));
       }
-      const k = await runAndKill(ws.configFile, killPoint(ws, round));
+      const k = await runAndKill(ws.configFile, killPoint(round));
       if (k.reached) reached++;
+      else missed.push(`round ${round} (${String(killPoint(round).after).trim()}): ${k.output.split('\n').slice(-6).join(' | ')}`);
       if (diedDownloading(k.output)) downloading++;
       await kassirLoads();
       await check(`after kill ${round + 1}`);
@@ -287,9 +309,9 @@ describe('SIGKILL at random moments during equipment-service downloads (the agen
     const fulls = transfers.filter((x) => x.full).length;
     // A kill inside a transfer costs it (a package 1C returned to a dead agent is asked for again from package 1),
     // and the changes of the rounds until one is done go into one transfer; every fifth round lets one be staged.
-    assert.ok(fulls >= 2 && transfers.length - fulls >= 3, `a full export, incremental transfers, the full export asked for (${fulls} full of ${transfers.length})`);
+    assert.ok(fulls >= 2 && transfers.length - fulls >= 2, `a full export, incremental transfers, the full export asked for (${fulls} full of ${transfers.length})`);
     assert.ok(transfers.every((x) => x.packages >= 2), 'every transfer comes in several packages');
-    assert.equal(reached, KILLS, 'every kill came at its milestone');
+    assert.equal(reached, KILLS, `every kill came at its milestone; not: ${missed.join('\n')}`);
     // Two rounds in five kill right after a transfer was prepared or a package kept: most of those die inside it.
     assert.ok(downloading >= KILLS / 10, `the kills hit an agent inside a download (${downloading} of ${KILLS})`);
     const restarts = emu.requests.filter((q) => q.op === 'GetPriceListPackage' && q.params.Restart === 'true').length;
