@@ -10,7 +10,11 @@
  * is ignored then); a new preparation clears the device's queue; groups go
  * first, N elements per package, every package repeats Units and FullExport;
  * a package counts as sent the moment it is returned, and the change
- * registrations go when package 1 leaves; `Restart=true` marks all unsent
+ * registrations it carries go when package 1 leaves; an element changed again
+ * after the transfer was prepared stays registered for the next one, as 1C's
+ * exchange registrations do (a record made after a message was formed is not
+ * deleted with it; that УТ's offline-equipment registrations keep this rule
+ * is assumed, not known); `Restart=true` marks all unsent
  * again; an error record answers a Fault on every call.
  * `GetPriceList` gives the changes in one piece (dropping the registrations
  * as it answers), `GetGood` the goods with a barcode; `GetDocs` nothing.
@@ -74,8 +78,18 @@ export interface EsRequestRecord {
   params: Record<string, string>;
   /** `ok`, `fault`, `dropped` or an HTTP status. */
   result: string | number;
-  /** GetPriceListPackage: what was answered (`3/5`, `unformed`). */
+  /** GetPriceListPackage: what was answered (`3/5`, `unformed`); PreparePriceList, PrepareFullPriceList: the TransferID. */
   answer?: string;
+}
+
+/** A transfer the price-list queue formed (what it holds, for tests that check what reached the till). */
+export interface EsTransferRecord {
+  device: string;
+  tid: string;
+  full: boolean;
+  packages: number;
+  /** Its elements (groups first) as they were when it was prepared. */
+  elements: Element[];
 }
 
 export interface PostedDoc {
@@ -92,6 +106,8 @@ export interface EsEmulator {
   port: number;
   readonly requests: readonly EsRequestRecord[];
   readonly posted: readonly PostedDoc[];
+  /** Every transfer formed, in order (a pending one returned again is not a new one). */
+  readonly transfers: readonly EsTransferRecord[];
   /** Replaces the catalogue; what changed is registered for every device's next incremental transfer. */
   setCatalog(c: Catalog): void;
   addTrap(t: EsTrap): void;
@@ -110,8 +126,11 @@ interface Queue {
   error?: string;
   /** GetPriceListPackage calls still answered "not formed". */
   unformedLeft: number;
-  /** The change registrations this transfer carries: dropped when package 1 leaves. */
-  carries: Set<string>;
+  /**
+   * The change registrations this transfer carries (key -> the element as it was when prepared): dropped when
+   * package 1 leaves, unless the element changed again since (that change goes into the next transfer).
+   */
+  carries: Map<string, string | undefined>;
 }
 
 const DEFAULT_SETTINGS: SettingsSpec = { companyName: 'ООО "Ромашка"', storeName: 'Магазин №1', inn: '7701234567', allowDiscounts: true };
@@ -127,6 +146,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
   for (const t of opts.traps ?? []) addTrap(t);
   const requests: EsRequestRecord[] = [];
   const posted: PostedDoc[] = [];
+  const transfers: EsTransferRecord[] = [];
   const queues = new Map<string, Queue>();
   /** Per device: keys of elements changed since they last left in a package 1. */
   const registrations = new Map<string, Set<string>>();
@@ -162,7 +182,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     const tid = randomUUID();
     const failure = takeTrap('prepare-error');
     if (failure) {
-      queues.set(id, { tid, packages: [], error: failure.text, unformedLeft: 0, carries: new Set() });
+      queues.set(id, { tid, packages: [], error: failure.text, unformedLeft: 0, carries: new Map() });
       return tid;
     }
     const regs = registrations.get(id) ?? new Set<string>();
@@ -176,7 +196,9 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     for (let i = 0; i < total; i++) {
       packages.push({ xml: packageXml({ version, number: i + 1, total, fullExport: full, units, elements: chosen.slice(i * n, (i + 1) * n) }), sent: false });
     }
-    queues.set(id, { tid, packages, unformedLeft: takeTrap('unformed')?.calls ?? 0, carries: new Set(full ? [...regs] : chosen.map(elementKey)) });
+    const carried = full ? [...regs] : chosen.map(elementKey);
+    queues.set(id, { tid, packages, unformedLeft: takeTrap('unformed')?.calls ?? 0, carries: new Map(carried.map((k) => [k, snapshot.get(k)])) });
+    transfers.push({ device: id, tid, full, packages: total, elements: structuredClone(chosen) });
     return tid;
   }
 
@@ -195,7 +217,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     q.packages[i]!.sent = true;
     if (i === 0) {
       const regs = registrations.get(id);
-      for (const k of q.carries) regs?.delete(k);
+      for (const [k, was] of q.carries) if (snapshot.get(k) === was) regs?.delete(k);
     }
     return { xml: q.packages[i]!.xml, label: `${i + 1}/${q.packages.length}` };
   }
@@ -233,9 +255,10 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
       case 'GetSettings':
         return { value: settingsXml(version, settings) };
       case 'PreparePriceList':
-        return { value: prepare(id, dev, false) };
-      case 'PrepareFullPriceList':
-        return { value: prepare(id, dev, p.get('FullPriceList') === 'true') };
+      case 'PrepareFullPriceList': {
+        const tid = prepare(id, dev, op === 'PrepareFullPriceList' && p.get('FullPriceList') === 'true');
+        return { value: tid, answer: tid };
+      }
       case 'GetPriceListPackage': {
         const r = getPackage(id, dev, p.get('TransferID') ?? '', p.get('Restart') === 'true');
         return { value: r.xml, answer: r.label };
@@ -333,6 +356,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     port,
     requests,
     posted,
+    transfers,
     setCatalog,
     addTrap,
     setDevice: (id, d) => {

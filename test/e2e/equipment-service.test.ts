@@ -269,6 +269,38 @@ describe('equipment-service transport, end to end', () => {
     assert.match(String(why?.reason), /line \d+: Good "Футболка" has no UUID \(mandatory in the format\)/);
   });
 
+  it('bad input: a barcode that does not fit Kassir in the last package refuses the whole price list; a code too long for Kassir is mapped', async (t) => {
+    const catalog = sampleCatalog();
+    // A 1C code longer than Kassir's codes: mapped, not refused. A barcode with ";" cannot be an SPR field: refused.
+    catalog.goods.push({ attrs: { UUID: 'b0000000-0000-0000-0000-000000000010', Code: '12345678901234', Name: 'Сок', TaxRate: '10', Price: '120', CalculationSubject: 1 }, barcodes: ['4600000000080'] });
+    catalog.goods.push({ attrs: { UUID: 'b0000000-0000-0000-0000-000000000011', Code: '100600', Name: 'Чай', TaxRate: '10', Price: '99', CalculationSubject: 1 }, barcodes: ['4600000000097', '46000;00103'] });
+    const emu = await esEmulatorFor(t, { devices: { [ES_DEVICE]: { version: 3003, perPackage: 3 } }, catalog });
+    const ws = await esWorkspace(t, emu.url);
+    const r1 = await once(ws);
+    assert.notEqual(r1.code, 0);
+    assert.deepEqual(packageCalls(emu), ['1/4', '2/4', '3/4', '4/4'], 'the bad barcode is in the last package');
+    await assert.rejects(fs.access(join(ws.till, 'POS1.spr')), 'nothing half-delivered');
+    const refused = (await logLines(ws)).find((l) => l.event === 'es.transfer.refused');
+    assert.match(String(refused?.reason), /package 4\/4, line \d+: the barcode "46000;00103" of "Чай" does not fit a Kassir barcode field .*fix it in 1C, then run kassir-agent full-export/);
+    assert.equal((await fs.readdir(join(ws.data, 'quarantine'))).filter((n) => n.endsWith('.why.txt')).length, 4, 'the four packages are kept');
+    assert.deepEqual(await fs.readdir(join(ws.data, 'equipment-service', 'transfer')).catch(() => []), [], 'no package left half-way');
+    // The operator fixes the barcode in 1C and asks for a full export.
+    catalog.goods.at(-1)!.barcodes = ['4600000000097', '4600000000103'];
+    emu.setCatalog(catalog);
+    assert.equal((await runCli(['full-export', '--config', ws.configFile])).code, 0);
+    const r2 = await once(ws);
+    assert.equal(r2.code, 0, r2.stdout + r2.stderr);
+    const lines = dataLines(await referenceFile(ws));
+    assert.deepEqual(lines.slice(0, FULL_LINES.length), FULL_LINES);
+    assert.deepEqual(lines.slice(FULL_LINES.length), [
+      '800000001;4600000000080;Сок;Сок;120.00;;;0;;99;2;;;;;;1',
+      '100600;4600000000097;Чай;Чай;99.00;;;0;;99;2;;;;;;1',
+      '#100600;4600000000103;Чай;Чай;99.00;;;;;1',
+    ]);
+    const codes = JSON.parse(await fs.readFile(join(ws.data, 'equipment-service', 'codes.json'), 'utf8')) as { goods: Record<string, number> };
+    assert.equal(codes.goods['12345678901234'], 800000001);
+  });
+
   it("the example (examples/equipment-service.yaml) against the emulator run from the command line with the example catalogue", { skip: CLI_EMULATOR_SKIP }, async (t) => {
     const root = await makeTempDir('es-example');
     t.after(() => removeDir(root));

@@ -19,6 +19,8 @@ export interface KillAt {
   delayMs: [number, number];
   /** Give up waiting for the milestone after this long (default 60 s). */
   guardMs?: number;
+  /** Added to the agent's environment (a secret the config names, e.g.). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -33,7 +35,7 @@ async function holdsLock(lockFile: string, pid: number): Promise<boolean> {
 }
 
 export async function runAndKill(configFile: string, at: KillAt): Promise<{ reached: boolean; output: string }> {
-  const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, 'run', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, 'run', '--config', configFile], { cwd: ROOT, env: { ...process.env, ...at.env }, stdio: ['ignore', 'pipe', 'ignore'] });
   let output = '';
   let exitedEarly = false;
   const exited = new Promise<void>((r) =>

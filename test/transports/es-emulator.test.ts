@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { SUPPORTED_VERSIONS, readPackage, readPriceList, readSettings, versionNamespace } from '../../src/transports/equipment-service/messages.js';
 import { TransportError } from '../../src/transports/errors.js';
 import { buildXml, parseXml } from '../../src/transports/equipment-service/xml.js';
+import { buildRequest, SOAP11_NS, SOAP12_NS } from '../../src/transports/equipment-service/soap.js';
 import { parseTrap } from '../../scripts/es-emulator.js';
 import { ES_DEVICE, ES_PASSWORD, ES_USER, CLI_EMULATOR_SKIP, esClient, esEmulatorCli, esEmulatorFor, sampleCatalog } from '../helpers/es-emulator.js';
 
@@ -34,6 +35,53 @@ describe('EquipmentService emulator', () => {
       assert.ok(emu.requests.every((r) => r.soap === soap));
     });
   }
+
+  it('formats 3001-3003 over SOAP 1.1 and 1.2: the answer in the envelope and content type of the version asked, the price list in the format\'s namespace', async (t) => {
+    const devices = Object.fromEntries(SUPPORTED_VERSIONS.map((v) => [`K-${v}`, { version: v, perPackage: 4 }]));
+    const emu = await esEmulatorFor(t, { devices, catalog: sampleCatalog() });
+    const auth = `Basic ${Buffer.from(`${ES_USER}:${ES_PASSWORD}`).toString('base64')}`;
+    for (const soap of ['1.1', '1.2'] as const) {
+      for (const v of SUPPORTED_VERSIONS) {
+        const d: [string, string][] = [['DeviceID', `K-${v}`]];
+        // Raw over HTTP, so the envelope and the content type themselves are checked, not only what the client makes of them.
+        const req = buildRequest(soap, 'GetVersion', d);
+        const res = await request(emu.url, { method: 'POST', body: req.body, headers: { ...req.headers, authorization: auth } });
+        const body = await res.body.text();
+        assert.equal(res.statusCode, 200, body);
+        assert.match(String(res.headers['content-type']), soap === '1.1' ? /^text\/xml/ : /^application\/soap\+xml/);
+        assert.equal(parseXml(body, 'answer').ns, soap === '1.1' ? SOAP11_NS : SOAP12_NS);
+        const c = esClient(t, emu.url, { soapVersion: soap });
+        assert.equal(await c.call('GetVersion', d, signal()), String(v));
+        assert.equal(readSettings(await c.call('GetSettings', d, signal()), v).allowDiscounts, true);
+        const tid = await c.call('PrepareFullPriceList', [...d, ['FullPriceList', true]], signal());
+        const text = await c.call('GetPriceListPackage', [...d, ['TransferID', tid], ['Restart', true]], signal());
+        assert.equal(parseXml(text, 'p').ns, versionNamespace(v));
+        const p = readPackage(text, v, 'p');
+        assert.deepEqual([p.isFormed, p.packageNumber, p.packageTotal], [true, 1, 2]);
+        assert.equal(readPriceList(p.priceList!, 'p').groups.length, 2);
+        const other = SUPPORTED_VERSIONS.find((x) => x !== v)!;
+        assert.throws(() => readPackage(text, other, 'p'), /format/);
+      }
+    }
+    assert.deepEqual(new Set(emu.requests.map((r) => r.soap)), new Set(['1.1', '1.2']));
+  });
+
+  it('a good changed again after its transfer was prepared stays registered: the change comes in the next transfer', async (t) => {
+    const catalog = sampleCatalog();
+    const emu = await esEmulatorFor(t, { catalog });
+    const c = esClient(t, emu.url);
+    const get = async (id: string) => readPackage(await c.call('GetPriceListPackage', [...dev, ['TransferID', id], ['Restart', false]], signal()), 3003, 'p');
+    const first = await c.call('PrepareFullPriceList', [...dev, ['FullPriceList', true]], signal());
+    catalog.goods[0]!.attrs.Price = '91.00';
+    emu.setCatalog(structuredClone(catalog));
+    // Package 1 of the transfer prepared before the change leaves now: it holds the old price.
+    const p1 = readPriceList((await get(first)).priceList!, 'p1');
+    assert.equal(p1.goods.find((g) => g.code === '100231')?.price, 89.9);
+    const next = await c.call('PreparePriceList', dev, signal());
+    const inc = readPriceList((await get(next)).priceList!, 'inc');
+    assert.deepEqual(inc.goods.map((g) => [g.code, g.price]), [['100231', 91]]);
+    assert.deepEqual(emu.transfers.map((x) => [x.full, x.packages, x.elements.length]), [[true, 1, 8], [false, 1, 1]]);
+  });
 
   it('a wrong base name (case matters), a wrong password and an unknown device each fail as 1C does', async (t) => {
     const emu = await esEmulatorFor(t);
