@@ -104,6 +104,8 @@ export interface EsEmulator {
   /** Replaces the catalogue; what changed is registered for every device's next incremental transfer. */
   setCatalog(c: Catalog): void;
   addTrap(t: EsTrap): void;
+  /** Drops every trap still armed (the operator fixed what 1C complained about). */
+  clearTraps(): void;
   setDevice(id: string, d: EsDevice): void;
   stop(): Promise<void>;
 }
@@ -354,6 +356,9 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     shifts,
     setCatalog,
     addTrap,
+    clearTraps: () => {
+      traps.length = 0;
+    },
     setDevice: (id, d) => {
       devices.set(id, d);
     },
