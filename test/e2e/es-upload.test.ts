@@ -8,7 +8,6 @@
  * and a receipt the map cannot express are shown where an operator looks.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Catalog } from '../../scripts/es-emulator/catalog.js';
 import type { EsEmulator } from '../../scripts/es-emulator/server.js';
