@@ -8,44 +8,18 @@
  * and a receipt the map cannot express are shown where an operator looks.
  */
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
-import type { Catalog } from '../../scripts/es-emulator/catalog.js';
-import type { EsEmulator } from '../../scripts/es-emulator/server.js';
+import { describe, it } from 'node:test';
 import type { ShiftRecord } from '../../src/shifts/record.js';
-import { ES_DEVICE, ES_PASSWORD, ES_USER, esEmulatorFor } from '../helpers/es-emulator.js';
-import { dropReport, makeWorkspace, runCli, type Workspace } from '../helpers/kassir.js';
+import { ES_PASSWORD, esEmulatorFor } from '../helpers/es-emulator.js';
+import { dropReport, runCli, type Workspace } from '../helpers/kassir.js';
 import { logLines } from '../helpers/kkm-agent.js';
-import { figuresOf, ledgerFigures, WRITER_CODES } from '../helpers/sale-reports.js';
+import { figuresOf, KIND_OF, ledgerFigures, uploadWorkspace, writerCatalog } from '../helpers/sale-reports.js';
 import { ShiftWriter } from '../helpers/shift-writer.js';
 
 const env = { ES_PASSWORD };
-const KIND_OF = { cash: '1', '1': '2' };
+const runOnce = (ws: Workspace) => runCli(['run', '--once', '--config', ws.configFile], { env });
 
-/** 1C's price list holding every good the ShiftWriter sells, under the same numeric codes. */
-export function writerCatalog(): Catalog {
-  return {
-    goods: WRITER_CODES.map((k) => ({
-      attrs: { UUID: `c0000000-0000-4000-8000-${String(k).padStart(12, '0')}`, Code: String(k), Name: `Товар ${k}`, TaxRate: k % 2 === 0 ? '20' : '10', Price: '10', CalculationSubject: 1 },
-      barcodes: [`46${String(k).padStart(11, '0')}`],
-    })),
-  };
-}
-
-export async function uploadWorkspace(t: TestContext, emu: EsEmulator, transport: Record<string, unknown> = {}): Promise<Workspace> {
-  const ws = await makeWorkspace(
-    { batch: { maxTransactions: 25, flushMs: 0 } },
-    {
-      type: 'equipment-service', url: emu.url, user: ES_USER, password: '${ES_PASSWORD}', deviceId: ES_DEVICE,
-      taxGroups: { '20': 1, '10': 2, '0': 3, none: 4 }, paymentKinds: { '1': 'cash', '2': '1' }, timeoutMs: 5_000, formPollMs: 10, formWaitMs: 3_000, ...transport,
-    },
-  );
-  t.after(() => ws.cleanup());
-  return ws;
-}
-
-export const runOnce = (ws: Workspace) => runCli(['run', '--once', '--config', ws.configFile], { env });
-
-export async function shiftsJson(ws: Workspace): Promise<ShiftRecord[]> {
+async function shiftsJson(ws: Workspace): Promise<ShiftRecord[]> {
   const r = await runCli(['shifts', '--json', '--config', ws.configFile]);
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout) as { shifts: ShiftRecord[] }).shifts;

@@ -6,7 +6,12 @@
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import type { Catalog } from '../../scripts/es-emulator/catalog.js';
 import type { ReceivedShift } from '../../scripts/es-emulator/sale-reports.js';
+import type { EsEmulator } from '../../scripts/es-emulator/server.js';
+import { ES_DEVICE, ES_USER } from './es-emulator.js';
+import { makeWorkspace, type Workspace } from './kassir.js';
 import { formatAmount, parseAmount } from '../../src/shifts/money.js';
 
 /** Every goods code the ShiftWriter sells (sales, returns, cancelled, deferred, prepayment). */
@@ -22,6 +27,32 @@ export async function writeCodeMap(esDir: string, codes: number[] = WRITER_CODES
   const goods = Object.fromEntries(codes.map((k) => [`1C-${k}`, k]));
   const rates = Object.fromEntries(codes.map((k) => [`1C-${k}`, k % 2 === 0 ? '20' : '10']));
   await fs.writeFile(join(esDir, 'codes.json'), JSON.stringify({ schema: 1, goods, groups: {}, rates }));
+}
+
+/** 1C's price list holding every good the ShiftWriter sells, under the same numeric codes (the first run downloads it). */
+export function writerCatalog(): Catalog {
+  return {
+    goods: WRITER_CODES.map((k) => ({
+      attrs: { UUID: `c0000000-0000-4000-8000-${String(k).padStart(12, '0')}`, Code: String(k), Name: `Товар ${k}`, TaxRate: k % 2 === 0 ? '20' : '10', Price: '10', CalculationSubject: 1 },
+      barcodes: [`46${String(k).padStart(11, '0')}`],
+    })),
+  };
+}
+
+/** The 1C means of a Payment -> the Kassir payment kind, for `paymentKinds: { '1': 'cash', '2': '1' }`. */
+export const KIND_OF = { cash: '1', '1': '2' };
+
+/** A workspace whose transport is the emulator's EquipmentService (password in ES_PASSWORD), packages of 25 transactions. */
+export async function uploadWorkspace(t: TestContext, emu: EsEmulator, transport: Record<string, unknown> = {}): Promise<Workspace> {
+  const ws = await makeWorkspace(
+    { batch: { maxTransactions: 25, flushMs: 0 } },
+    {
+      type: 'equipment-service', url: emu.url, user: ES_USER, password: '${ES_PASSWORD}', deviceId: ES_DEVICE,
+      taxGroups: { '20': 1, '10': 2, '0': 3, none: 4 }, paymentKinds: { '1': 'cash', '2': '1' }, timeoutMs: 5_000, formPollMs: 10, formWaitMs: 3_000, ...transport,
+    },
+  );
+  t.after(() => ws.cleanup());
+  return ws;
 }
 
 export interface SaleReportFigures {

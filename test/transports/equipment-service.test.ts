@@ -17,7 +17,7 @@ import { TransportError } from '../../src/transports/errors.js';
 import { shiftLayout } from '../../src/config/schema.js';
 import type { OutgoingPackage } from '../../src/transports/transport.js';
 import { ShiftWriter, type Rand } from '../helpers/shift-writer.js';
-import { figuresOf, ledgerFigures, writeCodeMap } from '../helpers/sale-reports.js';
+import { figuresOf, KIND_OF, ledgerFigures, writeCodeMap } from '../helpers/sale-reports.js';
 import { memoryLogger } from '../../src/util/logger.js';
 import { ES_DEVICE, ES_PASSWORD, ES_USER, esClient, esEmulatorFor, sampleCatalog } from '../helpers/es-emulator.js';
 import { fakePullContext, fakePushContext } from '../helpers/kkm-context.js';
@@ -157,7 +157,13 @@ async function packageOf(w: ShiftWriter, dir: string, n: number): Promise<Outgoi
   return { number: n, path, bytes: text.length, transactions: text.split('\r\n').length - 4 };
 }
 
-const KIND_OF = { cash: '1', '1': '2' };
+
+/** Report lines (without EOL) as package `n`: one `#` block of a report file in `dir`. */
+async function linesPackage(dir: string, n: number, lines: string[]): Promise<OutgoingPackage> {
+  const path = join(dir, `lines-${n}.rep`);
+  await fs.writeFile(path, '#\r\n1\r\nPOS1\r\n' + lines.map((l) => l + '\r\n').join(''));
+  return { number: n, path, bytes: 1, transactions: lines.length };
+}
 
 describe('equipment-service upload', () => {
   it('two shifts in three packages: two valid SaleReports whose figures are the shifts\' own; a package without a Z is only staged', async (t) => {
@@ -217,9 +223,7 @@ describe('equipment-service upload', () => {
       '11;02.03.26;09:20:00;51;1;;7;;;;;500.00;',
       '12;02.03.26;21:00:00;61;1;;7;128;;0.00;;89.95;',
     ];
-    const path = join(dir, 'p.rep');
-    await fs.writeFile(path, '#\r\n1\r\nPOS1\r\n' + lines.map((l) => l + '\r\n').join(''));
-    await tr.push({ number: 1, path, bytes: 1, transactions: lines.length }, fakePushContext());
+    await tr.push(await linesPackage(dir, 1, lines), fakePushContext());
     assert.equal(emu.requests.find((q) => q.op === 'PostDocs')?.soap, '1.2');
     const [shift] = emu.shifts;
     assert.deepEqual(shift!.attrs, { ShiftNumber: '128', OpeningDate: '2026-03-02T09:00:01', ClosingDate: '2026-03-02T21:00:00', UUID: shift!.attrs.UUID, ShiftState: '1' });
@@ -286,9 +290,7 @@ describe('equipment-service upload', () => {
       '6;02.03.26;09:01:02;55;1;6;7;;;;;10.00;',
       '7;02.03.26;21:00:00;61;1;;7;12;;0.00;;99.90;',
     ];
-    const path = join(dir, 'p.rep');
-    await fs.writeFile(path, '#\r\n1\r\nPOS1\r\n' + lines.map((l) => l + '\r\n').join(''));
-    const pkg = { number: 4, path, bytes: 1, transactions: lines.length };
+    const pkg = await linesPackage(dir, 4, lines);
     await assert.rejects(tr.push(pkg, fakePushContext()), (e: TransportError) => {
       assert.equal(e.kind, 'config');
       assert.match(e.message, /package 4: shift 12 of POS 1 is held, not posted to 1C/);

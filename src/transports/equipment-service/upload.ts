@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import type { ShiftLayout } from '../../config/schema.js';
 import { parseReport } from '../../formats/report.js';
 import { formatAmount } from '../../shifts/money.js';
+import { failpoint } from '../../util/failpoints.js';
 import { ensureDir, fsyncDir, writeJsonAtomic } from '../../util/fsutil.js';
 import type { Logger } from '../../util/logger.js';
 import { TransportError } from '../errors.js';
@@ -95,6 +96,7 @@ export class Uploader {
       const started = Date.now();
       const built = await this.build(closed, pkg, ctx);
       const answer = await this.post(built, pkg, ctx.signal);
+      failpoint('es.upload.after-post');
       remoteName = `SaleReports ${built.map((b) => b.uuid).join(', ')}`;
       serverAnswer = answer;
       for (const b of built) {
@@ -107,6 +109,7 @@ export class Uploader {
     await ensureDir(this.o.dir);
     await writeJsonAtomic(this.file(pkg.number), { schema: 1, package: pkg.number, open } satisfies StagedFile);
     await ctx.saveNotes({ esUpload: 'done', remoteName, ...(serverAnswer ? { serverAnswer } : {}) } satisfies UploadNotes);
+    failpoint('es.upload.after-notes');
     await this.dropBefore(pkg.number);
     return { outcome: 'delivered', remoteName, ...(serverAnswer ? { serverAnswer } : {}) };
   }
