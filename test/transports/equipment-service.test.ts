@@ -16,6 +16,8 @@ import { EquipmentServiceTransport, type EquipmentServiceOptions } from '../../s
 import { TransportError } from '../../src/transports/errors.js';
 import { shiftLayout } from '../../src/config/schema.js';
 import type { OutgoingPackage } from '../../src/transports/transport.js';
+import { splitShifts } from '../../src/transports/equipment-service/shift-lines.js';
+import { nameUuid } from '../../src/transports/equipment-service/uuid.js';
 import { ShiftWriter, type Rand } from '../helpers/shift-writer.js';
 import { figuresOf, KIND_OF, ledgerFigures, writeCodeMap } from '../helpers/sale-reports.js';
 import { memoryLogger } from '../../src/util/logger.js';
@@ -305,6 +307,29 @@ describe('equipment-service upload', () => {
     const { tr: fixed } = await esTransport(t, emu.url, dir, { paymentKinds: { '1': 'cash', '9': '2' } });
     await fixed.push(pkg, fakePushContext());
     assert.deepEqual(emu.shifts[0]!.checks.map((c) => c.payments.map((p) => p.ElectronicPaymentOptionCode ?? 'cash')), [['cash'], ['2']]);
+  });
+});
+
+describe('equipment-service shifts for the upload', () => {
+  it('a receipt still open at the Z report is carried into the next shift, apart from its lines; UUIDs are version 5 and stable', () => {
+    const layout = shiftLayout.parse({});
+    const a = [
+      '1;02.03.26;09:00:01;11;1;5;7;100;1;1.00;1;1.00;',
+      '2;02.03.26;09:00:02;58;1;5;7;;;;;0.00;', // deferred
+      '3;02.03.26;09:00:03;11;1;6;7;100;1;1.00;1;1.00;',
+      '4;02.03.26;09:00:04;40;1;6;7;;;0.00;1;1.00;',
+      '5;02.03.26;09:00:05;55;1;6;7;;;;;1.00;',
+    ];
+    const z = '6;02.03.26;21:00:00;61;1;;7;3;;0.00;;1.00;';
+    const next = '7;03.03.26;08:00:00;59;1;5;7;;;;;;';
+    const first = splitShifts({}, a, layout);
+    assert.deepEqual(first.closed, []);
+    const second = splitShifts(first.open, [z, next], layout);
+    assert.deepEqual(second.closed, [{ pos: '1', carried: [], lines: [...a, z] }]);
+    assert.deepEqual(second.open, { '1': { carried: [a[0], a[1]], lines: [next] } }, 'receipt 5 goes on; receipt 6 ended in shift 3');
+    assert.match(nameUuid('shift|KASSA-01|1|3|2026-03-02T09:00:01'), /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(nameUuid('x'), nameUuid('x'));
+    assert.notEqual(nameUuid('x'), nameUuid('y'));
   });
 });
 
