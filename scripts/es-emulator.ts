@@ -6,7 +6,9 @@
  *        [--trap lost-answer:GetPriceListPackage] [--trap unformed:3] ...
  * The catalogue (JSON: { groups: [attrs], units: [attrs], goods: [{ attrs, barcodes, characteristics, packs }] })
  * is read again whenever the file changes; what changed goes into the next
- * incremental transfer. Posted SaleReports are logged under DIR/received/.
+ * incremental transfer. Posted SaleReports are checked against the format,
+ * kept per SaleReport UUID (a re-post replaces) and logged under
+ * DIR/received/<device>/ (each document, and shifts.json: the shifts held).
  * Stops on SIGINT/SIGTERM.
  */
 import { readFileSync, watchFile } from 'node:fs';
@@ -18,7 +20,7 @@ import { startEsEmulator, type EsDevice, type EsTrap } from './es-emulator/serve
 
 const USAGE = `usage: npm run es-emulator -- --catalog FILE [--port 8081] [--host 127.0.0.1] [--base retail]
                                [--user U --password P] [--device ID:VERSION:PER_PACKAGE]... [--dir DIR] [--trap SPEC]...
-  SPEC = lost-answer:OPERATION[,skip=N] | fault:OPERATION:TEXT | http:STATUS[:OPERATION] | unformed:CALLS | prepare-error:TEXT, then [,times=N]
+  SPEC = lost-answer:OPERATION[,skip=N] | fault:OPERATION:TEXT | http:STATUS[:OPERATION] | unformed:CALLS | prepare-error:TEXT | refuse:TEXT, then [,times=N]
   e.g. --device KASSA-01:3003:100 --trap lost-answer:GetPriceListPackage --trap unformed:3,times=2`;
 
 export function parseTrap(spec: string): EsTrap {
@@ -40,6 +42,8 @@ export function parseTrap(spec: string): EsTrap {
     case 'unformed':
       if (!a || !/^\d+$/.test(a)) break;
       return { kind, calls: Number(a), ...extra };
+    case 'refuse':
+      return { kind, text: [a, ...rest].filter(Boolean).join(':') || 'Не удалось загрузить отчет о продажах', ...extra };
     case 'prepare-error':
       return { kind, text: [a, ...rest].filter(Boolean).join(':') || 'Не заполнено обязательное поле', ...extra };
   }

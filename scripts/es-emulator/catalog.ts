@@ -8,7 +8,7 @@
  * empty optional values left out).
  */
 import { buildXml, type XmlNode } from '../../src/transports/equipment-service/xml.js';
-import { versionNamespace, type FormatVersion } from '../../src/transports/equipment-service/messages.js';
+import { versionNamespace, XS_NS, XSI_NS, type FormatVersion } from '../../src/transports/equipment-service/messages.js';
 
 export type Attrs = Record<string, string | number | boolean>;
 
@@ -38,8 +38,8 @@ export function elementKey(e: Element): string {
   return e.kind === 'group' ? `group:${String(e.attrs.Code)}` : `good:${String(e.item.attrs.UUID ?? '')}:${String(e.item.attrs.Code ?? e.item.attrs.Name)}`;
 }
 
-const XS = 'http://www.w3.org/2001/XMLSchema';
-const XSI = 'http://www.w3.org/2001/XMLSchema-instance';
+const XS = XS_NS;
+const XSI = XSI_NS;
 
 function clean(a: Attrs): Record<string, string> {
   const out: Record<string, string> = {};

@@ -22,8 +22,13 @@
  * dropped), a Fault, an HTTP status, a transfer that stays unformed for a
  * number of calls, a preparation that fails.
  * PostDocs: `SaleReports` / `SalesReport` / `SaleReport` are read in the
- * device's namespace with a basic schema check and logged (dir/received/);
- * any other DocType loads nothing and answers success, as 1C does.
+ * device's namespace against the format's rules (sale-reports.ts): invalid is
+ * answered IsSuccess=false with a Description, as 1C does; valid shifts are
+ * kept (`shifts`), a re-post with the same SaleReport UUID replacing the
+ * earlier one, and logged under dir/received/<device>/ (each document, and
+ * shifts.json listing the shifts held). Any other DocType loads nothing and
+ * answers success, as 1C does. Trap `refuse`: IsSuccess=false for the next
+ * posts, as when 1C's import cancels.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -34,7 +39,7 @@ import { join } from 'node:path';
 import { nullLogger, type Logger } from '../../src/util/logger.js';
 import { SUPPORTED_VERSIONS, versionNamespace, type FormatVersion } from '../../src/transports/equipment-service/messages.js';
 import { buildFault, buildResponse, readRequest, type SoapVersion } from '../../src/transports/equipment-service/soap.js';
-import { childrenNamed, parseXml, child, qname, type XmlElement } from '../../src/transports/equipment-service/xml.js';
+import { receiveShifts, saleReportsProblem, type ReceivedShift } from './sale-reports.js';
 import { elementKey, elementsOf, packageXml, postDocsResponseXml, priceListXml, settingsXml, unformedXml, type Catalog, type CatalogItem, type Element, type SettingsSpec } from './catalog.js';
 
 export interface EsDevice {
@@ -52,7 +57,9 @@ export type EsTrap =
   /** The next transfer prepared stays unformed for this many GetPriceListPackage calls. */
   | { kind: 'unformed'; calls: number; times?: number }
   /** The next preparation fails in 1C: every GetPriceListPackage of it answers a Fault with `text`. */
-  | { kind: 'prepare-error'; text: string; times?: number };
+  | { kind: 'prepare-error'; text: string; times?: number }
+  /** The next SaleReports posts are answered IsSuccess=false with `text` (1C's import cancelled), nothing kept. */
+  | { kind: 'refuse'; text: string; times?: number };
 
 export interface EsEmulatorOptions {
   port?: number;
@@ -108,9 +115,13 @@ export interface EsEmulator {
   readonly posted: readonly PostedDoc[];
   /** Every transfer formed, in order (a pending one returned again is not a new one). */
   readonly transfers: readonly EsTransferRecord[];
+  /** The shifts 1C holds now: one per SaleReport UUID (a re-post replaced it), in the order first received. */
+  readonly shifts: readonly ReceivedShift[];
   /** Replaces the catalogue; what changed is registered for every device's next incremental transfer. */
   setCatalog(c: Catalog): void;
   addTrap(t: EsTrap): void;
+  /** Drops every trap still armed (the operator fixed what 1C complained about). */
+  clearTraps(): void;
   setDevice(id: string, d: EsDevice): void;
   stop(): Promise<void>;
 }
@@ -147,6 +158,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
   const requests: EsRequestRecord[] = [];
   const posted: PostedDoc[] = [];
   const transfers: EsTransferRecord[] = [];
+  const shifts: ReceivedShift[] = [];
   const queues = new Map<string, Queue>();
   /** Per device: keys of elements changed since they last left in a package 1. */
   const registrations = new Map<string, Set<string>>();
@@ -228,17 +240,25 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
       posted.push({ device: id, docType, document, ok: true, description: 'loaded nothing (DocType not read)' });
       return postDocsResponseXml(version, true, 'Данные успешно загружены');
     }
+    const refused = takeTrap('refuse');
     const problem = saleReportsProblem(document, versionNamespace(version));
-    posted.push({ device: id, docType, document, ok: problem === undefined, ...(problem ? { description: problem } : {}) });
+    const ok = problem === undefined && !refused;
+    const description = problem
+      ? `Отчет о продажах не соответствует формату версии ${version}: ${problem}`
+      : refused
+        ? refused.text
+        : 'Данные успешно загружены';
+    posted.push({ device: id, docType, document, ok, ...(ok ? {} : { description }) });
+    if (ok) receiveShifts(shifts, id, document, versionNamespace(version));
     if (opts.dir) {
       const dir = join(opts.dir, 'received', id.replace(/[^\w.-]/g, '_'));
       await mkdir(dir, { recursive: true });
-      await writeFile(join(dir, `${String(posted.length).padStart(5, '0')}-${problem ? 'refused' : 'ok'}.xml`), document);
+      await writeFile(join(dir, `${String(posted.length).padStart(5, '0')}-${ok ? 'ok' : 'refused'}.xml`), document);
+      const held = shifts.filter((x) => x.device === id).map((x) => ({ ...x.attrs, posts: x.posts, checks: x.checks.length, cash: x.cash.length }));
+      await writeFile(join(dir, 'shifts.json'), JSON.stringify(held, null, 1));
     }
-    log.info('es-emulator.posted', { device: id, docType, ok: problem === undefined, problem });
-    return problem
-      ? postDocsResponseXml(version, false, `Отчет о продажах не соответствует формату версии ${version}: ${problem}`)
-      : postDocsResponseXml(version, true, 'Данные успешно загружены');
+    log.info('es-emulator.posted', { device: id, docType, ok, ...(ok ? {} : { description }), shifts: shifts.length });
+    return postDocsResponseXml(version, ok, description);
   }
 
   /** The operation's answer (the text of `return`); throws OneCError for a Fault. */
@@ -357,8 +377,12 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     requests,
     posted,
     transfers,
+    shifts,
     setCatalog,
     addTrap,
+    clearTraps: () => {
+      traps.length = 0;
+    },
     setDevice: (id, d) => {
       devices.set(id, d);
     },
@@ -389,42 +413,4 @@ function authorized(req: IncomingMessage, o: EsEmulatorOptions): boolean {
   const h = req.headers.authorization ?? '';
   if (!h.startsWith('Basic ')) return false;
   return Buffer.from(h.slice(6), 'base64').toString('utf8') === `${o.user}:${o.password ?? ''}`;
-}
-
-/**
- * A basic schema check of a posted `SaleReports` (what 1C's XDTO reader would
- * refuse): the root and namespace, the mandatory attributes of each report,
- * check, line and payment. Undefined when it passes.
- */
-export function saleReportsProblem(document: string, ns: string): string | undefined {
-  let root: XmlElement;
-  try {
-    root = parseXml(document, 'Document');
-  } catch (e) {
-    return (e as Error).message;
-  }
-  if (root.ns !== ns || root.name !== 'SaleReports') return `root ${qname(root)}, expected {${ns}}SaleReports`;
-  const reports = childrenNamed(root, ns, 'SaleReport');
-  if (reports.length === 0) return 'SaleReports holds no SaleReport';
-  const need = (el: XmlElement, names: string[]) => names.find((n) => el.attrs[n] === undefined || el.attrs[n] === '');
-  for (const r of reports) {
-    const m = need(r, ['ShiftNumber', 'OpeningDate', 'ShiftState']);
-    if (m) return `SaleReport (line ${r.line}) has no ${m}`;
-    const checks = child(r, ns, 'Checks');
-    for (const c of checks ? childrenNamed(checks, ns, 'Check') : []) {
-      const mc = need(c, ['Date', 'Number', 'TaxationSystem', 'OperationType']);
-      if (mc) return `Check (line ${c.line}) has no ${mc}`;
-      const goods = child(c, ns, 'Goods');
-      for (const g of goods ? childrenNamed(goods, ns, 'Good') : []) {
-        const mg = need(g, ['Code', 'Quantity', 'Price', 'Sum', 'TaxRate', 'PaymentMethod']);
-        if (mg) return `Good (line ${g.line}) has no ${mg}`;
-      }
-      const pays = child(c, ns, 'Payments');
-      for (const p of pays ? childrenNamed(pays, ns, 'Payment') : []) {
-        const mp = need(p, ['Cash', 'ElectronicPayment', 'PrePayment', 'PostPayment', 'Barter']);
-        if (mp) return `Payment (line ${p.line}) has no ${mp}`;
-      }
-    }
-  }
-  return undefined;
 }

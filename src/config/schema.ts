@@ -145,10 +145,16 @@ export const equipmentServiceTransportSchema = z
       ),
     paymentKinds: z
       .record(z.string().min(1), z.string().min(1))
-      .default({})
+      .default({ '1': 'cash' })
       .describe(
-        'Kassir payment kind -> "cash", or a 1C electronic payment option code. For the upload of sales, which is not built yet: kept so configurations can be written now.',
+        'For the upload of sales: Kassir payment kind (field 11 of a payment line) -> "cash", or the code of a 1C electronic payment option (1C sends them in the device Settings; 1C:УТ 11: 1 card, 2 bank credit, 3 gift certificate, 4 bonuses). A receipt paid with a kind not listed holds its shift back (not posted) with a message naming the receipt and the kind.',
       ),
+    taxationSystem: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("For the upload of sales: 1C's code of the shop's taxation system written into each check; unset: the first one 1C sends in the device Settings."),
     nameMaxLength: z.number().int().min(10).default(255).describe('Goods names longer than this are cut in the reference file for Kassir.'),
     formPollMs: z
       .number()
@@ -176,7 +182,7 @@ const fieldNumber = (what: string, dflt: number) => z.number().int().min(1).max(
  * defaults are the layout back-office readers of the same format family use (docs/SHIFTS.md), to be
  * checked against a real Kassir 5 report file and changed here when it differs.
  */
-const shiftLayout = z
+export const shiftLayout = z
   .strictObject({
     zReportType: typeNumber('the Z report, which closes a shift', 61),
     zNumberField: fieldNumber("the Z report's shift number", 8),

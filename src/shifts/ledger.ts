@@ -60,7 +60,7 @@ export function applyUnits(ledger: ShiftLedger, units: readonly ReportUnit[], po
 }
 
 /** The lines of a unit the ledger reads: every line but the contents of tag blocks (`<json_data>`...), which belong to the line before them. */
-function* recordLines(unit: ReportUnit): Generator<Buffer> {
+export function* recordLines(unit: ReportUnit): Generator<Buffer> {
   let tag: Buffer | undefined;
   for (const line of unit.lines) {
     if (tag !== undefined) {

@@ -58,6 +58,8 @@ export const FAILPOINTS = [
   'push.after-answer',
   'pull.after-stage',
   'pull.before-ack',
+  'es.upload.after-post',
+  'es.upload.after-notes',
 ] as const;
 export type FailpointName = (typeof FAILPOINTS)[number];
 

@@ -195,6 +195,76 @@ describe('EquipmentService emulator', () => {
     assert.deepEqual([...SUPPORTED_VERSIONS], [3001, 3002, 3003]);
   });
 
+  for (const soap of ['1.1', '1.2'] as const) {
+    it(`PostDocs over SOAP ${soap}: the format's rules (attributes, values, order, namespace) refuse with a Description; a re-post with the same UUID replaces; without a UUID it adds`, async (t) => {
+      const emu = await esEmulatorFor(t, { devices: { [ES_DEVICE]: { version: 3002, perPackage: 0 } } });
+      const c = esClient(t, emu.url, { soapVersion: soap });
+      const ns = versionNamespace(3002);
+      const good = { Code: '100231', Quantity: '2.000', Price: '89.90', Sum: '179.80', TaxRate: '20', PaymentMethod: '4' };
+      const pay = { Cash: '179.80', ElectronicPayment: '0', PrePayment: '0', PostPayment: '0', Barter: '0' };
+      const report = (over: { shift?: Record<string, string | undefined>; good?: Record<string, string | undefined>; pay?: Record<string, string | undefined>; swap?: boolean; docNs?: string } = {}) => {
+        const check = {
+          name: 'Check',
+          attrs: { Date: '2026-03-02T09:12:05', Number: '17', TaxationSystem: '3', OperationType: '1', UUID: '0d3b6c52-1f7a-5e08-b4d2-7a9e3c15f680' },
+          children: [
+            { name: 'Goods', children: [{ name: 'Good', attrs: { ...good, ...over.good } }] },
+            { name: 'Payments', children: [{ name: 'Payment', attrs: { ...pay, ...over.pay } }] },
+          ],
+        };
+        if (over.swap) check.children.reverse();
+        return buildXml({
+          name: 'SaleReports',
+          ns: over.docNs ?? ns,
+          children: [{ name: 'SaleReport', attrs: { ShiftNumber: '128', OpeningDate: '2026-03-02T08:55:10', UUID: '5f0c2d9e-8a41-5b7e-9c3a-2e61d0b4a7f1', ShiftState: '1', ...over.shift }, children: [{ name: 'Checks', children: [check] }] }],
+        });
+      };
+      const post = async (d: string, type = 'SaleReports') => {
+        const a = parseXml(await c.call('PostDocs', [...dev, ['DocType', type], ['Document', d]], signal()), 'answer');
+        return { ok: a.children.find((e) => e.name === 'IsSuccess')?.text, text: a.children.find((e) => e.name === 'Description')?.text ?? '' };
+      };
+      const refusals: [string, RegExp][] = [
+        [report({ good: { Sum: '179.805' } }), /Good \(line \d+\): Sum="179.805" is not a valid value/],
+        [report({ good: { Quantity: '2.0001' } }), /Quantity="2.0001"/],
+        [report({ good: { PaymentMethod: undefined } }), /Good \(line \d+\) has no PaymentMethod/],
+        [report({ good: { Colour: 'red' } }), /unknown attribute Colour/],
+        [report({ pay: { Barter: undefined } }), /Payment \(line \d+\) has no Barter/],
+        [report({ shift: { OpeningDate: '02.03.2026 08:55' } }), /OpeningDate="02.03.2026 08:55"/],
+        [report({ shift: { ShiftState: '3' } }), /ShiftState="3"/],
+        [report({ swap: true }), /Goods \(line \d+\) is out of the schema's order/],
+        [report({ docNs: versionNamespace(3003) }), /expected \{http:\/\/www.1c.ru\/EquipmentService\/3.0.0.2\}SaleReports/],
+      ];
+      for (const [d, why] of refusals) {
+        const r = await post(d);
+        assert.equal(r.ok, 'false', String(why));
+        assert.match(r.text, /не соответствует формату версии 3002/);
+        assert.match(r.text, why);
+      }
+      assert.equal(emu.shifts.length, 0, 'nothing refused is kept');
+      assert.equal((await post(report())).ok, 'true');
+      assert.equal((await post(report({ good: { Sum: '170.00' }, pay: { Cash: '170.00' } }))).ok, 'true');
+      assert.deepEqual(emu.shifts.map((s) => [s.posts, s.checks[0]!.goods[0]!.Sum]), [[2, '170.00']], 'the same UUID replaced the shift');
+      assert.equal((await post(report({ shift: { UUID: undefined } }))).ok, 'true');
+      assert.equal(emu.shifts.length, 2, 'without a UUID 1C adds another');
+      assert.deepEqual((await post(report(), 'SaleReport')).ok, 'true');
+      assert.equal(emu.shifts[0]!.posts, 3, 'SaleReport and SalesReport are read as SaleReports too');
+      assert.equal((await post(report(), 'ImportData')).ok, 'true');
+      assert.equal(emu.shifts[0]!.posts, 3, 'any other DocType loads nothing');
+      assert.ok(emu.requests.every((r) => r.soap === soap));
+    });
+  }
+
+  it('trap refuse: the next N SaleReports posts answer IsSuccess=false with its text and keep nothing', async (t) => {
+    const emu = await esEmulatorFor(t);
+    const c = esClient(t, emu.url);
+    emu.addTrap(parseTrap('refuse:Не найдена кассовая смена,times=2'));
+    const d = buildXml({ name: 'SaleReports', ns: versionNamespace(3003), children: [{ name: 'SaleReport', attrs: { ShiftNumber: '1', OpeningDate: '2026-03-02T08:55:10', ShiftState: '1' } }] });
+    const answers: string[] = [];
+    for (let i = 0; i < 3; i++) answers.push((await c.call('PostDocs', [...dev, ['DocType', 'SaleReports'], ['Document', d]], signal())).replace(/^[\s\S]*<IsSuccess>(\w+)<\/IsSuccess>(?:<Description>([^<]*)<\/Description>)?[\s\S]*$/, '$1 $2').trim());
+    assert.deepEqual(answers, ['false Не найдена кассовая смена', 'false Не найдена кассовая смена', 'true Данные успешно загружены']);
+    assert.equal(emu.shifts.length, 1);
+    assert.throws(() => parseTrap('refuses:x'), /not understood/);
+  });
+
   it('runs from the command line (npm run es-emulator) and answers SOAP with basic auth', { skip: CLI_EMULATOR_SKIP }, async (t) => {
     const { url, child } = await esEmulatorCli(t, ['--user', ES_USER, '--password', ES_PASSWORD, '--device', 'KASSA-09:3002:10']);
     const c = esClient(t, url);

@@ -29,6 +29,8 @@ interface CodeMapFile {
   goods: Record<string, number>;
   /** 1C group code -> Kassir code. */
   groups: Record<string, number>;
+  /** 1C goods code -> its TaxRate in the last price list that had it (the way back: a sale carries no rate). */
+  rates?: Record<string, string>;
 }
 
 export class CodeMap {
@@ -36,6 +38,7 @@ export class CodeMap {
   private groups = new Map<string, number>();
   /** Kassir code -> 1C goods code (the way back, for sales). */
   private byKassir = new Map<number, string>();
+  private rates = new Map<string, string>();
   private nextGood = GOODS_MAPPED_FROM;
   private nextGroup = GROUPS_FROM;
   private dirty = false;
@@ -61,12 +64,25 @@ export class CodeMap {
     }
     for (const [c, k] of Object.entries(data.goods)) m.setGood(c, k);
     for (const [c, k] of Object.entries(data.groups)) m.setGroup(c, k);
+    for (const [c, r] of Object.entries(data.rates ?? {})) m.rates.set(c, r);
     return m;
   }
 
   /** The 1C code a Kassir goods code stands for. */
   oneCCode(kassir: number): string | undefined {
     return this.byKassir.get(kassir);
+  }
+
+  /** The 1C TaxRate the price list gave this 1C goods code (written into the sales of it). */
+  taxRate(code: string): string | undefined {
+    return this.rates.get(code);
+  }
+
+  /** Remembers the TaxRate of a 1C goods code, as the price list gives it. */
+  setTaxRate(code: string, rate: string): void {
+    if (this.rates.get(code) === rate) return;
+    this.rates.set(code, rate);
+    this.dirty = true;
   }
 
   /** The Kassir code of a 1C goods code, assigned now if new. */
@@ -98,7 +114,7 @@ export class CodeMap {
   /** Writes the map durably if anything was added. */
   async save(): Promise<void> {
     if (!this.dirty) return;
-    const data: CodeMapFile = { schema: 1, goods: Object.fromEntries(this.goods), groups: Object.fromEntries(this.groups) };
+    const data: CodeMapFile = { schema: 1, goods: Object.fromEntries(this.goods), groups: Object.fromEntries(this.groups), rates: Object.fromEntries(this.rates) };
     await writeJsonAtomic(this.file, data);
     this.dirty = false;
   }

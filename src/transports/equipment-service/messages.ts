@@ -7,7 +7,7 @@
  * (PriceListInvalid names the element, its line and the attribute): the
  * transfer is refused whole, nothing of it reaches the till.
  */
-import { child, childrenNamed, parseXml, qname, XmlSyntaxError, type XmlElement } from './xml.js';
+import { buildXml, child, childrenNamed, parseXml, qname, XmlSyntaxError, type XmlElement, type XmlNode } from './xml.js';
 
 export const SUPPORTED_VERSIONS = [3001, 3002, 3003] as const;
 export type FormatVersion = (typeof SUPPORTED_VERSIONS)[number];
@@ -224,4 +224,25 @@ function money(el: XmlElement, attr: string, what: string): number | undefined {
 function flag(el: XmlElement, attr: string): boolean {
   const v = optional(el, attr);
   return v === 'true' || v === '1';
+}
+
+// ---- the upload side --------------------------------------------------------------------
+
+/** The namespaces 1C's writer declares on every payload root. */
+export const XS_NS = 'http://www.w3.org/2001/XMLSchema';
+export const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
+
+/** A `SaleReports` document holding `reports` (SaleReport nodes), in the version's namespace. */
+export function saleReportsXml(v: FormatVersion, reports: XmlNode[]): string {
+  return buildXml({ name: 'SaleReports', ns: versionNamespace(v), declare: { xs: XS_NS, xsi: XSI_NS }, children: reports });
+}
+
+/** 1C's answer to PostDocs: the `PostDocsResponse` document of the version (not the SOAP element of the same name). */
+export function readPostDocsResponse(text: string, v: FormatVersion): { isSuccess: boolean; description: string } {
+  const what = 'PostDocs answer';
+  const root = rootOf(text, what, v, 'PostDocsResponse');
+  const ok = child(root, root.ns, 'IsSuccess');
+  if (!ok) throw new PayloadInvalid(`${what}: PostDocsResponse has no IsSuccess element`);
+  const s = ok.text.trim();
+  return { isSuccess: s === 'true' || s === '1', description: child(root, root.ns, 'Description')?.text.trim() ?? '' };
 }

@@ -94,6 +94,7 @@ export class SprBuilder {
       );
     }
     const code = this.codes.goodCode(code1c);
+    this.codes.setTaxRate(code1c, good.taxRate);
     for (const b of leaf.item.barcodes) {
       if (!/^[\x21-\x3a\x3c-\x7e]{1,64}$/.test(b)) {
         throw new ConversionRefused(`${what}, line ${leaf.item.line}: the barcode "${b}" of "${leaf.name}" does not fit a Kassir barcode field (printable ASCII without ";", up to 64 characters): fix it in 1C, then run kassir-agent full-export`);

@@ -8,12 +8,13 @@
  *   what to fix (client.ts).
  * - `pull()` downloads one price-list transfer and stages it as one SPR
  *   reference file (download.ts, to-spr.ts).
- * - `push()`: uploading sales (one SaleReport per closed shift) is not built
- *   yet. Reports stay queued in the store, nothing is lost or sent wrong, and
- *   the error says so (kind `config`: retried at the slowest pace only).
+ * - `push()` uploads sales: one SaleReport per closed shift, posted by the
+ *   package holding its Z report; the packages before it are staged into the
+ *   shift being assembled (upload.ts, sale-report.ts, shift-lines.ts).
  *
  * Its own durable files live in `<dataDir>/equipment-service/`: the packages
- * of the transfer in progress and the 1C <-> Kassir code map.
+ * of the transfer in progress, the 1C <-> Kassir code map, and the staged
+ * lines of the shifts being assembled (`shifts/`).
  */
 import { join } from 'node:path';
 import type { Agent, Dispatcher } from 'undici';
@@ -27,6 +28,8 @@ import { CodeMap } from './code-map.js';
 import { Downloader, type RefusalLatch } from './download.js';
 import type { FormatVersion } from './messages.js';
 import type { SoapVersion } from './soap.js';
+import type { ShiftLayout } from '../../config/schema.js';
+import { Uploader } from './upload.js';
 import { TransferFolder } from './transfer-folder.js';
 
 export interface EquipmentServiceOptions {
@@ -42,6 +45,11 @@ export interface EquipmentServiceOptions {
   nameMaxLength: number;
   formPollMs: number;
   formWaitMs: number;
+  /** Kassir payment kind -> "cash" or a 1C electronic payment option code. */
+  paymentKinds: Record<string, string>;
+  taxationSystem?: number;
+  /** Where shifts and money are in the report lines (config `shifts`). */
+  shiftLayout: ShiftLayout;
   /** `<dataDir>/equipment-service`. */
   dir: string;
 }
@@ -58,6 +66,7 @@ export class EquipmentServiceTransport implements Transport {
   private version?: FormatVersion;
   private ownAgent?: Agent;
   private codes?: CodeMap;
+  private uploader?: Uploader;
   /** Kept across reopenings: a refused price list stops downloads until the agent restarts. */
   private readonly refusal: RefusalLatch = {};
 
@@ -93,6 +102,7 @@ export class EquipmentServiceTransport implements Transport {
     const agent = this.ownAgent;
     this.ownAgent = undefined;
     this.client = undefined;
+    this.uploader = undefined;
     if (agent) await agent.close();
   }
 
@@ -102,17 +112,32 @@ export class EquipmentServiceTransport implements Transport {
       this.client,
       this.version,
       new TransferFolder(join(this.opts.dir, 'transfer')),
-      async () => (this.codes ??= await CodeMap.load(join(this.opts.dir, 'codes.json'))),
+      () => this.codeMap(),
       { deviceId: this.opts.deviceId, dir: this.opts.dir, taxGroups: this.opts.taxGroups, nameMaxLength: this.opts.nameMaxLength, formPollMs: this.opts.formPollMs, formWaitMs: this.opts.formWaitMs },
       this.refusal,
     );
     return downloader.pull(ctx);
   }
 
-  async push(pkg: OutgoingPackage, _ctx: PushContext): Promise<PushResult> {
-    throw new TransportError(
-      'config',
-      `package ${pkg.number} waits: uploading sales to 1C through the EquipmentService (one SaleReport per closed shift) is not built in this version; the reports stay queued in the store and nothing is lost`,
+  async push(pkg: OutgoingPackage, ctx: PushContext): Promise<PushResult> {
+    if (!this.client || this.version === undefined) throw new TransportError('unreachable', 'EquipmentService: the transport is closed (open() comes first)');
+    this.uploader ??= new Uploader(
+      this.client,
+      this.version,
+      () => this.codeMap(),
+      {
+        deviceId: this.opts.deviceId,
+        dir: join(this.opts.dir, 'shifts'),
+        layout: this.opts.shiftLayout,
+        paymentKinds: this.opts.paymentKinds,
+        ...(this.opts.taxationSystem !== undefined ? { taxationSystem: this.opts.taxationSystem } : {}),
+      },
+      this.deps.log,
     );
+    return this.uploader.push(pkg, ctx);
+  }
+
+  private async codeMap(): Promise<CodeMap> {
+    return (this.codes ??= await CodeMap.load(join(this.opts.dir, 'codes.json')));
   }
 }
