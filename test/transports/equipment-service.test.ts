@@ -206,7 +206,7 @@ describe('equipment-service upload', () => {
     assert.deepEqual(await fs.readdir(join(dir, 'equipment-service', 'shifts')), ['0000000003.json'], 'only the last package\'s staged lines are kept');
   });
 
-  it('receipt discounts are spread over the lines by their sums, the rest on the last line; returns are OperationType 2 with positive figures', async (t) => {
+  it('receipt discounts are spread over the lines by their sums, the rest on the last line; returns are OperationType 2 with positive figures, referring to their sale', async (t) => {
     const emu = await esEmulatorFor(t, { devices: { [ES_DEVICE]: { version: 3001, perPackage: 0 } } });
     const dir = await tempDirFor(t, 'es');
     await writeCodeMap(join(dir, 'equipment-service'), [100231, 100300, 100301]);
@@ -220,6 +220,7 @@ describe('equipment-service upload', () => {
       '6;02.03.26;09:00:06;40;1;5;7;;;0.00;2;99.95;',
       '7;02.03.26;09:00:07;55;1;5;7;;;;;99.95;',
       '8;02.03.26;09:10:00;13;1;6;7;100300;1;10.00;-1;-10.00;',
+      '8;02.03.26;09:10:00;80;1;6;7;;;;1;5;',
       '9;02.03.26;09:10:01;40;1;6;7;;;0.00;1;-10.00;',
       '10;02.03.26;09:10:02;55;1;6;7;;;;;-10.00;',
       '11;02.03.26;09:20:00;51;1;;7;;;;;500.00;',
@@ -235,6 +236,8 @@ describe('equipment-service upload', () => {
     assert.deepEqual(sale!.payments, [{ Cash: '0', ElectronicPayment: '99.95', PrePayment: '0', PostPayment: '0', Barter: '0', ElectronicPaymentOptionCode: '1' }]);
     assert.deepEqual([sale!.attrs.OperationType, sale!.attrs.Number, sale!.attrs.Date, sale!.attrs.TaxationSystem], ['1', '5', '2026-03-02T09:00:07', '3']);
     assert.deepEqual([ret!.attrs.OperationType, ret!.goods[0]!.Quantity, ret!.goods[0]!.Sum, ret!.payments[0]!.Cash], ['2', '1.000', '10.00', '10.00']);
+    assert.deepEqual([ret!.attrs.RefDocumentUUID, ret!.attrs.RefDocumentType], [sale!.attrs.UUID, 'Check'], 'the return by receipt number refers to the sale of this shift');
+    assert.equal(sale!.attrs.RefDocumentUUID, undefined);
     assert.deepEqual(shift!.cash.map((m) => [m.Type, m.Sum, m.Number, m.Date]), [['Outcome', '500.00', '11', '2026-03-02T09:20:00']]);
   });
 

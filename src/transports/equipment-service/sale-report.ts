@@ -15,6 +15,9 @@
  * - its payments (40, tendered minus change per Kassir payment kind) become
  *   one `Payment` per means: cash, or electronic with the 1C payment option
  *   code `transport.paymentKinds` maps the kind to;
+ * - a return by receipt number (80) of a check of the same shift refers to
+ *   it (`RefDocumentUUID`; 1C nets it into the shift's sales); a return of an
+ *   earlier shift's check stands alone (1C books it as a returns document);
  * - cash in / out (50 / 51) become `IncomeOutcomeChecks`;
  * - the Z report gives `ShiftNumber` and `ClosingDate`, the shift's first line
  *   `OpeningDate`; the shift, its checks and cash movements get name-based
@@ -43,6 +46,8 @@ const POSITION_DISCOUNT = [15, 17];
 const POSITION_MARKUP = [16, 18];
 const RECEIPT_DISCOUNT = [35, 37];
 const RECEIPT_MARKUP = [36, 38];
+/** Return by receipt number: field 12 is the number of the receipt returned. */
+const RETURN_BY_RECEIPT = 80;
 /** At most this many problems are named in one message (the rest are counted). */
 const SHOWN_PROBLEMS = 5;
 
@@ -100,6 +105,8 @@ interface Receipt {
   adjust: bigint;
   /** Net per Kassir payment kind (negative in a return receipt). */
   pays: Map<string, bigint>;
+  /** The number of the receipt this one returns (a `80` line). */
+  returns?: string;
 }
 
 /** Builds the SaleReport of a closed shift; throws ShiftHeld when a receipt cannot be expressed. */
@@ -118,6 +125,8 @@ export function buildSaleReport(shift: ShiftLines, c: SaleReportContext): BuiltS
   const uuid = nameUuid(`shift|${c.deviceId}|${shift.pos}|${number}|${opening ?? ''}`);
   let returns = 0;
   let revenue = 0n;
+  /** Receipt number -> UUID of its sale check in this shift, for a return's RefDocumentUUID. */
+  const sold = new Map<string, string>();
 
   for (const l of [...shift.carried, ...shift.lines]) {
     const t = typeOf(l);
@@ -168,6 +177,8 @@ export function buildSaleReport(shift: ShiftLines, c: SaleReportContext): BuiltS
     } else if (RECEIPT_DISCOUNT.includes(t) || RECEIPT_MARKUP.includes(t)) {
       const v = amount(12, 'the discount or markup sum');
       if (v !== undefined) receipt().adjust += RECEIPT_MARKUP.includes(t) ? abs(v) : -abs(v);
+    } else if (t === RETURN_BY_RECEIPT) {
+      if (f(12) !== '') receipt().returns = f(12);
     } else if (t === c.layout.paymentType) {
       const tendered = amount(c.layout.paymentTenderedField, 'the amount tendered');
       const change = f(c.layout.paymentChangeField) === '' ? 0n : amount(c.layout.paymentChangeField, 'the change');
@@ -189,9 +200,13 @@ export function buildSaleReport(shift: ShiftLines, c: SaleReportContext): BuiltS
       if (op === 2) returns++;
       revenue += total;
       const check = receiptCheck(r, abs(total), op, where, c, problems);
+      const checkUuid = nameUuid(`check|${uuid}|${key}|${f(1)}`);
+      if (op === 1) sold.set(key, checkUuid);
+      // A return of a check of this shift refers to it (1C nets it into the shift's sales); any other stands alone.
+      const ref = op === 2 && r.returns !== undefined ? sold.get(r.returns) : undefined;
       checks.push({
         name: 'Check',
-        attrs: { Date: date, Number: key, TaxationSystem: c.taxationSystem, OperationType: op, UUID: nameUuid(`check|${uuid}|${key}|${f(1)}`) },
+        attrs: { Date: date, Number: key, TaxationSystem: c.taxationSystem, OperationType: op, UUID: checkUuid, RefDocumentUUID: ref, RefDocumentType: ref ? 'Check' : undefined },
         children: check,
       });
     } else if (t === c.layout.cashInType || t === c.layout.cashOutType) {
