@@ -174,7 +174,7 @@ export const equipmentServiceTransportSchema = z
 export const transportSchema = z.discriminatedUnion('type', [folderTransportSchema, ftpTransportSchema, kkmTransferTransportSchema, equipmentServiceTransportSchema]);
 
 const typeNumber = (what: string, dflt: number) => z.number().int().min(0).default(dflt).describe(`Transaction type of ${what}.`);
-const typeList = (what: string, dflt: number[]) => z.array(z.number().int().min(0)).min(1).default(dflt).describe(`Transaction types of ${what}.`);
+const typeList = (what: string, dflt: number[], min = 1) => z.array(z.number().int().min(0)).min(min).default(dflt).describe(`Transaction types of ${what}.`);
 const fieldNumber = (what: string, dflt: number) => z.number().int().min(1).max(64).default(dflt).describe(`Field (counted from 1) holding ${what}.`);
 
 /**
@@ -199,6 +199,23 @@ export const shiftLayout = z
     cashInType: typeNumber('a cash deposit (cash in)', 50),
     cashOutType: typeNumber('a cash withdrawal (cash out)', 51),
     cashAmountField: fieldNumber('the amount of a cash in/out line (unsigned: the type gives the direction)', 12),
+    // The receipt's contents, read only where a shift is posted line by line (the EquipmentService upload).
+    goodsTypes: typeList('the goods lines of a receipt (registration or return by goods code; a prepayment position too)', [11, 13, 14, 611]),
+    prepaymentTypes: typeList('the goods lines that are prepayment positions (posted with PaymentMethod 1)', [611], 0),
+    freePriceTypes: typeList('free-price registrations and returns, which carry no goods code', [1, 2, 3, 4], 0),
+    stornoType: typeNumber('a storno (cancelling part of an earlier goods line of the receipt)', 12),
+    positionDiscountTypes: typeList('discounts on one position', [15, 17], 0),
+    positionMarkupTypes: typeList('markups on one position', [16, 18], 0),
+    receiptDiscountTypes: typeList('discounts on the whole receipt', [35, 37], 0),
+    receiptMarkupTypes: typeList('markups on the whole receipt', [36, 38], 0),
+    returnByReceiptType: typeNumber('a return by receipt number (names the receipt returned)', 80),
+    goodsCodeField: fieldNumber("a goods, storno or position discount line's goods code", 8),
+    goodsSectionField: fieldNumber("a goods or storno line's section", 9),
+    goodsPriceField: fieldNumber("a goods or storno line's price", 10),
+    goodsQuantityField: fieldNumber("a goods or storno line's quantity", 11),
+    goodsSumField: fieldNumber("a goods or storno line's sum", 12),
+    adjustmentSumField: fieldNumber("a discount or markup line's amount", 12),
+    returnedReceiptField: fieldNumber('the number of the receipt a return by receipt number returns', 12),
   })
   .describe('Where the shift ledger reads shifts and money in report lines: third-party practice of the format family, not an official table (see docs/SHIFTS.md).');
 

@@ -241,6 +241,25 @@ describe('equipment-service upload', () => {
     assert.deepEqual(shift!.cash.map((m) => [m.Type, m.Sum, m.Number, m.Date]), [['Outcome', '500.00', '11', '2026-03-02T09:20:00']]);
   });
 
+  it('the goods-line fields are configuration (shifts.*): a till whose lines carry the section before the code is read as its layout says', async (t) => {
+    const emu = await esEmulatorFor(t, { devices: { [ES_DEVICE]: { version: 3003, perPackage: 0 } } });
+    const dir = await tempDirFor(t, 'es');
+    await writeCodeMap(join(dir, 'equipment-service'), [100231]);
+    // Field 8 the section, field 9 the goods code: the other way round from the default layout.
+    const lines = [
+      '1;02.03.26;09:00:01;11;1;5;7;1;100231;89.90;2;179.80;',
+      '2;02.03.26;09:00:02;40;1;5;7;;;0.00;1;179.80;',
+      '3;02.03.26;09:00:03;55;1;5;7;;;;;179.80;',
+      '4;02.03.26;21:00:00;61;1;;7;12;;0.00;;179.80;',
+    ];
+    const plain = await esTransport(t, emu.url, dir);
+    await assert.rejects(plain.tr.push(await linesPackage(dir, 1, lines), fakePushContext()), (e: TransportError) => /goods code 1 has no 1C code/.test(e.message), 'the default layout reads the section as the code');
+    assert.equal(emu.shifts.length, 0);
+    const { tr } = await esTransport(t, emu.url, dir, { shiftLayout: shiftLayout.parse({ goodsCodeField: 9, goodsSectionField: 8 }) });
+    await tr.push(await linesPackage(dir, 1, lines), fakePushContext());
+    assert.deepEqual(emu.shifts[0]!.checks[0]!.goods.map((g) => [g.Code, g.Quantity, g.Sum]), [['1C-100231', '2.000', '179.80']]);
+  });
+
   it('a lost PostDocs answer: the retry posts the identical document, 1C holds the shift once', async (t) => {
     const emu = await esEmulatorFor(t);
     const dir = await tempDirFor(t, 'es');

@@ -1,8 +1,9 @@
 /**
  * One closed shift of the till as a 1C `SaleReport` (formats 3001-3003): the
- * mapping of Kassir's report lines (fields as in docs/SHIFTS.md and the
- * README's EquipmentService section; third-party practice, not an official
- * table) onto the document 1C imports:
+ * mapping of Kassir's report lines onto the document 1C imports. Every type
+ * and field it reads comes from `shifts.*` (ShiftLayout, docs/SHIFTS.md:
+ * third-party practice, not an official table); the numbers below are the
+ * defaults:
  * - each receipt closed in the shift (55, 655) is a `Check`: `OperationType`
  *   1 for a sale, 2 for a return (a negative total, as the shift ledger counts
  *   it), quantities and sums always positive (1C applies the sign itself);
@@ -35,19 +36,6 @@ import { field, typeOf, type ShiftLines } from './shift-lines.js';
 import { nameUuid } from './uuid.js';
 import type { XmlNode } from './xml.js';
 
-/** Kassir goods line types with a goods code (field 8), price (10), quantity (11), sum (12). */
-const GOODS_TYPES = [11, 13, 14, 611];
-/** Prepayment positions: `PaymentMethod` 1 (full prepayment), which 1C:УТ does not import as a sale. */
-const PREPAYMENT_TYPES = [611];
-/** Free-price registrations and returns without a goods code: nothing to resolve in 1C. */
-const FREE_PRICE_TYPES = [1, 2, 3, 4];
-const STORNO = 12;
-const POSITION_DISCOUNT = [15, 17];
-const POSITION_MARKUP = [16, 18];
-const RECEIPT_DISCOUNT = [35, 37];
-const RECEIPT_MARKUP = [36, 38];
-/** Return by receipt number: field 12 is the number of the receipt returned. */
-const RETURN_BY_RECEIPT = 80;
 /** At most this many problems are named in one message (the rest are counted). */
 const SHOWN_PROBLEMS = 5;
 
@@ -111,6 +99,7 @@ interface Receipt {
 
 /** Builds the SaleReport of a closed shift; throws ShiftHeld when a receipt cannot be expressed. */
 export function buildSaleReport(shift: ShiftLines, c: SaleReportContext): BuiltShift {
+  const L = c.layout;
   const problems: string[] = [];
   const receipts = new Map<string, Receipt>();
   const checks: XmlNode[] = [];
@@ -143,42 +132,42 @@ export function buildSaleReport(shift: ShiftLines, c: SaleReportContext): BuiltS
       if (v === undefined) problems.push(`${where}: ${what} in field ${n} is not an amount: "${f(n)}"`);
       return v;
     };
-    if (GOODS_TYPES.includes(t)) {
-      const code = Number(f(8));
-      const price = amount(10, 'the price');
-      const qty = parseQuantity(f(11));
-      const sum = amount(12, 'the sum');
-      if (!/^\d+$/.test(f(8))) problems.push(`${where}: the goods code "${f(8)}" (field 8) is not a number`);
-      if (qty === undefined) problems.push(`${where}: the quantity "${f(11)}" (field 11) is not a number with at most 3 decimals`);
-      if (price === undefined || sum === undefined || qty === undefined || !/^\d+$/.test(f(8))) continue;
-      receipt().items.push({ kassir: code, section: f(9), price: abs(price), qty: abs(qty), sum: abs(sum), method: PREPAYMENT_TYPES.includes(t) ? 1 : 4, tx: f(1) });
-    } else if (FREE_PRICE_TYPES.includes(t)) {
+    if (L.goodsTypes.includes(t)) {
+      const codeText = f(L.goodsCodeField);
+      const price = amount(L.goodsPriceField, 'the price');
+      const qty = parseQuantity(f(L.goodsQuantityField));
+      const sum = amount(L.goodsSumField, 'the sum');
+      if (!/^\d+$/.test(codeText)) problems.push(`${where}: the goods code "${codeText}" (field ${L.goodsCodeField}) is not a number`);
+      if (qty === undefined) problems.push(`${where}: the quantity "${f(L.goodsQuantityField)}" (field ${L.goodsQuantityField}) is not a number with at most 3 decimals`);
+      if (price === undefined || sum === undefined || qty === undefined || !/^\d+$/.test(codeText)) continue;
+      receipt().items.push({ kassir: Number(codeText), section: f(L.goodsSectionField), price: abs(price), qty: abs(qty), sum: abs(sum), method: L.prepaymentTypes.includes(t) ? 1 : 4, tx: f(1) });
+    } else if (L.freePriceTypes.includes(t)) {
       problems.push(`${where}: a free-price line (type ${t}) has no goods code, so 1C cannot tell what was sold: sell goods from 1C's price list by code on this till (or give the item a code in 1C and run kassir-agent full-export), then post this shift by hand in 1C`);
-    } else if (t === STORNO) {
-      const qty = parseQuantity(f(11));
-      const sum = amount(12, 'the storno sum');
-      const price = amount(10, 'the storno price');
-      const item = receipt().items.findLast((i) => String(i.kassir) === f(8) && i.section === f(9) && i.price === abs(price ?? -1n) && qty !== undefined && i.qty >= abs(qty));
+    } else if (t === L.stornoType) {
+      const qty = parseQuantity(f(L.goodsQuantityField));
+      const sum = amount(L.goodsSumField, 'the storno sum');
+      const price = amount(L.goodsPriceField, 'the storno price');
+      const item = receipt().items.findLast((i) => String(i.kassir) === f(L.goodsCodeField) && i.section === f(L.goodsSectionField) && i.price === abs(price ?? -1n) && qty !== undefined && i.qty >= abs(qty));
       if (!item || qty === undefined || sum === undefined) {
-        problems.push(`${where}: the storno of goods code ${f(8)} matches no line of the receipt (same code, section and price)`);
+        problems.push(`${where}: the storno of goods code ${f(L.goodsCodeField)} matches no line of the receipt (same code, section and price)`);
         continue;
       }
       item.qty -= abs(qty);
       item.sum -= abs(sum);
-    } else if (POSITION_DISCOUNT.includes(t) || POSITION_MARKUP.includes(t)) {
-      const v = amount(12, 'the discount or markup sum');
-      const item = receipt().items.findLast((i) => String(i.kassir) === f(8));
+    } else if (L.positionDiscountTypes.includes(t) || L.positionMarkupTypes.includes(t)) {
+      const v = amount(L.adjustmentSumField, 'the discount or markup sum');
+      const item = receipt().items.findLast((i) => String(i.kassir) === f(L.goodsCodeField));
       if (v === undefined) continue;
       if (!item) {
-        problems.push(`${where}: the discount or markup (type ${t}) on goods code ${f(8)} matches no line of the receipt`);
+        problems.push(`${where}: the discount or markup (type ${t}) on goods code ${f(L.goodsCodeField)} matches no line of the receipt`);
         continue;
       }
-      item.sum += POSITION_MARKUP.includes(t) ? abs(v) : -abs(v);
-    } else if (RECEIPT_DISCOUNT.includes(t) || RECEIPT_MARKUP.includes(t)) {
-      const v = amount(12, 'the discount or markup sum');
-      if (v !== undefined) receipt().adjust += RECEIPT_MARKUP.includes(t) ? abs(v) : -abs(v);
-    } else if (t === RETURN_BY_RECEIPT) {
-      if (f(12) !== '') receipt().returns = f(12);
+      item.sum += L.positionMarkupTypes.includes(t) ? abs(v) : -abs(v);
+    } else if (L.receiptDiscountTypes.includes(t) || L.receiptMarkupTypes.includes(t)) {
+      const v = amount(L.adjustmentSumField, 'the discount or markup sum');
+      if (v !== undefined) receipt().adjust += L.receiptMarkupTypes.includes(t) ? abs(v) : -abs(v);
+    } else if (t === L.returnByReceiptType) {
+      if (f(L.returnedReceiptField) !== '') receipt().returns = f(L.returnedReceiptField);
     } else if (t === c.layout.paymentType) {
       const tendered = amount(c.layout.paymentTenderedField, 'the amount tendered');
       const change = f(c.layout.paymentChangeField) === '' ? 0n : amount(c.layout.paymentChangeField, 'the change');
