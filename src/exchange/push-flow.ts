@@ -200,6 +200,11 @@ export class PushFlow {
       await store
         .recordPushFailure(message)
         .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: 'status shows the previous push outcome until the next one is saved' }));
+      if (isTransportError(e) && e.details.shiftProblems?.length) {
+        await store
+          .recordShiftsHeld(number, e.details.shiftProblems)
+          .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: "the shift's anomalies miss why it is held until the next attempt" }));
+      }
       await store
         .failAttempt(number, message, {
           attempt: meta.attempts,

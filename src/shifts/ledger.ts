@@ -125,6 +125,25 @@ export function deliveredPackage(ledger: ShiftLedger, number: number, at: string
 }
 
 /**
+ * Package `number` cannot be sent as it is (the back office's transport holds its shift): each
+ * problem not yet among the anomalies of the shifts the package holds is added, prefixed
+ * `not sent: `. Returns the events of the anomalies added (a retry repeating them adds none).
+ */
+export function heldPackage(ledger: ShiftLedger, number: number, problems: readonly string[]): ShiftEvent[] {
+  const events: ShiftEvent[] = [];
+  for (const s of ledger.shifts) {
+    if (!s.undelivered.includes(number)) continue;
+    for (const p of problems) {
+      const reason = `not sent: ${p}`;
+      if (s.anomalies.includes(reason)) continue;
+      addAnomaly(s, reason);
+      events.push({ event: 'shift.anomaly', shift: shiftRecord(s), reason });
+    }
+  }
+  return events;
+}
+
+/**
  * Recovery: settles every package of the ledger not yet delivered whose delivery `deliveredAt` knows (from the archive and the journal).
  * Returns the packages settled (the ledger changed, and must be saved, even when no shift is complete yet) and the events.
  */

@@ -14,7 +14,7 @@
 import type { ShiftLayout } from '../config/schema.js';
 import type { BatchPlan } from '../formats/batcher.js';
 import type { ReportUnit } from '../formats/report.js';
-import { applyUnits, deliveredPackage, pruneShifts, sealedAs, type ShiftEvent } from '../shifts/ledger.js';
+import { applyUnits, deliveredPackage, heldPackage, pruneShifts, sealedAs, type ShiftEvent } from '../shifts/ledger.js';
 import { emptyOpenPackage, type AgentState, type InboxItem } from './state.js';
 
 /** A read-only view of the state, for readers (status, the flows' decisions). */
@@ -33,6 +33,11 @@ export function pullOutcome(d: AgentState, at: string, error?: string): void {
 /** A failed push attempt (a delivery is recorded by `delivered`). */
 export function pushFailed(d: AgentState, at: string, error: string): void {
   d.lastPush = { at, ok: false, error };
+}
+
+/** Package `number` refused for what its shift holds: the problems become the shift's anomalies (their events returned). */
+export function packageHeld(d: AgentState, number: number, problems: readonly string[]): ShiftEvent[] {
+  return heldPackage(d.shiftLedger, number, problems);
 }
 
 /** Package `number` delivered: counted, the last push made ok, and the shifts it completes delivered (their events returned). */

@@ -169,6 +169,15 @@ export class Store {
     return this.commit((d) => change.pushFailed(d, new Date().toISOString(), error));
   }
 
+  /** Package `number` refused for what its shift holds: the problems go into that shift's anomalies (logged once each). */
+  async recordShiftsHeld(number: number, problems: readonly string[]): Promise<void> {
+    let events: ShiftEvent[] = [];
+    await this.commit((d) => {
+      events = change.packageHeld(d, number, problems);
+    });
+    logShiftEvents(this.log, events);
+  }
+
   /**
    * This POS's shifts, oldest first (shifts/ledger.ts). Read-only inspection adds the deliveries
    * the outbox journal records and the state file does not have yet (a running agent saves them later).

@@ -31,6 +31,11 @@ export class TransportError extends Error {
       /** HTTP status or FTP reply code. */
       code?: number | string;
       cause?: unknown;
+      /**
+       * What in the package's shift cannot be sent as it is (the EquipmentService upload holds
+       * such a shift): the push flow writes each into the anomalies of the shifts the package holds.
+       */
+      shiftProblems?: readonly string[];
     } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

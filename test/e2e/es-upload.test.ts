@@ -126,5 +126,12 @@ describe('EquipmentService upload end to end', () => {
     assert.match(status.stdout, /receipt 6 .*goods code 987654 has no 1C code/);
     assert.equal(emu.posted.length, 0);
     assert.ok((await logLines(ws)).some((l) => l.event === 'es.shift.held' && l.pos === '1' && l.shift === '12'));
+    // The shift's own record says why it is held, once per problem however often it is retried.
+    const held = (await shiftsJson(ws)).find((s) => s.number === '12');
+    assert.ok(held && !held.delivered, JSON.stringify(held));
+    const notSent = held.anomalies.filter((a) => a.startsWith('not sent: '));
+    assert.equal(notSent.length, 2, held.anomalies.join('\n'));
+    assert.ok(notSent.some((a) => /receipt 6 .*goods code 987654 has no 1C code/.test(a)));
+    assert.ok((await logLines(ws)).some((l) => l.event === 'shift.anomaly' && /^not sent: receipt 5 .*payment kind "2"/.test(String(l.reason))));
   });
 });

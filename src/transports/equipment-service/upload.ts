@@ -140,7 +140,7 @@ export class Uploader {
       } catch (e) {
         if (!(e instanceof ShiftHeld)) throw e;
         this.log.warn('es.shift.held', { transport: 'equipment-service', pos: e.pos, shift: e.shiftNumber, package: pkg.number, problems: e.problems.length, reason: e.message });
-        throw new TransportError('config', `package ${pkg.number}: ${e.message}`, { code: SHIFT_HELD });
+        throw new TransportError('config', `package ${pkg.number}: ${e.message}`, { code: SHIFT_HELD, shiftProblems: e.problems });
       }
     }
     return built;
