@@ -29,7 +29,12 @@ describe('progress of a slow reference download over FTP (ProFTPD)', { timeout: 
     const parts = [1, 2, 3].map((n) => iconv.encode(`##@@&&\r\n#\r\n${Array.from({ length: 200 * n }, (_, i) => `${n * 1000 + i};;Товар ${i};;1;`).join('\r\n')}\r\n`, 'cp1251'));
     for (const [i, p] of parts.entries()) await fs.writeFile(join(files, `POS1.spr.$${i + 1}`), p);
     const total = parts.reduce((s, p) => s + p.length, 0);
-    const ws = await makeWorkspace({ log: { level: 'debug', dir: 'log', console: true, progressIntervalMs: 100 } }, ftpTransportConfig(server));
+    // One pull, at the start (no second download in flight when the test looks for none), a progress line every 100 ms.
+    const ws = await makeWorkspace(
+      { log: { level: 'debug', dir: 'log', console: true, progressIntervalMs: 100 }, schedule: { pull: '1h', retry: { initialMs: 50, maxMs: 400, jitter: 0.2 } } },
+      // The session idles while the agent is held: no timeout of the agent's may end it meanwhile.
+      ftpTransportConfig(server, { timeoutMs: 300_000 }),
+    );
     t.after(() => ws.cleanup());
     const hold = await holdBetweenParts(ws);
     const agent = await startAgent(ws.configFile, hold.env);

@@ -25,8 +25,12 @@ import { closeServer, listenOnLoopback } from '../helpers/ports.js';
 import { downloadShown, holdBetweenParts, inFlight, progressLogged } from '../helpers/progress.js';
 import { waitFor } from '../helpers/wait.js';
 
-/** The log every case uses: a progress line every 100 ms while a download lasts (the default is 10 s). */
-const LOG = { log: { level: 'debug', dir: 'log', console: true, progressIntervalMs: 100 } };
+/**
+ * What every case uses: a progress line every 100 ms while a download lasts (the default is 10 s), and
+ * one pull at the start only (a pull every second would put another short download in flight, e.g.
+ * KKMTransfer's "nothing new" answer, while the test looks for nothing in flight after the slow one).
+ */
+const LOG = { log: { level: 'debug', dir: 'log', console: true, progressIntervalMs: 100 }, schedule: { pull: '1h', retry: { initialMs: 50, maxMs: 400, jitter: 0.2 } } };
 
 /** A reference part of `goods` lines (cp1251, as the back office writes it). */
 function sprPart(n: number, goods: number): Buffer {
@@ -77,7 +81,8 @@ describe('progress of a slow reference download, read from the running agent', {
       void released.then(() => res.end(body.subarray(firstBytes)));
     });
     t.after(() => release());
-    const ws = await kkmWorkspace(t, `${server.url}/trade/hs/KKMTransfer/`, { config: LOG });
+    // The answer's body stays idle while the test looks: longer than that without a byte would be the agent's timeout.
+    const ws = await kkmWorkspace(t, `${server.url}/trade/hs/KKMTransfer/`, { config: LOG, transport: { timeoutMs: 300_000 } });
     const agent = await startAgent(ws.configFile);
 
     await waitFor(() => sent, 'the server sent the first bytes of package 1');
@@ -95,10 +100,11 @@ describe('progress of a slow reference download, read from the running agent', {
   it('EquipmentService: packages of a price-list transfer rise toward PackageTotal in status --json; the log has a progress line', async (t) => {
     const emu = await esEmulatorFor(t, { devices: { [ES_DEVICE]: { version: 3003, perPackage: 2 } }, catalog: sampleCatalog() });
     const front = await holdingFront(t, emu.url);
+    // A held answer must not run into the agent's call timeout while the test looks (timeoutMs below).
     const env = { ES_PASSWORD };
     const ws = await makeWorkspace(LOG, {
       type: 'equipment-service', url: front.url, user: ES_USER, password: '${ES_PASSWORD}', deviceId: ES_DEVICE,
-      taxGroups: { '20': 1, '10': 2, '0': 3, none: 4 }, timeoutMs: 30_000, formPollMs: 10, formWaitMs: 3_000,
+      taxGroups: { '20': 1, '10': 2, '0': 3, none: 4 }, timeoutMs: 300_000, formPollMs: 10, formWaitMs: 3_000,
     });
     t.after(() => ws.cleanup());
     const agent = await startAgent(ws.configFile, env);
