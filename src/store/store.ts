@@ -24,7 +24,7 @@ import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 import { planBatch, type BatchPlan } from '../formats/batcher.js';
 import type { ReportUnit } from '../formats/report.js';
-import type { IncomingPart, OutgoingPackage, TransportCursor } from '../transports/transport.js';
+import type { AheadNotes, IncomingPart, OutgoingPackage, TransportCursor } from '../transports/transport.js';
 import { removeArchivedBefore } from './archive.js';
 import { CommittedState } from './committed-state.js';
 import { ensureDir } from '../util/fsutil.js';
@@ -271,9 +271,9 @@ export class Store {
     return this.mutex.run(() => this.outbox.verifyOrQuarantine(number));
   }
 
-  /** Persists transport notes for a package (before a step a crash must not repeat blindly). */
-  saveNotes(number: number, notes: Record<string, unknown>): Promise<void> {
-    return this.mutex.run(() => this.outbox.saveNotes(number, notes));
+  /** Persists transport notes for a package (before a step a crash must not repeat blindly), and `ahead` for queued packages that have none yet, in one sync. */
+  saveNotes(number: number, notes: Record<string, unknown>, ahead: readonly AheadNotes[] = []): Promise<void> {
+    return this.mutex.run(() => this.outbox.saveNotes(number, notes, ahead));
   }
 
   /** Counts an attempt (kept in memory until the package's next meta write: see outbox.ts). */
