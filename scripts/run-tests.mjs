@@ -44,6 +44,7 @@ const LINUX_ONLY = [
   ['test/ops/install-linux', 'install-linux.sh: a Linux install (useradd, systemd, sudo)'],
   ['test/ops/systemd', 'the systemd unit'],
   ['test/ops/quickstart', "runs the README's quick start in sh"],
+  ['test/e2e/idle-modules', 'watches which module files the agent loads; the Windows job runs every agent from one bundle, where there are no module files to watch'],
   ['test/ops/sea', "builds and runs the Linux single executable (every agent this job starts runs the Windows executable's own script, .wintest/kassir-agent.cjs)"],
   ...['test/docs/', 'test/ops/import-circles', 'test/store/one-writer'].map((f) => [
     f,

@@ -45,7 +45,7 @@ export async function drainQueue(store: Store, transport: Transport, expected: n
     const upcoming = store.queuedAfter(meta.number, UPCOMING_PACKAGES).map((m) => store.outgoing(m));
     const r = await transport.push(store.outgoing(meta), {
       notes: structuredClone(meta.notes),
-      saveNotes: (notes) => store.saveNotes(meta.number, notes),
+      saveNotes: (notes, ahead) => store.saveNotes(meta.number, notes, ahead),
       log: nullLogger,
       signal,
       upcoming,

@@ -83,6 +83,8 @@ export class Exchange {
         maxTransactions: config.batch.maxTransactions,
         requests: this.deliverer.requests,
         shifts: { pos: config.pos, layout: config.shifts, sealOnShiftClose: config.batch.sealOnShiftClose },
+        // Seal and send at once; releasing the taken file need not come first.
+        onUnitsTaken: () => void this.push.trigger(),
       },
       store,
       log,
@@ -247,6 +249,7 @@ export class Exchange {
       const r = await this.collector.collect();
       this.lastTillWaiting = r.waiting;
       this.lastHeld = r.held;
+      if (r.dueAt !== undefined) this.scheduler.collectAt(r.dueAt);
       if (r.transactions > 0 || r.sealed.length > 0) void this.push.trigger();
     } catch (e) {
       this.localErrors.note(e);

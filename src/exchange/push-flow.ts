@@ -163,7 +163,7 @@ export class PushFlow {
       const transport = await session.ensureOpen();
       const r = await transport.push(store.outgoing(meta), {
         notes: structuredClone(meta.notes),
-        saveNotes: (notes) => store.saveNotes(number, notes),
+        saveNotes: (notes, ahead) => store.saveNotes(number, notes, ahead),
         log,
         signal,
         upcoming,

@@ -3,7 +3,8 @@
  * (state-file.ts). A change is made on a draft, saved, and only then becomes
  * the state, so `current` is never ahead of the disk except for what `defer`
  * puts there (counters and times after a delivery, whose durable record is
- * the outbox journal), which is saved with the next change or at close.
+ * the outbox journal; the records of released till files, whose durable record
+ * is the file's absence), which is saved with the next change or at close.
  */
 import type { Logger } from '../util/logger.js';
 import { StateFile, type LoadedSlots } from './state-file.js';

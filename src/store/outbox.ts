@@ -21,7 +21,7 @@ import type { Logger } from '../util/logger.js';
 import { failpoint } from '../util/failpoints.js';
 import { eachLimited, inSlices } from '../util/each-limited.js';
 import { NotFoundError } from '../util/not-found.js';
-import type { OutgoingPackage } from '../transports/transport.js';
+import type { AheadNotes, OutgoingPackage } from '../transports/transport.js';
 import { archivePackageSync } from './archive.js';
 import type { CommittedState } from './committed-state.js';
 import { FILE_MODE, copyFileAtomic, fsyncDir, fsyncFile, syncHandle, writeJsonAtomic } from '../util/fsutil.js';
@@ -208,11 +208,27 @@ export class Outbox {
     return false;
   }
 
-  /** Persists transport notes for a package (before a step a crash must not repeat blindly). */
-  async saveNotes(number: number, notes: Record<string, unknown>): Promise<void> {
-    const meta = this.mustGet(number);
-    await this.journalAppend({ op: 'notes', n: number, notes });
-    this.sealed.set(number, { ...meta, notes });
+  /**
+   * Persists transport notes for a package (before a step a crash must not repeat blindly).
+   * `ahead`: first-attempt notes of queued packages, kept only for those that have no notes
+   * yet (never replacing an attempt's); their records go first, unsynced, and the package's
+   * own synced record makes them all durable: one sync for several packages of a drain.
+   */
+  async saveNotes(number: number, notes: Record<string, unknown>, ahead: readonly AheadNotes[] = []): Promise<void> {
+    const records: { op: 'notes'; n: number; notes: Record<string, unknown> }[] = [];
+    for (const a of ahead) {
+      const m = this.sealed.get(a.number);
+      if (m !== undefined && a.number !== number && Object.keys(m.notes).length === 0) records.push({ op: 'notes', n: a.number, notes: a.notes });
+    }
+    records.push({ op: 'notes', n: number, notes });
+    this.mustGet(number);
+    for (let i = 0; i < records.length; i++) await this.journal.append(records[i]!, { sync: i === records.length - 1 });
+    // Only once all are durable do the metas in memory say so (a push trusts them and saves nothing more).
+    for (const r of records) {
+      this.sealed.set(r.n, { ...this.mustGet(r.n), notes: r.notes });
+      this.notesJournaled.add(r.n);
+    }
+    if (this.journal.bytes > JOURNAL_CHECKPOINT_BYTES) await this.checkpoint();
   }
 
   /**

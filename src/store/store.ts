@@ -24,7 +24,7 @@ import type { Logger } from '../util/logger.js';
 import { Mutex } from '../util/mutex.js';
 import { planBatch, type BatchPlan } from '../formats/batcher.js';
 import type { ReportUnit } from '../formats/report.js';
-import type { IncomingPart, OutgoingPackage, TransportCursor } from '../transports/transport.js';
+import type { AheadNotes, IncomingPart, OutgoingPackage, TransportCursor } from '../transports/transport.js';
 import { removeArchivedBefore } from './archive.js';
 import { CommittedState } from './committed-state.js';
 import { ensureDir } from '../util/fsutil.js';
@@ -280,9 +280,9 @@ export class Store {
     return this.mutex.run(() => this.outbox.verifyOrQuarantine(number));
   }
 
-  /** Persists transport notes for a package (before a step a crash must not repeat blindly). */
-  saveNotes(number: number, notes: Record<string, unknown>): Promise<void> {
-    return this.mutex.run(() => this.outbox.saveNotes(number, notes));
+  /** Persists transport notes for a package (before a step a crash must not repeat blindly), and `ahead` for queued packages that have none yet, in one sync. */
+  saveNotes(number: number, notes: Record<string, unknown>, ahead: readonly AheadNotes[] = []): Promise<void> {
+    return this.mutex.run(() => this.outbox.saveNotes(number, notes, ahead));
   }
 
   /** Counts an attempt (kept in memory until the package's next meta write: see outbox.ts). */
@@ -341,9 +341,20 @@ export class Store {
     return target;
   }
 
-  /** Taken report files done with (released, or gone before a crash): their records are dropped. */
-  async releaseTaken(takenNames: readonly string[]): Promise<void> {
-    if (takenNames.length > 0) await this.commit((d) => change.takenReleased(d, takenNames));
+  /**
+   * Taken report files done with (released, or gone before a crash): their records are dropped.
+   * Call only once the files' removal is durable (their folder fsynced). The drop is saved with
+   * the next state change (or at close), not on its own: should a power cut lose it, the record
+   * names a file that is gone, and the next collect pass drops it again. So releasing a file
+   * costs no state write on the way from a receipt to the back office.
+   */
+  releaseTaken(takenNames: readonly string[]): Promise<void> {
+    if (takenNames.length === 0) return Promise.resolve();
+    return this.mutex.run(async () => {
+      const draft = this.committed.draft();
+      change.takenReleased(draft, takenNames);
+      this.committed.defer(draft);
+    });
   }
 
   /** The taken report file `takenName` answers flr request `uid` (till/requests.ts). */

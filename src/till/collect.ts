@@ -55,6 +55,11 @@ export interface CollectorOptions {
   requests?: TillRequests;
   /** Keep this POS's shift ledger (shifts/ledger.ts) with the layout given; `sealOnShiftClose`: seal right after a Z report. */
   shifts?: ShiftCounting;
+  /**
+   * Called as soon as a taken file's units are committed to the open package, before the file is
+   * released: the push flow can seal and send them while the collector tidies up.
+   */
+  onUnitsTaken?: () => void;
 }
 
 export interface CollectResult {
@@ -67,6 +72,12 @@ export interface CollectResult {
   waiting: number;
   /** Matching files held in the till folder because they end inside an open receipt (see heldFiles()). */
   held: number;
+  /**
+   * The earliest time (epoch ms) a waiting file will have been quiet for `settleMs`, or a held
+   * file reaches its take-by time: the next pass is due then, with no file event needed.
+   * Undefined when no file is waiting for either.
+   */
+  dueAt?: number;
 }
 
 /**
@@ -175,8 +186,8 @@ export class ReportCollector {
   /** One pass: take over finished report files, then ingest every taken file in the order it was taken. */
   async collect(): Promise<CollectResult> {
     await ensureDir(this.takenDir);
-    const waiting = await this.takeFinished();
-    const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting, held: this.held.size };
+    const { waiting, dueAt } = await this.takeFinished();
+    const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting, held: this.held.size, ...(dueAt !== undefined ? { dueAt } : {}) };
     const taken = (await fs.readdir(this.takenDir)).filter(isTakenName).sort();
     for (const name of taken) {
       const r = await this.ingest(name);
@@ -189,14 +200,16 @@ export class ReportCollector {
     return result;
   }
 
-  private async takeFinished(): Promise<number> {
+  private async takeFinished(): Promise<{ waiting: number; dueAt: number | undefined }> {
     let waiting = 0;
+    let dueAt: number | undefined;
+    const due = (at: number) => void (dueAt = dueAt === undefined ? at : Math.min(dueAt, at));
     let entries: import('node:fs').Dirent[];
     try {
       entries = await fs.readdir(this.opts.tillDir, { withFileTypes: true });
     } catch (e) {
       this.log.error('till.scan.failed', { dir: this.opts.tillDir, error: (e as Error).message });
-      return 0;
+      return { waiting: 0, dueAt };
     }
     const now = this.now();
     const candidates: { name: string; mtimeMs: number; size: number }[] = [];
@@ -213,7 +226,10 @@ export class ReportCollector {
       }
       const obs = this.observed.get(ent.name)!;
       if (now - obs.since >= this.opts.settleMs) candidates.push({ name: ent.name, mtimeMs: st.mtimeMs, size: st.size });
-      else waiting++;
+      else {
+        waiting++;
+        due(obs.since + this.opts.settleMs);
+      }
     }
     for (const name of this.observed.keys()) if (!present.has(name)) this.observed.delete(name);
     for (const name of this.held.keys()) if (!present.has(name)) this.held.delete(name);
@@ -222,7 +238,10 @@ export class ReportCollector {
     candidates.sort((a, b) => a.mtimeMs - b.mtimeMs || a.name.localeCompare(b.name, undefined, { numeric: true }));
     for (const c of candidates) {
       const read = await this.readForHold(c.name);
-      if (this.mustHold(c.name, read?.parsed, now, c.mtimeMs)) continue;
+      if (this.mustHold(c.name, read?.parsed, now, c.mtimeMs)) {
+        due(c.mtimeMs + this.opts.openReceiptMs);
+        continue;
+      }
       const takenName = takenNameOf(this.now(), ++this.takeSeq, c.name);
       // What was read is what is ingested only if it was the whole file as stat saw it (checked again at ingest).
       if (read && read.data.length === c.size) this.readAhead.set(takenName, { ...read, size: c.size, mtimeMs: c.mtimeMs });
@@ -243,7 +262,7 @@ export class ReportCollector {
         waiting++;
       }
     }
-    return waiting;
+    return { waiting, dueAt };
   }
 
   /** The files held in the till folder now: each with why, since when, and when it is taken anyway. */
@@ -303,6 +322,7 @@ export class ReportCollector {
     const done = this.store.state.sources[takenName]?.units ?? 0;
     const uid = await this.answerUid(takenName, done, before.mtimeMs);
     const { transactions, sealed } = await this.takeUnits(takenName, units, done, uid);
+    if (transactions > 0 || sealed.length > 0) this.opts.onUnitsTaken?.();
     if (units.length === 0 && skippedLoaded === 0) {
       // Nothing to send, so nothing is lost by removing it; but say so: Kassir wrote a file for a reason.
       this.log.info('till.report.empty', { file: original, bytes: data.length, note: 'no transactions in it; removed from the till folder' });

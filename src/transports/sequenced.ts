@@ -280,7 +280,8 @@ export class SequencedFilesTransport implements Transport {
 
     // This package's early upload (started while an earlier one was renamed) must be over before its temporary file is touched.
     const early = await this.ahead.take(pkg.number);
-    const upcoming = ctx.upcoming ?? [];
+    // Uploads ahead: as many packages as there are sessions for them.
+    const upcoming = (ctx.upcoming ?? []).slice(0, AHEAD_SESSIONS);
     if (this.opts.sequenced) this.ahead.start(upcoming, (n) => tempName(dir, base, n), ctx.log);
     if (upcoming.length === 0) await this.ahead.close(); // the queue ran dry: no idle sessions left open
     let uploaded = notes.stage === undefined && early;

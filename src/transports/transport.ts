@@ -78,11 +78,22 @@ export interface OutgoingPackage {
 /** Per-package durable notes a transport keeps across attempts and crashes. */
 export type RemoteNotes = Record<string, unknown>;
 
+/** Notes for an upcoming package, saved with the current package's (PushContext.saveNotes). */
+export interface AheadNotes {
+  number: number;
+  notes: RemoteNotes;
+}
+
 export interface PushContext {
   /** What the transport saved for this package in earlier attempts ({} on the first). */
   notes: RemoteNotes;
-  /** Persist `notes` durably (await it) before a step that a crash must not repeat blindly. */
-  saveNotes(notes: RemoteNotes): Promise<void>;
+  /**
+   * Persist `notes` durably (await it) before a step that a crash must not repeat blindly.
+   * `ahead`: first-attempt notes for packages of `upcoming`, made durable by the same write
+   * (one sync for several packages); the store keeps them only for a package that has no
+   * notes yet, so they never replace what an attempt saved.
+   */
+  saveNotes(notes: RemoteNotes, ahead?: readonly AheadNotes[]): Promise<void>;
   log: Logger;
   signal: AbortSignal;
   /**
@@ -94,8 +105,12 @@ export interface PushContext {
   upcoming?: OutgoingPackage[];
 }
 
-/** How many upcoming packages the exchange passes to `push` (PushContext.upcoming). */
-export const UPCOMING_PACKAGES = 2;
+/**
+ * How many upcoming packages the exchange passes to `push` (PushContext.upcoming); a transport
+ * uses as many as it can (FTP uploads two ahead; KKMTransfer saves the first-attempt notes of
+ * all of them with the current package's, so a backlog costs one sync per this many + 1).
+ */
+export const UPCOMING_PACKAGES = 8;
 
 export interface PushResult {
   /** `delivered`: accepted now; `duplicate`: the server already had it (KKMTransfer errcode 1, or found at its final name). */

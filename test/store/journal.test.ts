@@ -112,6 +112,23 @@ describe('outbox journal', () => {
     await s2.close();
   });
 
+  it('notes saved ahead for queued packages travel in the same sync, survive a crash, and never replace notes an attempt saved', async () => {
+    const own = { bodySha256: 'b3', zipped: false };
+    const copy = await crashedAfter(3, async (s) => {
+      await s.saveNotes(3, own);
+      await s.saveNotes(1, { bodySha256: 'b1' }, [
+        { number: 2, notes: { bodySha256: 'b2' } },
+        { number: 3, notes: { bodySha256: 'other' } },
+      ]);
+      assert.deepEqual(s.queued().map((m) => m.notes), [{ bodySha256: 'b1' }, { bodySha256: 'b2' }, own]);
+    });
+    const journal = (await readJournal(join(copy, 'outbox/journal.jsonl'))).records.map((r) => (r.op === 'notes' ? r.n : 'delivered'));
+    assert.deepEqual(journal, [3, 2, 1], 'the ahead record before the synced one of the package being sent; none for package 3');
+    const s2 = await open(copy);
+    assert.deepEqual(s2.queued().map((m) => [m.number, m.notes]), [[1, { bodySha256: 'b1' }], [2, { bodySha256: 'b2' }], [3, own]]);
+    await s2.close();
+  });
+
   it('a delivery record lost to a power cut: the package is queued again with its notes (the transport settles it)', async () => {
     const notes = { stage: 'uploaded', temp: 't', final: 'POS1.rep.$1' };
     const copy = await crashedAfter(1, async (s) => {

@@ -405,6 +405,33 @@ test('push: every attempt sends the same bytes, even if zipReports changes betwe
   assert.equal(server.requests.length, 2);
 });
 
+test("push: the upcoming packages' first-attempt notes are saved with the current one's (one sync); each then sends the bytes its notes pin and saves nothing", async (t) => {
+  const server = await startPlainServer(t, (_req, res) => sendJson(res, { errcode: '0', errmessage: '' }));
+  const dir = await tempDirFor(t, 'kkm');
+  const pkgs = [await reportPackage(dir, 1), await reportPackage(dir, 2), await reportPackage(dir, 3)];
+  const tr = await kkmTransport(t, server.url);
+  // What the store keeps for each package, and what each saveNotes call carried.
+  const kept = new Map<number, Record<string, unknown>>();
+  const calls: { n: number; ahead: number[] }[] = [];
+  for (let i = 0; i < pkgs.length; i++) {
+    const pkg = pkgs[i]!;
+    const ctx = {
+      ...fakePushContext({ notes: structuredClone(kept.get(pkg.number) ?? {}) }),
+      upcoming: pkgs.slice(i + 1, i + 3),
+      saveNotes: async (notes: Record<string, unknown>, ahead: readonly { number: number; notes: Record<string, unknown> }[] = []) => {
+        calls.push({ n: pkg.number, ahead: ahead.map((a) => a.number) });
+        kept.set(pkg.number, notes);
+        for (const a of ahead) if (!kept.has(a.number)) kept.set(a.number, a.notes);
+      },
+    };
+    assert.equal((await tr.push(pkg, ctx)).outcome, 'delivered');
+  }
+  assert.deepEqual(calls, [{ n: 1, ahead: [2, 3] }], 'packages 2 and 3 had their notes from the first save');
+  assert.deepEqual(server.requests.map((r) => sha256(r.body)), [1, 2, 3].map((n) => kept.get(n)!.bodySha256));
+  const entries = await readZipEntries(decodeBase64(server.requests[2]!.body, 'body'), 'body');
+  assert.deepEqual(entries, [{ name: 'POS1_3.rep', data: REPORT }]);
+});
+
 test('timeouts: an answer slower than timeoutMs is a timeout; a closed port is unreachable', async (t) => {
   const emu = await emulatorFor(t);
   emu.setFault({ kind: 'delay', ms: 3000, times: 1 });

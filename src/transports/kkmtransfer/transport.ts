@@ -20,7 +20,8 @@
  *   one entry `POS{pos}_{number}.rep`, built deterministically (fixed
  *   timestamp), and the first attempt's choices and hashes are saved in the
  *   push notes before anything is sent, so every attempt sends the same bytes
- *   even if the configuration changes in between.
+ *   even if the configuration changes in between. Those of the next queued
+ *   packages are saved with them: one sync for several packages of a backlog.
  * - An abort through `ctx.signal` rejects with the signal's reason, not a TransportError.
  */
 import { createHash } from 'node:crypto';
@@ -29,6 +30,7 @@ import type { Agent, Dispatcher } from 'undici';
 import type { Logger } from '../../util/logger.js';
 import { TransportError } from '../errors.js';
 import type {
+  AheadNotes,
   IncomingKind,
   OutgoingPackage,
   PullContext,
@@ -84,11 +86,22 @@ interface KkmPushNotes {
 
 const ALLOWED_KINDS: readonly IncomingKind[] = ['spr', 'flr'];
 
+/** A SendData body and the notes that pin it. */
+interface Prepared {
+  body: string;
+  pinned: Required<KkmPushNotes>;
+}
+
+/** Upcoming packages up to this size get their notes (and bodies, kept until their push) ahead. */
+const MAX_PREPARED_BYTES = 256 * 1024;
+
 export class KkmTransferTransport implements Transport {
   readonly type = 'kkmtransfer';
   private root?: ServiceRoot;
   private dispatcher?: Dispatcher;
   private ownAgent?: Agent;
+  /** Bodies made ahead for the upcoming packages whose notes were saved with the current one's. */
+  private readonly prepared = new Map<number, Prepared>();
 
   constructor(
     private readonly opts: KkmTransferOptions,
@@ -108,6 +121,7 @@ export class KkmTransferTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.prepared.clear();
     const agent = this.ownAgent;
     this.ownAgent = undefined;
     this.dispatcher = undefined;
@@ -199,19 +213,14 @@ export class KkmTransferTransport implements Transport {
     const segments = ['SendData', String(this.opts.pos), String(pkg.number), ...(pkg.uid ? [pkg.uid] : [])];
     const remoteName = segments.join('/');
     const what = `SendData ${this.opts.pos}/${pkg.number}`;
-    const report = await readFile(pkg.path);
-    const reportSha256 = sha256(report);
     const notes = ctx.notes as KkmPushNotes;
-    if (notes.reportSha256 !== undefined && notes.reportSha256 !== reportSha256) {
-      // A sealed package never changes; sending other content under the same number would lose it (errcode 1).
-      throw new Error(`${what}: ${pkg.path} changed after its first attempt (sha256 ${notes.reportSha256} then, ${reportSha256} now); refusing to send`);
-    }
-    const zipped = notes.zipped ?? this.opts.zipReports;
-    const entryName = notes.entryName ?? `POS${this.opts.pos}_${pkg.number}.rep`;
-    const body = encodeBase64(zipped ? await makeZip([{ name: entryName, data: report }]) : report);
-    const bodySha256 = sha256(Buffer.from(body, 'latin1'));
+    const ready = this.prepared.get(pkg.number);
+    for (const n of this.prepared.keys()) if (n <= pkg.number) this.prepared.delete(n);
+    const { body, pinned } = await this.prepare(pkg, notes, ready);
+    const { bodySha256 } = pinned;
     if (notes.bodySha256 === undefined) {
-      await ctx.saveNotes({ ...ctx.notes, zipped, entryName, reportSha256, bodySha256, bodyBytes: body.length } satisfies KkmPushNotes);
+      // The next packages' first-attempt notes go with this one's: one sync for several packages of a backlog.
+      await ctx.saveNotes({ ...ctx.notes, ...pinned } satisfies KkmPushNotes, await this.prepareAhead(ctx));
     } else if (notes.bodySha256 !== bodySha256) {
       // Same report (checked above), other ZIP bytes: only a zlib change can do this. The content the server unpacks is identical.
       ctx.log.warn('push.body_changed', { package: pkg.number, was: notes.bodySha256, now: bodySha256 });
@@ -238,6 +247,45 @@ export class KkmTransferTransport implements Transport {
   }
 
   // ---- internals -----------------------------------------------------------
+
+  /**
+   * A package's SendData body and the notes that pin it: the choices of its first attempt
+   * (`notes`), else the options now. `ready`: the body made ahead for it, used when its
+   * report and choices are still the same.
+   */
+  private async prepare(pkg: OutgoingPackage, notes: KkmPushNotes, ready?: Prepared): Promise<Prepared> {
+    const report = await readFile(pkg.path);
+    const reportSha256 = sha256(report);
+    if (notes.reportSha256 !== undefined && notes.reportSha256 !== reportSha256) {
+      // A sealed package never changes; sending other content under the same number would lose it (errcode 1).
+      throw new Error(`SendData ${this.opts.pos}/${pkg.number}: ${pkg.path} changed after its first attempt (sha256 ${notes.reportSha256} then, ${reportSha256} now); refusing to send`);
+    }
+    const zipped = notes.zipped ?? this.opts.zipReports;
+    const entryName = notes.entryName ?? `POS${this.opts.pos}_${pkg.number}.rep`;
+    if (ready && ready.pinned.reportSha256 === reportSha256 && ready.pinned.zipped === zipped && ready.pinned.entryName === entryName) return ready;
+    const body = encodeBase64(zipped ? await makeZip([{ name: entryName, data: report }]) : report);
+    return { body, pinned: { zipped, entryName, reportSha256, bodySha256: sha256(Buffer.from(body, 'latin1')), bodyBytes: body.length } };
+  }
+
+  /**
+   * First-attempt notes for the upcoming packages (the store keeps them only for those that
+   * have none), their bodies kept for their own push. One that cannot be read now is left to
+   * its own attempt.
+   */
+  private async prepareAhead(ctx: PushContext): Promise<AheadNotes[]> {
+    const ahead: AheadNotes[] = [];
+    for (const next of ctx.upcoming ?? []) {
+      if (next.bytes > MAX_PREPARED_BYTES) continue;
+      try {
+        const p = await this.prepare(next, {});
+        this.prepared.set(next.number, p);
+        ahead.push({ number: next.number, notes: { ...p.pinned } });
+      } catch (e) {
+        ctx.log.debug('push.ahead.skipped', { package: next.number, error: (e as Error).message });
+      }
+    }
+    return ahead;
+  }
 
   /** The caller opens the transport once per cycle (exchange/transport-session.ts); after close() nothing is sent. */
   private mustBeOpen(): void {
