@@ -102,7 +102,10 @@ export class TillDeliverer {
       for (const s of result.skipped) this.log.info('till.reference.skipped', { part: byFile.get(s.name)?.remoteName ?? s.name, reason: s.reason });
       const first = result.outputs[0];
       if (!first) {
-        await this.retire(result.skipped.map((s) => byFile.get(s.name)!.id), 'spr');
+        const skipped = result.skipped.map((s) => byFile.get(s.name)!.id);
+        // Nothing retired would make the caller's loop take the same head again, for ever.
+        if (skipped.length === 0) throw new Error(`merging ${run.length} staged reference part(s) gave neither a file nor a skipped part; they stay staged`);
+        await this.retire(skipped, 'spr');
         return true;
       }
       const ids = first.parts.map((name) => byFile.get(name)!.id);

@@ -149,3 +149,18 @@ test('SPR tables: ^ lines are fixed discounts ({FIX_S}); <name lines are tag ele
   assert.equal(at('{%^$1;m'), OTHER, 'a modifier line is not a fixed discount');
   assert.equal(at('%^-1;2'), OTHER);
 });
+
+test('mergeSprParts: a part with only a mode command (the protocol sample) is an output of its own; after a skipped part too', async () => {
+  await withTempDir(async (dir) => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    await writeFile(join(dir, 'rpl'), Buffer.concat([bom, Buffer.from('##@@&&$$$RPL\r\n#\r\n')]));
+    await writeFile(join(dir, 'loaded'), Buffer.from('##@@&&\r\n@\r\n1;a\r\n'));
+    const alone = await mergeSprParts([{ name: 'rpl', path: join(dir, 'rpl') }], dir, { filePrefix: 'a-' });
+    assert.deepEqual(alone.outputs.map((o) => [o.parts, o.dataLines]), [[['rpl'], 0]]);
+    assert.deepEqual(alone.skipped, []);
+    assert.equal((await readFile(alone.outputs[0]!.path)).toString('utf8'), '\ufeff##@@&&\r\n#\r\n$$$RPL\r\n');
+    const after = await mergeSprParts([{ name: 'loaded', path: join(dir, 'loaded') }, { name: 'rpl', path: join(dir, 'rpl') }], dir, { filePrefix: 'b-' });
+    assert.deepEqual(after.outputs.map((o) => o.parts), [['loaded', 'rpl']]);
+    assert.deepEqual(after.skipped.map((s) => s.name), ['loaded']);
+  });
+});

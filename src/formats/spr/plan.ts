@@ -84,10 +84,16 @@ export function groupMode(g: GroupPlan): PartMode | undefined {
   return p === undefined ? undefined : partMode(p);
 }
 
-/** The mode command an output carries: its data's mode (none for 'NONE' or no data). */
+/**
+ * The mode command an output carries: its data's mode (none for 'NONE'). An
+ * output without data still carries the mode its parts were written with
+ * (rule 1: a command alone is delivered, e.g. the protocol's sample
+ * `##@@&&$$$RPL`), the last part's, as loading them in order leaves it.
+ */
 export function groupModeCommand(g: GroupPlan): SprMode | undefined {
   const m = groupMode(g);
-  return m === 'NONE' ? undefined : m;
+  if (m !== undefined) return m === 'NONE' ? undefined : m;
+  return g.parts.findLast((p) => p.scan.summary.mode !== undefined)?.scan.summary.mode;
 }
 
 function effectiveClear(s: SprPartScan): Set<string> | undefined {
@@ -164,11 +170,11 @@ export function planSprMerge(scans: SprPartScan[]): MergePlan {
     }
     folded.push(g);
   }
-  // Safety net: an output that would neither clear nor load anything is not written.
+  // Safety net: an output that would neither clear, set a mode nor load anything is not written.
   const result: GroupPlan[] = [];
   let carry: string[] = [];
   for (const g of folded) {
-    if (!g.isolated && g.clear.size === 0 && groupRemaining(g) === 0) {
+    if (!g.isolated && g.clear.size === 0 && groupRemaining(g) === 0 && groupModeCommand(g) === undefined) {
       if (result.length > 0) result[result.length - 1]!.names.push(...g.names);
       else carry.push(...g.names);
       continue;
@@ -179,5 +185,7 @@ export function planSprMerge(scans: SprPartScan[]): MergePlan {
   }
   const tail = [...carry, ...pending];
   if (result.length > 0) result[result.length - 1]!.names.push(...tail);
+  // No output at all: what a dropped output stood for is accounted for as skipped, so the caller retires it.
+  else for (const name of carry) if (!skipped.some((x) => x.name === name)) skipped.push({ name, reason: 'nothing to load: no data lines, clear or mode left' });
   return { groups: result, skipped };
 }
