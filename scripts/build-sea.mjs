@@ -128,6 +128,28 @@ function cliPlugin(version) {
   };
 }
 
+/**
+ * zod's entry points all re-export its 64 message locales (`z.locales`), which the agent never
+ * uses: its messages are zod's English default, which zod loads from locales/en.js itself. In
+ * the executable the locales index is replaced by one that holds English only, so the other 63
+ * are neither in the script nor parsed at start-up. (The npm form cannot skip them: Node loads
+ * every module of a static import.)
+ */
+const zodEnglishOnly = {
+  name: 'kassir-zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!/[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)) return undefined;
+      return { path: resolve(args.resolveDir, args.path), namespace: 'kassir-zod-english-only' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'kassir-zod-english-only' }, (args) => ({
+      contents: 'export { default as en } from "./en.js";\n',
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 async function bundle(outDir, version) {
   const outfile = join(outDir, 'kassir-agent.cjs');
   const result = await build({
@@ -142,7 +164,7 @@ async function bundle(outDir, version) {
     // give them the file URL of this script, which in a SEA is the executable.
     banner: { js: 'var __kassirImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
     define: { 'import.meta.url': '__kassirImportMetaUrl' },
-    plugins: [cliPlugin(version)],
+    plugins: [cliPlugin(version), zodEnglishOnly],
     metafile: true,
     legalComments: 'eof',
     // Minified: the executable holds its script in memory; minifying (names kept, for error

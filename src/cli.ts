@@ -92,13 +92,13 @@ function reportProblems(file: string, problems: ConfigProblem[]): number {
  */
 const READ_ONLY: LoadOptions = { secrets: false };
 
-function load(file: string | undefined, opts: LoadOptions = {}): LoadedConfig | number {
+async function load(file: string | undefined, opts: LoadOptions = {}): Promise<LoadedConfig | number> {
   if (!file) {
     process.stderr.write('--config FILE is required\n');
     return EXIT.usage;
   }
   try {
-    return loadConfig(file, process.env, opts);
+    return await loadConfig(file, process.env, opts);
   } catch (e) {
     if (e instanceof ConfigError) return reportProblems(e.file, e.problems);
     throw e;
@@ -172,7 +172,7 @@ function parseCommandLine(argv: string[]) {
 
 /** `check-config`: the config and the folders and files it names. */
 async function checkConfigCommand(values: Values): Promise<number> {
-  const loaded = load(values.config, values['no-secrets'] ? READ_ONLY : {});
+  const loaded = await load(values.config, values['no-secrets'] ? READ_ONLY : {});
   if (typeof loaded === 'number') return loaded;
   const problems = checkOnDisk(loaded.config);
   if (problems.length > 0) return reportProblems(loaded.file, problems);
@@ -196,7 +196,7 @@ async function statusCommand(values: Values): Promise<number> {
     process.stdout.write(JSON.stringify(unreadableConfigDocument(resolve(values.config!), denied), null, 2) + '\n');
     return EXIT.ok;
   }
-  const loaded = load(values.config, READ_ONLY);
+  const loaded = await load(values.config, READ_ONLY);
   if (typeof loaded === 'number') return loaded;
   if (values.discovery) {
     process.stdout.write(JSON.stringify(discovery(loaded.config)) + '\n');
@@ -220,7 +220,7 @@ async function statusCommand(values: Values): Promise<number> {
  * answer, one line per POS. Returns the results, or the exit code when there are none.
  */
 async function askAgent<T extends { pos: number }>(command: 'exchange-now' | 'retry', values: Values): Promise<T[] | number> {
-  const loaded = load(values.config, READ_ONLY);
+  const loaded = await load(values.config, READ_ONLY);
   if (typeof loaded === 'number') return loaded;
   const pos = parsePos(values.pos);
   if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
@@ -257,7 +257,7 @@ async function retryCommand(values: Values): Promise<number> {
 
 /** `history`: every attempt, filtered. */
 async function historyCommand(values: Values): Promise<number> {
-  const loaded = load(values.config, READ_ONLY);
+  const loaded = await load(values.config, READ_ONLY);
   if (typeof loaded === 'number') return loaded;
   const pos = parsePos(values.pos);
   if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
@@ -280,7 +280,7 @@ async function historyCommand(values: Values): Promise<number> {
 
 /** `resend`: through the running agent, else directly in the data folder (under its lock). */
 async function resendCommand(values: Values, positionals: string[]): Promise<number> {
-  const loaded = load(values.config, READ_ONLY);
+  const loaded = await load(values.config, READ_ONLY);
   if (typeof loaded === 'number') return loaded;
   const pos = parsePos(values.pos);
   const pkg = Number(positionals[1]);
@@ -323,7 +323,7 @@ async function resendCommand(values: Values, positionals: string[]): Promise<num
 
 /** `run`: the daemon, or one full cycle with --once. */
 async function fullExportCommand(values: Values): Promise<number> {
-  const loaded = load(values.config, READ_ONLY);
+  const loaded = await load(values.config, READ_ONLY);
   if (typeof loaded === 'number') return loaded;
   const pos = parsePos(values.pos);
   if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
@@ -342,7 +342,7 @@ async function fullExportCommand(values: Values): Promise<number> {
 
 /** `shifts`: the shift ledger read from the data folders (the agent running or not). */
 async function shiftsCommand(values: Values): Promise<number> {
-  const loaded = load(values.config, READ_ONLY);
+  const loaded = await load(values.config, READ_ONLY);
   if (typeof loaded === 'number') return loaded;
   const pos = parsePos(values.pos);
   if (pos === null || unknownPos(loaded, pos)) return EXIT.usage;
@@ -364,7 +364,7 @@ const STOP_GRACE_MS = 5_000;
  * released); this waits until its process is gone, so a service manager may consider it stopped then.
  */
 async function stopCommand(values: Values): Promise<number> {
-  const loaded = load(values.config, READ_ONLY);
+  const loaded = await load(values.config, READ_ONLY);
   if (typeof loaded === 'number') return loaded;
   const answer = await controlRequest<{ pid?: number; deadlineMs?: number; error?: string }>(controlSocketPath(loaded.config), 'POST', '/stop', STATUS_WAIT_MS);
   if (!answer) {
@@ -386,7 +386,7 @@ async function stopCommand(values: Values): Promise<number> {
 }
 
 async function runCommand(values: Values): Promise<number> {
-  const loaded = load(values.config);
+  const loaded = await load(values.config);
   if (typeof loaded === 'number') return loaded;
   try {
     if (values.once) return (await runOnce(loaded)).ok ? EXIT.ok : EXIT.pending;

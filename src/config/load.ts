@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { prepareMetricsConfig } from '../metrics/config-check.js';
+import { CronSyntaxNotLoaded, loadCronSyntax } from './cron-syntax.js';
 import type { ConfigProblem } from './problem.js';
 import { EXCHANGE_PATH_KEYS, exchangeSchema, multiConfigSchema, singleConfigSchema, type Config, type ExchangeConfig } from './schema.js';
 
@@ -48,7 +49,7 @@ export interface LoadOptions {
   secrets?: boolean;
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedConfig {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): Promise<LoadedConfig> {
   const abs = resolve(file);
   let text: string;
   try {
@@ -56,9 +57,17 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, o
   } catch (e) {
     throw new ConfigError(abs, [{ path: '(file)', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }]);
   }
-  return parseConfigText(text, abs, env, opts);
+  try {
+    return parseConfigText(text, abs, env, opts);
+  } catch (e) {
+    // A cron schedule: node-cron's validator is loaded only for one (config/cron-syntax.ts).
+    if (!(e instanceof CronSyntaxNotLoaded)) throw e;
+    await loadCronSyntax();
+    return parseConfigText(text, abs, env, opts);
+  }
 }
 
+/** Synchronous: a config with a cron schedule needs `await loadCronSyntax()` first (`loadConfig` does it). */
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedConfig {
   const resolveSecrets = opts.secrets !== false;
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });

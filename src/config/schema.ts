@@ -9,8 +9,8 @@
  * Relative paths are resolved against the config file's folder by `load.ts`
  * (the keys that hold paths are listed in `PATH_KEYS`).
  */
-import cron from 'node-cron';
 import { allowEntryProblem } from '../metrics/allow-list.js';
+import { isValidCron } from './cron-syntax.js';
 import { parseInterval } from './interval.js';
 import { z } from 'zod';
 
@@ -287,7 +287,7 @@ const exchangeShape = {
           .string()
           .default('30s')
           .refine(
-            (e) => parseInterval(e) !== undefined || cron.validate(e),
+            (e) => parseInterval(e) !== undefined || isValidCron(e),
             'neither an interval ("30s", "5m", "1h") nor a valid cron expression (e.g. "0 */15 6-22 * * *": every 15 min from 6:00 to 22:45)',
           )
           .describe(

@@ -52,7 +52,12 @@ describe('config', () => {
     ]);
   });
 
-  it('requires the keys that have no default, and checks the transport type and the pull schedule', () => {
+  it('requires the keys that have no default, and checks the transport type and the pull schedule', async () => {
+    // node-cron's validator is loaded only for a cron schedule: loadConfig loads it when a parse meets one.
+    await withTempDir(async (dir) => {
+      await fs.writeFile(join(dir, 'a.yaml'), BASE + 'schedule:\n  pull: "0 */15 6-22 * * *"\n');
+      assert.equal((await loadConfig(join(dir, 'a.yaml'), {})).config.exchanges[0]!.schedule.pull, '0 */15 6-22 * * *');
+    }, 'kassir-cfg');
     assert.deepEqual(problems('pos: 1\n'), ['dataDir: is required', 'till: is required', 'transport: is required']);
     assert.ok(problems(BASE.replace('type: folder', 'type: smb')).some((l) => l.startsWith('transport.type:')));
     for (const bad of ['every minute', '0s', '30 s x', '* * *']) {
@@ -100,12 +105,12 @@ describe('config', () => {
       await fs.writeFile(join(dir, 'ftp.pass'), 'from-file\n');
       const head = BASE.split('transport:')[0];
       await fs.writeFile(join(dir, 'a.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  passwordFile: ftp.pass\n  referenceName: a.spr\n  reportName: a.rep\n`);
-      const a = loadConfig(join(dir, 'a.yaml'), {});
+      const a = await loadConfig(join(dir, 'a.yaml'), {});
       assert.equal(a.config.exchanges[0]!.transport.type === 'ftp' && a.config.exchanges[0]!.transport.password, 'from-file');
       assert.deepEqual(a.warnings, []);
       await fs.writeFile(join(dir, 'b.yaml'), `${head}transport:\n  type: ftp\n  host: h\n  password: literal\n  referenceName: a.spr\n  reportName: a.rep\n`, { mode: 0o644 });
       await fs.chmod(join(dir, 'b.yaml'), 0o644);
-      const b = loadConfig(join(dir, 'b.yaml'), {});
+      const b = await loadConfig(join(dir, 'b.yaml'), {});
       // Windows has no world-readable bit (its ACLs decide): no chmod advice there.
       if (process.platform === 'win32') assert.deepEqual(b.warnings, []);
       else assert.match(b.warnings[0]?.message ?? '', /every user of this machine can read it/);
@@ -116,7 +121,7 @@ describe('config', () => {
     await withTempDir(async (dir) => {
       const text = BASE.replace('dir: ../var/bo', 'dir: \'\\\\server\\share\\POS1\'').replace('dir: ../var/till', 'dir: //TILL01/kassa/Exchange');
       await fs.writeFile(join(dir, 'a.yaml'), text);
-      const ex = loadConfig(join(dir, 'a.yaml'), {}).config.exchanges[0]!;
+      const ex = (await loadConfig(join(dir, 'a.yaml'), {})).config.exchanges[0]!;
       assert.equal(ex.transport.type === 'folder' && ex.transport.dir, '\\\\server\\share\\POS1');
       assert.equal(ex.till.dir, '\\\\TILL01\\kassa\\Exchange', 'forward slashes as a YAML file may write them');
     }, 'kassir-cfg');
@@ -130,8 +135,8 @@ describe('config', () => {
     assert.equal(await fs.readFile(join(ROOT, 'config/agent.schema.json'), 'utf8'), configJsonSchema());
   });
 
-  it('the shipped config/agent.yaml is valid', () => {
-    const { config } = loadConfig(join(ROOT, 'config/agent.yaml'), {});
+  it('the shipped config/agent.yaml is valid', async () => {
+    const { config } = await loadConfig(join(ROOT, 'config/agent.yaml'), {});
     assert.equal(config.exchanges[0]!.transport.type, "folder");
   });
 });

@@ -2,7 +2,8 @@
  * Footprint: a till on the folder transport never loads the libraries only
  * other transports or options use (undici for KKMTransfer, basic-ftp for FTP,
  * saxes for the EquipmentService XML, bcryptjs for basic auth on the control
- * API): each costs memory for as long as the agent runs. The daemon delivers one
+ * API), nor node-cron, which only a cron schedule needs (the default pull
+ * schedule is an interval): each costs memory for as long as the agent runs. The daemon delivers one
  * receipt and is stopped; it runs with a module hook (NODE_OPTIONS --import) that writes down every module file it
  * loads; chokidar, which it does use, shows that the hook sees packages.
  */
@@ -14,9 +15,9 @@ import { it } from 'node:test';
 import { dropReport, makeWorkspace, reportFile, startAgent, stopDaemon } from '../helpers/kassir.js';
 import { waitFor } from '../helpers/wait.js';
 
-const NOT_AT_IDLE = ['undici', 'basic-ftp', 'saxes', 'bcryptjs'];
+const NOT_AT_IDLE = ['undici', 'basic-ftp', 'saxes', 'bcryptjs', 'node-cron'];
 
-it('an idle folder-transport agent has loaded none of undici, basic-ftp, saxes, bcryptjs', async () => {
+it('an idle folder-transport agent has loaded none of undici, basic-ftp, saxes, bcryptjs, node-cron', async () => {
   const ws = await makeWorkspace({ schedule: { pull: '30s' } });
   try {
     const list = join(ws.root, 'loaded.txt');
