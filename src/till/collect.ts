@@ -22,6 +22,9 @@
  *    are appended to the open package. The number of units already in packages
  *    is committed with every append, so a crash resumes exactly where it
  *    stopped: nothing is appended twice, nothing skipped.
+ *    A file is read into a pooled buffer (formats/pooled-read.ts), not a fresh
+ *    one: its units are views of it, so it is given back only when the file is
+ *    held or its ingest has finished (the package bytes are copies by then).
  * 4. Released: the taken file is deleted only when it still has the size we
  *    read and has been quiet for `settleMs`; on Linux a writer that still held
  *    the file open when it was renamed keeps writing into it, and those lines
@@ -35,6 +38,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../formats/errors.js';
 import { planAppend } from '../formats/batcher.js';
+import { readFilePooled } from '../formats/pooled-read.js';
 import { parseReport, type ReportUnit } from '../formats/report.js';
 import { END_TYPES_TEXT } from '../formats/transaction-types.js';
 import type { SealReason, ShiftCounting, Store } from '../store/store.js';
@@ -105,7 +109,9 @@ type ParsedReport = ReturnType<typeof parseReport>;
 interface ReadAhead {
   size: number;
   mtimeMs: number;
+  /** A pooled buffer (formats/pooled-read.ts): released once nothing reads it or its units any more. */
   data: Buffer;
+  release: () => void;
   parsed: { report: ParsedReport } | { error: unknown };
 }
 
@@ -239,12 +245,14 @@ export class ReportCollector {
     for (const c of candidates) {
       const read = await this.readForHold(c.name);
       if (this.mustHold(c.name, read?.parsed, now, c.mtimeMs)) {
+        read?.release();
         due(c.mtimeMs + this.opts.openReceiptMs);
         continue;
       }
       const takenName = takenNameOf(this.now(), ++this.takeSeq, c.name);
       // What was read is what is ingested only if it was the whole file as stat saw it (checked again at ingest).
       if (read && read.data.length === c.size) this.readAhead.set(takenName, { ...read, size: c.size, mtimeMs: c.mtimeMs });
+      else read?.release();
       try {
         await fs.rename(join(this.opts.tillDir, c.name), join(this.takenDir, takenName));
         failpoint('till.taken.after-rename');
@@ -254,6 +262,7 @@ export class ReportCollector {
         this.held.delete(c.name);
         this.log.debug('till.report.taken', { file: c.name, as: takenName });
       } catch (e) {
+        this.readAhead.get(takenName)?.release();
         this.readAhead.delete(takenName);
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') continue; // gone meanwhile (someone else took it)
@@ -271,14 +280,14 @@ export class ReportCollector {
   }
 
   /** Reads and parses a candidate once; undefined when it is gone or locked (the rename decides). */
-  private async readForHold(name: string): Promise<Pick<ReadAhead, 'data' | 'parsed'> | undefined> {
-    let data: Buffer;
+  private async readForHold(name: string): Promise<Pick<ReadAhead, 'data' | 'release' | 'parsed'> | undefined> {
+    let file;
     try {
-      data = await fs.readFile(join(this.opts.tillDir, name));
+      file = await readFilePooled(join(this.opts.tillDir, name));
     } catch {
       return undefined;
     }
-    return { data, parsed: parseOutcome(data, name) };
+    return { data: file.data, release: file.release, parsed: parseOutcome(file.data, name) };
   }
 
   /** True while the file ends inside an open receipt that is young enough that Kassir may append the rest. */
@@ -311,7 +320,15 @@ export class ReportCollector {
   private async ingest(takenName: string): Promise<{ transactions: number; sealed: number[]; released: boolean }> {
     const path = join(this.takenDir, takenName);
     const original = originalName(takenName);
-    const { before, data, outcome } = await this.readTaken(takenName, path, original);
+    const read = await this.readTaken(takenName, path, original);
+    try {
+      return await this.ingestRead(takenName, path, original, read);
+    } finally {
+      read.release(); // units and data are views of it: nothing reads them past here
+    }
+  }
+
+  private async ingestRead(takenName: string, path: string, original: string, { before, data, outcome }: { before: Stats; data: Buffer; outcome: ReadAhead['parsed'] }): Promise<{ transactions: number; sealed: number[]; released: boolean }> {
     if (!('report' in outcome)) {
       const e = outcome.error;
       if (!(e instanceof FormatError)) throw e;
@@ -342,13 +359,20 @@ export class ReportCollector {
   }
 
   /** The taken file's bytes and parse: the hold check's reading when the file has not changed since (Kassir only appends), else read now. */
-  private async readTaken(takenName: string, path: string, original: string): Promise<{ before: Stats; data: Buffer; outcome: ReadAhead['parsed'] }> {
-    const before = await fs.stat(path);
+  private async readTaken(takenName: string, path: string, original: string): Promise<{ before: Stats; data: Buffer; release: () => void; outcome: ReadAhead['parsed'] }> {
     const ahead = this.readAhead.get(takenName);
     this.readAhead.delete(takenName);
-    const read = ahead && ahead.size === before.size && ahead.mtimeMs === before.mtimeMs ? ahead : undefined;
-    const data = read?.data ?? (await fs.readFile(path));
-    return { before, data, outcome: read?.parsed ?? parseOutcome(data, original) };
+    let before: Stats;
+    try {
+      before = await fs.stat(path);
+    } catch (e) {
+      ahead?.release();
+      throw e;
+    }
+    if (ahead && ahead.size === before.size && ahead.mtimeMs === before.mtimeMs) return { before, data: ahead.data, release: ahead.release, outcome: ahead.parsed };
+    ahead?.release();
+    const { data, release } = await readFilePooled(path);
+    return { before, data, release, outcome: parseOutcome(data, original) };
   }
 
   /**
