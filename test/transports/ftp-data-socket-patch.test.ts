@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createServer, connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, FTPContext } from 'basic-ftp';
-import { DATA_SOCKET_ERROR, keepControlOnDataSocketError } from '../../src/transports/ftp/data-socket-errors.js';
+import { DATA_SOCKET_ERROR, isDataSocketTear, keepControlOnDataSocketError } from '../../src/transports/ftp/data-socket-errors.js';
 import { ROOT } from '../helpers/kassir.js';
 import { closeServer, listenOnLoopback } from '../helpers/ports.js';
 
@@ -91,6 +91,14 @@ describe('the basic-ftp internals data-socket-errors.ts relies on', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('a write after the peer ended the data connection (EPIPE by code, no code in its text) is a tear too; a control error is not', () => {
+    const ended = Object.assign(new Error('This socket has been ended by the other party (data socket)'), { code: 'EPIPE' });
+    assert.equal(isDataSocketTear(ended), true);
+    assert.equal(isDataSocketTear(Object.assign(new Error('This socket has been ended by the other party (control socket)'), { code: 'EPIPE' })), false);
+    assert.equal(isDataSocketTear(new Error('write EPIPE (data socket)')), true);
+    assert.equal(isDataSocketTear(new Error('Timeout (data socket)')), false);
   });
 
   it('patched, the same reset drops only the data connection and keeps the control connection', async () => {

@@ -19,6 +19,17 @@ import type { Socket } from 'node:net';
 /** The message basic-ftp gives a data connection torn by the peer (its `_setupDefaultErrorHandlers` appends the suffix); test/transports/ftp-data-socket-patch.test.ts checks the pinned version still does. */
 export const DATA_SOCKET_ERROR = /\b(EPIPE|ECONNRESET)\b.*\(data socket\)$/;
 
+/**
+ * A data connection torn by the peer. By its code as well as its text: a write after the
+ * peer's FIN fails with "This socket has been ended by the other party", code EPIPE, whose
+ * text names no code (found in CI: that race closed the whole session and lost the `552`).
+ */
+export function isDataSocketTear(err: Error): boolean {
+  if (DATA_SOCKET_ERROR.test(err.message)) return true;
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code === 'EPIPE' || code === 'ECONNRESET') && /\(data socket\)$/.test(err.message);
+}
+
 interface ContextInternals {
   closeWithError(err: Error): void;
   socket: Socket;
@@ -33,7 +44,7 @@ export function keepControlOnDataSocketError(client: Client, controlTimeoutMs: n
   patched.add(ctx);
   const close = ctx.closeWithError.bind(ctx);
   ctx.closeWithError = (err: Error) => {
-    if (DATA_SOCKET_ERROR.test(err.message) && !ctx.socket.destroyed) {
+    if (isDataSocketTear(err) && !ctx.socket.destroyed) {
       ctx.dataSocket = undefined; // closes the data connection only
       ctx.socket.setTimeout(controlTimeoutMs);
       return;
