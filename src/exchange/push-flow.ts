@@ -197,14 +197,10 @@ export class PushFlow {
       this.failureKind = decision.kind;
       this.wakeAt(this.retryAt);
       const message = (e as Error).message;
+      const problems = isTransportError(e) ? e.details.shiftProblems : undefined;
       await store
-        .recordPushFailure(message)
-        .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: 'status shows the previous push outcome until the next one is saved' }));
-      if (isTransportError(e) && e.details.shiftProblems?.length) {
-        await store
-          .recordShiftsHeld(number, e.details.shiftProblems)
-          .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: "the shift's anomalies miss why it is held until the next attempt" }));
-      }
+        .recordPushFailure(message, problems?.length ? { number, problems } : undefined)
+        .catch((err) => log.error('store.state.save-failed', { error: (err as Error).message, note: "status shows the previous push outcome (and a held shift's anomalies miss why) until the next one is saved" }));
       await store
         .failAttempt(number, message, {
           attempt: meta.attempts,

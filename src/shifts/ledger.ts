@@ -28,6 +28,7 @@ import type { ShiftLayout } from '../config/schema.js';
 import type { ReportUnit } from '../formats/report.js';
 import { tagOpened, tagClosed, closesTag } from '../formats/report/tags.js';
 import { EXTRA_DATA, IN_RECEIPT, typeClass } from '../formats/transaction-types.js';
+import { lineClock } from '../formats/line-time.js';
 import type { ShiftRecord } from './record.js';
 import type { ShiftEntry, ShiftLedger } from './ledger-state.js';
 import { addAmounts, formatAmount, parseAmount } from './money.js';
@@ -210,13 +211,11 @@ function addAnomaly(s: ShiftEntry, reason: string): void {
   else if (s.anomalies.length === MAX_ANOMALIES - 1) s.anomalies.push('more anomalies: see the shift.anomaly lines of the log');
 }
 
-/** `DD.MM.YY` (or `DD.MM.YYYY`) and `HH:MM:SS`, the till's local time, as an ISO time; undefined when they are not a date and time. */
+/** A line's date and time fields, the till's local time, as an ISO time; undefined when they are not a date and time. */
 export function lineTime(date: string | undefined, time: string | undefined): string | undefined {
-  const d = /^\s*(\d\d)\.(\d\d)\.(\d\d|\d{4})\s*$/.exec(date ?? '');
-  const t = /^\s*(\d\d):(\d\d)(?::(\d\d))?\s*$/.exec(time ?? '');
-  if (!d || !t) return undefined;
-  const year = d[3]!.length === 2 ? 2000 + Number(d[3]) : Number(d[3]);
-  const at = new Date(year, Number(d[2]) - 1, Number(d[1]), Number(t[1]), Number(t[2]), Number(t[3] ?? 0));
+  const c = lineClock(date, time);
+  if (!c) return undefined;
+  const at = new Date(c.year, c.month - 1, c.day, c.hour, c.minute, c.second);
   return Number.isNaN(at.getTime()) ? undefined : at.toISOString();
 }
 

@@ -164,16 +164,16 @@ export class Store {
     return this.commit((d) => change.pullOutcome(d, new Date().toISOString(), error));
   }
 
-  /** A failed push attempt, for `status` (the package's own failure is `failAttempt`). */
-  recordPushFailure(error: string): Promise<void> {
-    return this.commit((d) => change.pushFailed(d, new Date().toISOString(), error));
-  }
-
-  /** Package `number` refused for what its shift holds: the problems go into that shift's anomalies (logged once each). */
-  async recordShiftsHeld(number: number, problems: readonly string[]): Promise<void> {
+  /**
+   * A failed push attempt, for `status` (the package's own failure is `failAttempt`). When package `held.number`
+   * was refused for what its shift holds, the problems go into that shift's anomalies (logged once each) in the
+   * same state write.
+   */
+  async recordPushFailure(error: string, held?: { number: number; problems: readonly string[] }): Promise<void> {
     let events: ShiftEvent[] = [];
     await this.commit((d) => {
-      events = change.packageHeld(d, number, problems);
+      change.pushFailed(d, new Date().toISOString(), error);
+      if (held) events = change.packageHeld(d, held.number, held.problems);
     });
     logShiftEvents(this.log, events);
   }

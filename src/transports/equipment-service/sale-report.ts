@@ -31,6 +31,7 @@
  */
 import type { ShiftLayout } from '../../config/schema.js';
 import { EXTRA_DATA, typeClass } from '../../formats/transaction-types.js';
+import { lineClock } from '../../formats/line-time.js';
 import { formatAmount, parseAmount } from '../../shifts/money.js';
 import { field, typeOf, type ShiftLines } from './shift-lines.js';
 import { nameUuid } from './uuid.js';
@@ -319,9 +320,8 @@ export function formatQuantity(thousandths: bigint): string {
 
 /** The till's local date and time as 1C writes a dateTime (no time zone): `DD.MM.YY` + `HH:MM:SS` -> `YYYY-MM-DDTHH:MM:SS`. */
 export function localTime(date: string, time: string): string | undefined {
-  const d = /^(\d\d)\.(\d\d)\.(\d\d|\d{4})$/.exec(date);
-  const t = /^(\d\d):(\d\d)(?::(\d\d))?$/.exec(time);
-  if (!d || !t) return undefined;
-  const year = d[3]!.length === 2 ? `20${d[3]}` : d[3]!;
-  return `${year}-${d[2]}-${d[1]}T${t[1]}:${t[2]}:${t[3] ?? '00'}`;
+  const c = lineClock(date, time);
+  if (!c) return undefined;
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${String(c.year).padStart(4, '0')}-${two(c.month)}-${two(c.day)}T${two(c.hour)}:${two(c.minute)}:${two(c.second)}`;
 }
