@@ -25,6 +25,14 @@ export interface LineChunkOptions {
   spare?: Buffer;
   /** Hand over fixed-size chunks without looking for line ends (for byte-exact copies). */
   raw?: boolean;
+  /**
+   * The next chunk is handed over as soon as `onChunk` has returned, while the
+   * promise it returned (a write of the chunk, say) still runs; the chunk's
+   * buffer is reused only once that promise has resolved. Takes a third
+   * buffer: `behind`, reused like `spare`.
+   */
+  overlap?: boolean;
+  behind?: Buffer;
 }
 
 /** Starts a read; a failure is reported where the result is awaited (and nowhere else when it is not awaited). */
@@ -34,10 +42,16 @@ function readInto(fh: FileHandle, buf: Buffer, offset: number, position: number)
   return r;
 }
 
+/** `b` when it is a distinct buffer at least `size` long, else a new one. */
+function reusable(b: Buffer | undefined, size: number, taken: Buffer[]): Buffer {
+  return b && b.length >= size && !taken.includes(b) ? b : Buffer.allocUnsafe(size);
+}
+
 /**
  * Calls `onChunk` with consecutive pieces of the file from byte `start`; each
  * piece ends just after an LF, except the last, which ends at end of file.
- * The buffer passed is reused after `onChunk` resolves: copy what you keep.
+ * The buffer passed is reused after `onChunk` resolves (with `overlap`, after
+ * the promise it returned resolves): copy what you keep.
  * Returns the file's size in bytes.
  */
 export async function readLineChunks(
@@ -51,18 +65,33 @@ export async function readLineChunks(
   const maxLine = opts.maxLineBytes ?? 64 << 20;
   const fh = await open(path, 'r');
   let pending: Promise<number> | undefined;
+  // The buffers in turn: the chunk handed over, the read-ahead, (with overlap) the chunk before, still held.
+  const ring: Buffer[] = [opts.buffer && opts.buffer.length > 0 ? opts.buffer : Buffer.allocUnsafe(chunkSize)];
+  ring.push(reusable(opts.spare, ring[0]!.length, ring));
+  if (opts.overlap) ring.push(reusable(opts.behind, ring[0]!.length, ring));
+  /** What each buffer is still held by (overlap only). */
+  const held: (Promise<void> | undefined)[] = ring.map(() => undefined);
+  const hand = async (i: number, chunk: Buffer): Promise<void> => {
+    const r = onChunk(chunk);
+    if (!opts.overlap) return r;
+    if (r) {
+      r.catch(() => undefined);
+      held[i] = r;
+    }
+  };
   try {
-    let buf = opts.buffer && opts.buffer.length > 0 ? opts.buffer : Buffer.allocUnsafe(chunkSize);
-    let spare = opts.spare && opts.spare.length >= buf.length && opts.spare !== buf ? opts.spare : Buffer.allocUnsafe(buf.length);
-    // buf[0, filled) holds the start of a line whose end has not been read yet.
+    let i = 0;
+    // ring[i][0, filled) holds the start of a line whose end has not been read yet.
     let filled = 0;
     let pos = start;
-    pending = readInto(fh, buf, 0, pos);
+    pending = readInto(fh, ring[0]!, 0, pos);
     for (;;) {
       const bytesRead = await pending;
       pending = undefined;
+      let buf = ring[i]!;
       if (bytesRead === 0) {
-        if (filled > 0) await onChunk(buf.subarray(0, filled));
+        if (filled > 0) await hand(i, buf.subarray(0, filled));
+        await Promise.all(held);
         return pos;
       }
       pos += bytesRead;
@@ -75,26 +104,29 @@ export async function readLineChunks(
           if (buf.length >= maxLine) throw new FormatError(name, undefined, `a line longer than ${maxLine} bytes at byte ${pos - total}: not a text file`);
           const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxLine));
           buf.copy(bigger, 0, 0, total);
-          buf = bigger;
+          ring[i] = buf = bigger;
         }
         filled = total;
         pending = readInto(fh, buf, filled, pos);
         continue;
       }
-      // Read ahead into the spare buffer, behind the unfinished line that ends this one.
+      // Read ahead into the next buffer (once free), behind the unfinished line that ends this one.
+      const next = (i + 1) % ring.length;
+      await held[next];
+      held[next] = undefined;
+      if (ring[next]!.length < buf.length) ring[next] = Buffer.allocUnsafe(buf.length);
       const tail = total - cut;
-      if (spare.length < buf.length) spare = Buffer.allocUnsafe(buf.length);
-      buf.copy(spare, 0, cut, total);
-      pending = readInto(fh, spare, tail, pos);
-      await onChunk(buf.subarray(0, cut));
-      const done = buf;
-      buf = spare;
-      spare = done;
+      buf.copy(ring[next]!, 0, cut, total);
+      pending = readInto(fh, ring[next]!, tail, pos);
+      await hand(i, buf.subarray(0, cut));
+      i = next;
       filled = tail;
     }
   } finally {
-    // Never close the file under a read still in flight (its error, if any, is moot now).
+    // Never close the file under a read still in flight (its error, if any, is moot now), nor
+    // return while a caller's promise still uses a buffer.
     if (pending) await pending.catch(() => undefined);
+    await Promise.all(held.map((h) => h?.catch(() => undefined)));
     await fh.close();
   }
 }

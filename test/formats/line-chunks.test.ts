@@ -84,3 +84,69 @@ test('readLineChunks: an error thrown by the caller while a read is in flight is
     assert.equal(calls, 1);
   });
 });
+
+test('property: with overlap, each chunk comes while the one before is still held, and no buffer is reused before its promise resolves', async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, 'f');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.string({ maxLength: 40 }), { maxLength: 30 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.boolean(),
+        fc.array(fc.nat({ max: 3 }), { minLength: 1, maxLength: 8 }),
+        async (lines, chunkSize, raw, delays) => {
+          const text = Buffer.from(lines.join('\n'), 'utf8');
+          await writeFile(path, text);
+          const expected = (await collect(path, { chunkSize, raw })).chunks;
+          // Chunk k's promise ends only once chunk k+1 has been handed over: without overlap this would never end.
+          const arrived: (() => void)[] = [];
+          const arrival = expected.map((_, k) => new Promise<void>((r) => (arrived[k] = r)));
+          const seen: Buffer[] = [];
+          let running = 0;
+          const size = await readLineChunks(path, 'f', 0, (c) => {
+            const k = seen.length;
+            const copy = Buffer.from(c);
+            seen.push(copy);
+            arrived[k]!();
+            running++;
+            return (async () => {
+              if (k + 1 < expected.length) await arrival[k + 1];
+              for (let t = 0; t < delays[k % delays.length]!; t++) await new Promise((r) => setImmediate(r));
+              assert.ok(c.equals(copy), 'the chunk is unchanged until its promise resolves');
+              running--;
+            })();
+          }, { chunkSize, raw, overlap: true });
+          assert.equal(running, 0, 'every promise has resolved when the call returns');
+          assert.equal(size, text.length);
+          assert.deepEqual(seen, expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+test('readLineChunks with overlap: a promise that fails is reported, after the ones still running have ended', async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, 'f');
+    await writeFile(path, 'line\n'.repeat(1000));
+    let calls = 0;
+    let running = 0;
+    await assert.rejects(
+      readLineChunks(path, 'f', 0, () => {
+        calls++;
+        running++;
+        const n = calls;
+        return (async () => {
+          await new Promise((r) => setImmediate(r));
+          running--;
+          if (n === 2) throw new Error('write failed');
+        })();
+      }, { chunkSize: 64, overlap: true }),
+      /write failed/,
+    );
+    assert.equal(running, 0);
+    // Chunk 2 is in the second of three buffers: its failure is seen when that buffer is wanted again.
+    assert.ok(calls >= 2 && calls <= 4, `stops at the failure (${calls} chunks handed over)`);
+  });
+});

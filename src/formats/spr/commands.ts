@@ -70,7 +70,7 @@ export function addCommands(text: string, into: SprCommandSummary): void {
 }
 
 /** Renders a clear set as one command (`$$$CLR`, `$$$CLR{USR}`, `$$$CLR{NO_TOV}{USR}`). */
-export function renderClear(tables: Set<string>): string {
+export function renderClear(tables: ReadonlySet<string>): string {
   const others = [...tables].filter((t) => t !== 'TOV');
   return `$$$CLR${tables.has('TOV') ? '' : '{NO_TOV}'}${others.map((t) => `{${t}}`).join('')}`;
 }

@@ -2,7 +2,9 @@
  * Merge an ordered list of SPR parts into the fewest files whose loading one
  * after another gives the same final state as loading every part in order.
  * Two streaming passes: scan every part (commands, counts), plan (plan.ts),
- * then copy the kept lines. Memory stays bounded whatever the sizes.
+ * then copy the kept lines. Pass 1 already copies what it can into the first
+ * output (speculate.ts), so in the usual case each part is read once. Memory
+ * stays bounded whatever the sizes.
  *
  * Output: one header (`##@@&&`, `#`), the merged commands, data lines in part
  * order, CRLF. Encoding: the parts' own when they agree, UTF-8 with BOM when
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import type { TextEncoding } from '../encoding.js';
 import { planSprMerge, remainingLines, type GroupPlan } from './plan.js';
 import { scanSprPart, type SprPartScan } from './scan.js';
+import { SpeculativeOutput } from './speculate.js';
 import { mergeBuffers, writeGroup } from './write.js';
 
 /**
@@ -65,27 +68,44 @@ export interface SprMergePart {
 
 export async function mergeSprParts(parts: SprMergePart[], outDir: string, opts: SprMergeOptions = {}): Promise<SprMergeResult> {
   const buffers = mergeBuffers();
-  const scans = [];
-  let budget = SKIPPED_LINES_BUDGET;
-  for (const p of parts) {
-    // A given scan is copied (this merge may drop its skips below) and takes the part's path and name.
-    const s = p.scan ? { ...p.scan, path: p.path, name: p.name } : await scanSprPart(p.path, p.name, buffers.read, buffers.spare);
-    const located = s.skips.length / 3;
-    if (located > budget) {
-      s.rangeCopy = false;
-      s.skips = [];
-    } else {
-      budget -= located;
+  const outPath = (i: number) => join(outDir, `${opts.filePrefix ?? ''}merged-${i + 1}.spr`);
+  // Pass 1 copies into the first output as it scans (spr/speculate.ts), unless the first part needs no reading.
+  const wanted = opts.encoding ?? 'auto';
+  const first = parts.length > 0 && !parts[0]!.scan ? new SpeculativeOutput(outPath(0), wanted) : undefined;
+  await first?.open();
+  try {
+    const scans = [];
+    let budget = SKIPPED_LINES_BUDGET;
+    try {
+      for (const p of parts) {
+        // A given scan is copied (this merge may drop its skips below) and takes the part's path and name.
+        const copy = p.scan ? first?.stop() : first?.part();
+        const s = p.scan ? { ...p.scan, path: p.path, name: p.name } : await scanSprPart(p.path, p.name, { buffer: buffers.read, spare: buffers.spare, behind: buffers.behind, ...(copy ? { onChunk: copy.onChunk } : {}) });
+        await copy?.done(s);
+        const located = s.skips.length / 3;
+        if (located > budget) {
+          s.rangeCopy = false;
+          s.skips = [];
+        } else {
+          budget -= located;
+        }
+        scans.push(s);
+      }
+    } catch (e) {
+      await first?.discard();
+      throw e;
     }
-    scans.push(s);
+    const plan = planSprMerge(scans);
+    if (plan.groups.length === 0) await first?.discard();
+    const outputs: SprMergeOutput[] = [];
+    for (const [i, g] of plan.groups.entries()) {
+      const encoding = outputEncoding(g, wanted);
+      const path = outPath(i);
+      const { bytes, dataLines } = await writeGroup(g, path, encoding, buffers, i === 0 ? first : undefined);
+      outputs.push({ path, parts: g.names, bytes, encoding, dataLines });
+    }
+    return { outputs, skipped: plan.skipped };
+  } finally {
+    await first?.close();
   }
-  const plan = planSprMerge(scans);
-  const outputs: SprMergeOutput[] = [];
-  for (const [i, g] of plan.groups.entries()) {
-    const encoding = outputEncoding(g, opts.encoding ?? 'auto');
-    const path = join(outDir, `${opts.filePrefix ?? ''}merged-${i + 1}.spr`);
-    const { bytes, dataLines } = await writeGroup(g, path, encoding, buffers);
-    outputs.push({ path, parts: g.names, bytes, encoding, dataLines });
-  }
-  return { outputs, skipped: plan.skipped };
 }

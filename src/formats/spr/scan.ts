@@ -66,7 +66,34 @@ export function preview(line: Buffer, encoding: TextEncoding): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
 }
 
-export async function scanSprPart(path: string, name: string, buffer?: Buffer, spare?: Buffer): Promise<SprPartScan> {
+/** The scan so far, as `onChunk` sees it after each chunk (`dataOffset` is 0 until line 2 has been read). */
+export interface SprScanSoFar {
+  encoding: TextEncoding;
+  loaded: boolean;
+  dataOffset: number;
+  dataLines: number;
+  summary: SprCommandSummary;
+  rangeCopy: boolean;
+  skips: number[];
+}
+
+export interface SprScanOptions {
+  /** Read buffers reused across parts (see line-chunks.ts); `behind` only with `onChunk`. */
+  buffer?: Buffer;
+  spare?: Buffer;
+  behind?: Buffer;
+  /**
+   * Called after each chunk has been scanned, with the chunk (the header
+   * lines included), its file offset and the scan so far. The next chunk is
+   * scanned while the promise it returns runs; the chunk's buffer is reused
+   * once it resolves. The merge copies the part's data from there, reading
+   * it once (spr/speculate.ts).
+   */
+  onChunk?: (chunk: Buffer, offset: number, soFar: SprScanSoFar) => void | Promise<void>;
+}
+
+export async function scanSprPart(path: string, name: string, opts: SprScanOptions = {}): Promise<SprPartScan> {
+  const { buffer, spare, behind, onChunk } = opts;
   let encoding: TextEncoding = 'cp1251';
   let lineNo = 0;
   let fileOffset = 0;
@@ -151,8 +178,10 @@ export async function scanSprPart(path: string, name: string, buffer?: Buffer, s
       dataLines++;
       tableLines[tableOfLine(chunk, ls)]!++;
     }
+    const offset = fileOffset;
     fileOffset += n;
-  }, { ...(buffer ? { buffer } : {}), ...(spare ? { spare } : {}) });
+    return onChunk?.(chunk, offset, { encoding, loaded, dataOffset, dataLines, summary, rangeCopy, skips });
+  }, { ...(buffer ? { buffer } : {}), ...(spare ? { spare } : {}), ...(onChunk ? { overlap: true, ...(behind ? { behind } : {}) } : {}) });
   if (lineNo === 0) throw new FormatError(name, 1, 'expected ##@@&&, found an empty file');
   if (lineNo === 1) throw new FormatError(name, 2, 'expected # (waiting) or @ (loaded), found end of file');
   return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset, clean, rangeCopy, skips, tailEol };
