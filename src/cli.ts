@@ -20,7 +20,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { checkOnDisk } from './config/check.js';
-import { ConfigError, loadConfig, type ConfigProblem, type LoadedConfig, type LoadOptions } from './config/load.js';
+import { CONFIG_JSON_COMMAND, loadInChild } from './config/child-load.js';
+import type { ConfigProblem, LoadedConfig, LoadOptions } from './config/load.js';
 import { askStatus, isPermissionError } from './control/ask-status.js';
 import { controlRequest } from './control/client.js';
 import { controlSocketPath } from './control/socket-path.js';
@@ -97,6 +98,8 @@ async function load(file: string | undefined, opts: LoadOptions = {}): Promise<L
     process.stderr.write('--config FILE is required\n');
     return EXIT.usage;
   }
+  // Imported here, not at the top: the daemon gets its config from a child process (config/child-load.ts).
+  const { ConfigError, loadConfig } = await import('./config/load.js');
   try {
     return await loadConfig(file, process.env, opts);
   } catch (e) {
@@ -385,8 +388,17 @@ async function stopCommand(values: Values): Promise<number> {
   return EXIT.ok;
 }
 
-async function runCommand(values: Values): Promise<number> {
+/** The hidden command behind the daemon's config child (config/child-load.ts): the loaded config as JSON on stdout. */
+async function configJsonCommand(values: Values): Promise<number> {
   const loaded = await load(values.config);
+  if (typeof loaded === 'number') return loaded;
+  process.stdout.write(JSON.stringify(loaded));
+  return EXIT.ok;
+}
+
+async function runCommand(values: Values): Promise<number> {
+  // The daemon reads its config in a child process, so that the YAML parser and the schema never stay loaded.
+  const loaded = values.once || values.config === undefined ? await load(values.config) : await loadInChild(values.config);
   if (typeof loaded === 'number') return loaded;
   try {
     if (values.once) return (await runOnce(loaded)).ok ? EXIT.ok : EXIT.pending;
@@ -411,6 +423,7 @@ const COMMANDS: Record<string, (values: Values, positionals: string[]) => Promis
   shifts: shiftsCommand,
   stop: stopCommand,
   run: runCommand,
+  [CONFIG_JSON_COMMAND]: configJsonCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -12,6 +12,7 @@ import type { LoadedConfig } from './config/load.js';
 import { pending, type ExchangeOnceResult } from './exchange/once.js';
 import { createLogger, type ClosableLogger } from './log.js';
 import { ProgressBar } from './progress-bar.js';
+import { releaseStartupGarbage } from './util/startup-garbage.js';
 import { STOP_TIMINGS } from './util/stop-step.js';
 
 export function agentLogger(loaded: LoadedConfig): ClosableLogger {
@@ -60,7 +61,9 @@ export async function runDaemon(loaded: LoadedConfig, opts: { stopDeadlineMs?: n
     throw e;
   }
   log.info('agent.started', { pid: process.pid, config: loaded.file, exchanges: loaded.config.exchanges.map((x) => x.pos), node: process.version, stopDeadlineMs: deadlineMs });
+  const settled = releaseStartupGarbage();
   const signal = await signals;
+  clearTimeout(settled);
   const stopFrom = Date.now();
   // Should anything below hang, the process still ends at the deadline (the service manager kills later).
   setTimeout(() => {
