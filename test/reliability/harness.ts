@@ -233,11 +233,15 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
   }
 }
 
+/** The EquipmentService's own fail points first, so that a short run also kills there. */
+const ES_POINTS_FIRST = [...FAILPOINTS.filter((p) => p.startsWith('es.')), ...FAILPOINTS.filter((p) => !p.startsWith('es.'))];
+
 /** One agent run under this round's attack. */
 async function attack(o: ScenarioOptions, round: number, cli: string, ws: Workspace, backend: Backend, fig: Figures & { lostReplies?: number }): Promise<AgentRun> {
   const base = { cli, configFile: ws.configFile };
   if (o.plan === 'points') {
-    const point = FAILPOINTS[round % FAILPOINTS.length]!;
+    const points = o.transport === 'equipment-service' ? ES_POINTS_FIRST : FAILPOINTS;
+    const point = points[round % points.length]!;
     const nth = 1 + (Math.floor(round / FAILPOINTS.length) % 3);
     const r = await runAgent({ ...base, mode: 'once', failpoints: `${point}:${nth}` });
     for (const p of r.fired) fig.killsByPoint[p] = (fig.killsByPoint[p] ?? 0) + 1;
