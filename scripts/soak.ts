@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- --minutes N [--transports folder,ftp,kkmtransfer] [--rounds R] [--no-write]`
+ * `npm run soak -- --minutes N [--transports folder,ftp,kkmtransfer,equipment-service] [--rounds R] [--no-write | --out FILE]`
  *
  * Runs the reliability harness (test/reliability/harness.ts) continuously for
  * N minutes: per transport in turn, kills at every fail point, random kills and
@@ -7,16 +7,18 @@
  * tests (test/fuzz) with more inputs; adds the figures up and (re)writes
  * RELIABILITY.md after every scenario, so an interrupted soak still leaves the
  * figures so far. Exits 1 if any invariant was broken (lost, duplicated, out of
- * order, temporary file under a final name, hang, password in a log).
+ * order, temporary file under a final name, hang, password in a log; for the
+ * EquipmentService: a closed shift not in 1C once with Kassir's sums).
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAILPOINTS } from '../src/util/failpoints.js';
 import { TRANSPORTS, type TransportKind } from '../test/reliability/backends.js';
 import { runScenario, type Figures, type Plan } from '../test/reliability/harness.js';
+import type { ShiftFigures } from '../test/reliability/shift-check.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -26,6 +28,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '40' },
     'fuzz-runs': { type: 'string', default: '1000' },
     'no-write': { type: 'boolean', default: false },
+    /** Where the figures go (RELIABILITY.md by default; elsewhere for a look at a trial run). */
+    out: { type: 'string', default: 'RELIABILITY.md' },
   },
 });
 const minutes = Number(values.minutes);
@@ -34,7 +38,11 @@ const transports = values.transports!.split(',') as TransportKind[];
 for (const t of transports) if (!TRANSPORTS.includes(t)) throw new Error(`--transports: unknown transport ${t} (expected ${TRANSPORTS.join(', ')})`);
 if (!(minutes > 0) || !(rounds > 0)) throw new Error('--minutes and --rounds must be positive numbers');
 
+const SHIFT_COUNTS = ['closed', 'inOneC', 'posts', 'lost', 'duplicated', 'outOfOrder', 'wrong', 'repostsDiffering'] as const satisfies readonly (keyof ShiftFigures)[];
+type ShiftCount = (typeof SHIFT_COUNTS)[number];
+
 interface Totals {
+  transport: TransportKind;
   scenarios: number;
   runs: number;
   killsByPoint: Record<string, number>;
@@ -56,14 +64,16 @@ interface Totals {
   unexpectedExits: number;
   secretsInLogs: number;
   leftovers: number;
+  /** EquipmentService: closed shifts against the SaleReports 1C holds. */
+  shifts: Record<ShiftCount, number>;
   problems: string[];
 }
 
-const empty = (): Totals => ({
-  scenarios: 0, runs: 0, killsByPoint: {}, randomFailpoint: 0, randomExternal: 0, faults: {}, written: 0, sent: 0, lost: 0, duplicated: 0, outOfOrder: 0,
-  packages: 0, partsPublished: 0, partsApplied: 0, partsLost: 0, partsDuplicated: 0, tempUnderFinal: 0, hangs: 0, unexpectedExits: 0, secretsInLogs: 0, leftovers: 0, problems: [],
+const empty = (transport: TransportKind): Totals => ({
+  transport, scenarios: 0, runs: 0, killsByPoint: {}, randomFailpoint: 0, randomExternal: 0, faults: {}, written: 0, sent: 0, lost: 0, duplicated: 0, outOfOrder: 0,
+  packages: 0, partsPublished: 0, partsApplied: 0, partsLost: 0, partsDuplicated: 0, tempUnderFinal: 0, hangs: 0, unexpectedExits: 0, secretsInLogs: 0, leftovers: 0, shifts: Object.fromEntries(SHIFT_COUNTS.map((k) => [k, 0])) as Record<ShiftCount, number>, problems: [],
 });
-const totals = new Map<TransportKind, Totals>(transports.map((t) => [t, empty()]));
+const totals = new Map<TransportKind, Totals>(transports.map((t) => [t, empty(t)]));
 const hostile: { name: string; inputs: number; refused: number }[] = [];
 const started = new Date();
 const deadline = Date.now() + minutes * 60_000;
@@ -90,7 +100,12 @@ function add(t: Totals, f: Figures): void {
   t.unexpectedExits += f.unexpectedExits.length;
   t.secretsInLogs += f.secretsInLogs;
   t.leftovers += f.leftovers.length;
+  for (const k of SHIFT_COUNTS) t.shifts[k] += f.shifts[k];
   const where = `${f.transport}/${f.plan}`;
+  const s = f.shifts;
+  if (s.inOneC !== s.closed || s.lost || s.duplicated || s.outOfOrder || s.wrong || s.repostsDiffering) {
+    t.problems.push(`${where}: shifts closed ${s.closed}, in 1C ${s.inOneC}, lost ${s.lost}, duplicated ${s.duplicated}, out of order ${s.outOfOrder}, wrong sums ${s.wrong}, re-posts differing ${s.repostsDiffering}: ${s.samples.slice(0, 3).join('; ')}`);
+  }
   if (f.transactions.lost || f.transactions.duplicated || f.transactions.outOfOrder) t.problems.push(`${where}: transactions lost ${f.transactions.lost}, duplicated ${f.transactions.duplicated}, out of order ${f.transactions.outOfOrder}`);
   if (f.referenceParts.lost || f.referenceParts.duplicated || f.referenceParts.outOfOrder) t.problems.push(`${where}: reference parts ${JSON.stringify(f.referenceParts)}`);
   if (f.packages.numberGaps || f.packages.splitReceipts) t.problems.push(`${where}: package numbers with gaps ${f.packages.numberGaps}, split receipts ${f.packages.splitReceipts}`);
@@ -123,6 +138,9 @@ function table(): string {
   const ts = [...totals.keys()];
   const row = (label: string, f: (t: Totals) => string | number) => `| ${label} | ${ts.map((t) => f(totals.get(t)!)).join(' | ')} |`;
   const kills = (t: Totals) => Object.values(t.killsByPoint).reduce((a, b) => a + b, 0) - t.randomFailpoint;
+  // The EquipmentService's 1C holds shifts, not transactions: its column counts shifts where the others count transactions.
+  const es = (t: Totals) => t.transport === 'equipment-service';
+  const bySales = (t: Totals, tx: number, shifts: number) => (es(t) ? `${shifts} shifts` : tx);
   const lines = [
     `| | ${ts.join(' | ')} |`,
     `|---|${ts.map(() => '---:').join('|')}|`,
@@ -131,11 +149,12 @@ function table(): string {
     row('**crashes survived: random** (fail point with probability / SIGKILL from outside)', (t) => `${t.randomFailpoint + t.randomExternal} (${t.randomFailpoint} / ${t.randomExternal})`),
     row('**faults injected**', (t) => Object.entries(t.faults).map(([k, v]) => `${k} ${v}`).join(', ') || '-'),
     row('transactions written by Kassir', (t) => t.written),
-    row('**transactions sent**', (t) => t.sent),
-    row('packages', (t) => t.packages),
-    row('**lost** (must be 0)', (t) => t.lost),
-    row('**duplicated** (must be 0)', (t) => t.duplicated),
-    row('**out of order** (must be 0)', (t) => t.outOfOrder),
+    row('**transactions sent**', (t) => (es(t) ? `in ${t.shifts.inOneC} of ${t.shifts.closed} closed shifts` : t.sent)),
+    row('packages', (t) => (es(t) ? `${t.packages} SaleReports posted` : t.packages)),
+    row('**lost** (must be 0)', (t) => bySales(t, t.lost, t.shifts.lost)),
+    row('**duplicated** (must be 0)', (t) => bySales(t, t.duplicated, t.shifts.duplicated)),
+    row('**out of order** (must be 0)', (t) => bySales(t, t.outOfOrder, t.shifts.outOfOrder)),
+    row('**shifts in 1C with counts or sums other than Kassir wrote / re-posts differing from the first** (must be 0)', (t) => (es(t) ? `${t.shifts.wrong} / ${t.shifts.repostsDiffering}` : '-')),
     row('**temporary files seen under a final name** (must be 0)', (t) => t.tempUnderFinal),
     row('reference parts published / applied by Kassir', (t) => `${t.partsPublished} / ${t.partsApplied}`),
     row('reference parts lost / duplicated or out of order', (t) => `${t.partsLost} / ${t.partsDuplicated}`),
@@ -167,10 +186,19 @@ Written by \`npm run soak\` (scripts/soak.ts) from its last run; do not edit by 
 - Date: ${started.toISOString()} (${final ? 'finished' : 'in progress'}, ${elapsed.toFixed(1)} minutes)
 - Machine: ${cpus().length} x ${cpu}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}
 - What it does: the compiled agent (\`node cli.js run\`), a real process, against a share folder, a real ProFTPD behind a TCP
-  proxy, and the KKMTransfer emulator (basic auth) behind a TCP proxy, while Kassir (simulated) writes reports and the back
-  office publishes reference parts. Every run is attacked: SIGKILL at a named fail point (\`KASSIR_FAILPOINTS=name:N\`), at
-  a random fail point (\`*:random:0.04\`), SIGKILL from outside at a random moment, or a network fault; then the agent
-  finishes undisturbed and the back office's packages are compared with what Kassir wrote.
+  proxy, the KKMTransfer emulator (basic auth) behind a TCP proxy, and the 1C EquipmentService emulator (basic auth,
+  price lists in packages of 50 goods) behind a TCP proxy, while Kassir (simulated) writes reports and the back office
+  publishes reference parts. Every run is attacked: SIGKILL at a named fail point (\`KASSIR_FAILPOINTS=name:N\`), at
+  a random fail point (\`*:random:0.04\`), SIGKILL from outside at a random moment, or a network fault (for the
+  EquipmentService also 1C's own traps: a SOAP Fault, a transfer left unformed, a post refused with IsSuccess=false); then
+  the agent finishes undisturbed and the back office's packages are compared with what Kassir wrote.
+- EquipmentService: 1C takes sales as one SaleReport per closed shift, without transaction numbers. Kassir writes whole
+  shifts with Z reports (and closes the last one before the finish); its column counts shifts: each closed shift must be in
+  1C exactly once (one SaleReport UUID; a re-post after a kill or a lost answer replaces it and must be byte for byte the
+  first), in order, with the receipt counts, totals, payments per kind and cash in/out Kassir's simulator computed from
+  what it wrote. A reference part there is 60 new goods added to 1C's catalogue at once, which reach Kassir in the
+  reference file of an incremental transfer (several packages). "Temporary files under a final name" there counts the
+  posted documents 1C's reader refused.
 
 ## Per transport
 
@@ -181,7 +209,8 @@ ${table()}
 ${killsTable()}
 
 Fail points with 0 here were not reached on that transport (e.g. \`pull.before-ack\` and \`push.after-*\` live in the
-sequenced-files logic that KKMTransfer does not use).
+sequenced-files logic that KKMTransfer does not use; \`es.upload.after-post\` (1C took a shift, nothing noted yet) and
+\`es.upload.after-notes\` (noted, the older staged lines not yet removed) live in the EquipmentService upload only).
 
 ## Hostile input (in-process property tests, fast-check)
 
@@ -229,20 +258,25 @@ ${problems.length ? problems.map((p) => `- ${p}`).join('\n') : '- none: 0 lost, 
   parser family); \`RELIABILITY_SCALE=0.2\` for a quick look, \`RELIABILITY_SCALE=5\` for a bigger one.
 - Longer: \`npm run soak -- --minutes 60\` (this file is rewritten after every scenario).
 `;
-  writeFileSync(join(ROOT, 'RELIABILITY.md'), text);
+  writeFileSync(resolve(ROOT, values.out!), text);
 }
 
 const plans: Plan[] = ['points', 'random', 'faults'];
 let i = 0;
 runFuzz(Number(values['fuzz-runs']));
 write(false);
-while (Date.now() < deadline) {
+// At least one scenario per transport, even when the hostile-input tests took the time: a soak that attacked nothing proves nothing.
+while (Date.now() < deadline || i < transports.length) {
   const transport = transports[i % transports.length]!;
   const plan = plans[Math.floor(i / transports.length) % plans.length]!;
   i++;
   const f = await runScenario({ transport, plan, rounds });
   add(totals.get(transport)!, f);
-  process.stdout.write(`${new Date().toISOString()} ${transport}/${plan}: ${f.rounds} rounds, ${f.runs} runs, lost ${f.transactions.lost}, duplicated ${f.transactions.duplicated}, out of order ${f.transactions.outOfOrder}, temp under final ${f.tempUnderFinal}, ${(f.durationMs / 1000).toFixed(0)} s\n`);
+  const what =
+    transport === 'equipment-service'
+      ? `shifts ${f.shifts.inOneC}/${f.shifts.closed} in 1C, lost ${f.shifts.lost}, duplicated ${f.shifts.duplicated}, out of order ${f.shifts.outOfOrder}, wrong ${f.shifts.wrong}`
+      : `lost ${f.transactions.lost}, duplicated ${f.transactions.duplicated}, out of order ${f.transactions.outOfOrder}`;
+  process.stdout.write(`${new Date().toISOString()} ${transport}/${plan}: ${f.rounds} rounds, ${f.runs} runs, ${what}, temp under final ${f.tempUnderFinal}, ${(f.durationMs / 1000).toFixed(0)} s\n`);
   write(false);
 }
 write(true);

@@ -117,6 +117,8 @@ export interface EsEmulator {
   readonly transfers: readonly EsTransferRecord[];
   /** The shifts 1C holds now: one per SaleReport UUID (a re-post replaced it), in the order first received. */
   readonly shifts: readonly ReceivedShift[];
+  /** Traps that went off so far, by kind (an armed trap counts once it acted, not when armed). */
+  readonly trapsFired: Readonly<Partial<Record<EsTrap['kind'], number>>>;
   /** Replaces the catalogue; what changed is registered for every device's next incremental transfer. */
   setCatalog(c: Catalog): void;
   addTrap(t: EsTrap): void;
@@ -153,6 +155,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
   const devices = new Map<string, EsDevice>(Object.entries(opts.devices ?? { 'KASSA-01': { version: 3003, perPackage: 0 } }));
   const settings: SettingsSpec = { ...DEFAULT_SETTINGS, ...opts.settings };
   const traps: (EsTrap & { left: number })[] = [];
+  const trapsFired: Partial<Record<EsTrap['kind'], number>> = {};
   const addTrap = (t: EsTrap) => traps.push({ ...t, left: t.times ?? 1 });
   for (const t of opts.traps ?? []) addTrap(t);
   const requests: EsRequestRecord[] = [];
@@ -185,6 +188,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
       return undefined;
     }
     t.left--;
+    trapsFired[t.kind] = (trapsFired[t.kind] ?? 0) + 1;
     return t as unknown as Extract<EsTrap, { kind: K }>;
   };
 
@@ -378,6 +382,7 @@ export async function startEsEmulator(opts: EsEmulatorOptions = {}): Promise<EsE
     posted,
     transfers,
     shifts,
+    trapsFired,
     setCatalog,
     addTrap,
     clearTraps: () => {

@@ -15,6 +15,15 @@ export function partText(n: number): string {
   return `##@@&&\r\n#\r\nP${n};;part;;1;\r\n`;
 }
 
+/**
+ * The reference parts in the data lines of a reference file (after the `##@@&&` and flag lines), and whether the
+ * file clears Kassir's goods first; undefined when the file is not whole.
+ */
+export type ReferenceReader = (lines: string[]) => { parts: number[]; clear: boolean } | undefined;
+
+/** Reference files of partText lines only. */
+const readPartLines: ReferenceReader = (lines) => (lines.every((l) => /^P\d+;;part;;1;$/.test(l)) ? { parts: lines.map((l) => Number(l.slice(1, l.indexOf(';')))), clear: false } : undefined);
+
 export class KassirSim {
   /** Every transaction written, in order. */
   readonly written: number[] = [];
@@ -22,6 +31,10 @@ export class KassirSim {
   readonly applied: number[] = [];
   /** Till reference files that were not complete when Kassir looked (a half-written file under the final name). */
   readonly tornReferenceFiles: string[] = [];
+  /** Parts applied before that a later file clearing Kassir's goods (a full export) did not bring again: lost. */
+  readonly lostInFullLoads: number[] = [];
+  /** Files loaded that cleared Kassir's goods first (their parts already applied are not counted again). */
+  fullLoads = 0;
   published = 0;
   private tx = 1;
   private receipt = 1;
@@ -29,10 +42,13 @@ export class KassirSim {
   /** With `shifts`: the lines of whole shifts (see shift-writer.ts), a Z report now and then. */
   private readonly shiftWriter?: ShiftWriter;
 
+  private readonly readReference: ReferenceReader;
+
   constructor(
     private readonly till: string,
-    opts: { shifts?: boolean } = {},
+    opts: { shifts?: boolean; readReference?: ReferenceReader } = {},
   ) {
+    this.readReference = opts.readReference ?? readPartLines;
     if (opts.shifts) {
       this.shiftWriter = new ShiftWriter();
       // A deferred receipt is resumed later, maybe in another package: it would break the tests' "no receipt split" check.
@@ -61,6 +77,15 @@ export class KassirSim {
       this.written.push(...r.txs);
       await dropReport(this.till, `R${String(++this.file).padStart(5, '0')}.rep`, r.data);
     }
+  }
+
+  /** With `shifts`: Kassir closes the open shift (a Z report in a file of its own), if anything was written in it. */
+  async closeShift(): Promise<void> {
+    const w = this.shiftWriter;
+    if (!w || w.expected({ withOpen: true }).at(-1)?.state !== 'open') return;
+    w.z();
+    this.written.push(...w.written.slice(this.written.length));
+    await dropReport(this.till, `R${String(++this.file).padStart(5, '0')}.rep`, w.take());
   }
 
   /** With `shifts`: the figures every shift written so far must show (the last one open). */
@@ -94,13 +119,21 @@ export class KassirSim {
     const ref = await fs.readFile(path, 'latin1').catch(() => undefined);
     if (ref === undefined) return;
     const lines = ref.replace(/^\xef\xbb\xbf/, '').split('\r\n');
-    const complete = ref.endsWith('\r\n') && lines[0]!.startsWith('##@@&&') && (lines[1] === '#' || lines[1] === '@') && lines.slice(2, -1).every((l) => /^P\d+;;part;;1;$/.test(l));
-    if (!complete) {
+    const head = ref.endsWith('\r\n') && lines[0]!.startsWith('##@@&&') && (lines[1] === '#' || lines[1] === '@');
+    const read = head ? this.readReference(lines.slice(2, -1)) : undefined;
+    if (!read) {
       this.tornReferenceFiles.push(JSON.stringify(ref.slice(0, 200)));
       return;
     }
     if (lines[1] !== '#') return;
-    for (const l of lines.slice(2, -1)) this.applied.push(Number(l.slice(1, l.indexOf(';'))));
+    if (read.clear) {
+      // A full export: Kassir's goods are replaced; the parts applied before must all be in it again.
+      this.fullLoads++;
+      const top = Math.max(0, ...this.applied);
+      const has = new Set(read.parts);
+      this.lostInFullLoads.push(...[...new Set(this.applied)].filter((n) => !has.has(n)));
+      this.applied.push(...read.parts.filter((n) => n > top));
+    } else this.applied.push(...read.parts);
     await fs.writeFile(path, ref.replace('\r\n#\r\n', '\r\n@\r\n'), 'latin1');
   }
 }

@@ -1,9 +1,11 @@
 /**
  * The back office of each transport as the harness drives it: a share folder,
- * a real ProFTPD behind a TCP proxy, or the KKMTransfer emulator (with basic
- * auth) behind a TCP proxy. Each publishes reference parts, returns the report
- * packages it received (decoded, in number order), lists leftovers, and says
- * which files under a final name are not complete packages.
+ * a real ProFTPD behind a TCP proxy, the KKMTransfer emulator (with basic
+ * auth) behind a TCP proxy, or the 1C EquipmentService emulator behind a TCP
+ * proxy (es-backend.ts). Each publishes reference parts, returns the report
+ * packages it received (decoded, in number order; 1C: the shifts it holds),
+ * lists leftovers, and says which files under a final name are not complete
+ * packages (1C: which posted documents it could not read).
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,10 +14,15 @@ import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { startKkmEmulator, type KkmEmulator } from '../../scripts/kkm-emulator/server.js';
 import { makeTempDir, removeDir } from '../helpers/temp-dir.js';
+import type { PostedDoc } from '../../scripts/es-emulator/server.js';
+import type { ReceivedShift } from '../../scripts/es-emulator/sale-reports.js';
 import { ftpTransportConfig } from '../helpers/ftp-config.js';
 
-export type TransportKind = 'folder' | 'ftp' | 'kkmtransfer';
-export const TRANSPORTS: readonly TransportKind[] = ['folder', 'ftp', 'kkmtransfer'];
+export type TransportKind = 'folder' | 'ftp' | 'kkmtransfer' | 'equipment-service';
+export const TRANSPORTS: readonly TransportKind[] = ['folder', 'ftp', 'kkmtransfer', 'equipment-service'];
+
+/** 1C's traps the harness arms in the EquipmentService emulator: a SOAP Fault, a transfer left unformed, a post refused (IsSuccess=false). */
+export type EsFault = 'soap-fault' | 'unformed' | 'refused';
 
 export interface Delivered {
   n: number;
@@ -42,6 +49,14 @@ export interface Backend {
   /** Lost replies that actually fired so far. */
   lostReplies(): number;
   emulator?(): KkmEmulator;
+  /** EquipmentService: arms one of 1C's traps for the coming calls. */
+  arm?(kind: EsFault): void;
+  /** EquipmentService: the traps armed by `arm` that went off so far. */
+  faultsFired?(): Partial<Record<EsFault, number>>;
+  /** EquipmentService: the shifts 1C holds (one per SaleReport UUID) and every document posted. */
+  saleReports?(): { shifts: readonly ReceivedShift[]; posted: readonly PostedDoc[] };
+  /** Drops every fault still armed, for the undisturbed finish. */
+  clearFaults?(): void;
   stop(): Promise<void>;
 }
 

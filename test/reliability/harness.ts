@@ -9,13 +9,20 @@
  *   from outside at a random moment of a running daemon;
  * - `faults`: network faults through the TCP proxy (reset, black hole, slow
  *   link, server restarted mid-run, reply lost after processing, connection
- *   cut mid-upload), or the share vanishing for the folder transport.
+ *   cut mid-upload), or the share vanishing for the folder transport, or 1C's
+ *   own traps for the EquipmentService (a SOAP Fault, a transfer left
+ *   unformed, a post refused with IsSuccess=false).
  *
  * Then it lets the agent finish undisturbed and returns the figures: kills by
  * point, faults by kind, transactions written/sent/lost/duplicated/out of
  * order, reference parts, files seen incomplete under a final name, secrets
  * found in any output. The tests assert the invariants; the soak script adds
  * the figures up into RELIABILITY.md.
+ *
+ * For the EquipmentService, whose 1C takes sales per closed shift and keeps
+ * no transaction numbers, Kassir writes whole shifts with Z reports (closing
+ * the last one before the finish) and the check is per shift
+ * (shift-check.ts): each closed shift in 1C once, with its counts and sums.
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,17 +30,21 @@ import { FAILPOINTS } from '../../src/util/failpoints.js';
 import { makeWorkspace, randInt, receiptsOf, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { agentCli } from './agent-build.js';
 import { runAgent, type AgentRun } from './agent-run.js';
-import { folderBackend, ftpBackend, incompletePackage, kkmBackend, type Backend, type FinalNameWatch, type TransportKind } from './backends.js';
+import { folderBackend, ftpBackend, incompletePackage, kkmBackend, type Backend, type EsFault, type FinalNameWatch, type TransportKind } from './backends.js';
 import { KassirSim, compareSequences } from '../helpers/kassir-sim.js';
+import { esBackend, esReferenceParts } from './es-backend.js';
+import { compareShifts, emptyShiftFigures, type ShiftFigures } from './shift-check.js';
 
 export type Plan = 'points' | 'random' | 'faults';
 
-export type FaultKind = 'reset' | 'blackhole' | 'slow' | 'restart' | 'lost-reply' | 'cut-mid-upload' | 'share-gone';
+export type FaultKind = 'reset' | 'blackhole' | 'slow' | 'restart' | 'lost-reply' | 'cut-mid-upload' | 'share-gone' | EsFault;
 
 export const FAULTS_BY_TRANSPORT: Record<TransportKind, FaultKind[]> = {
   folder: ['share-gone'],
   ftp: ['reset', 'blackhole', 'slow', 'restart', 'lost-reply', 'cut-mid-upload'],
   kkmtransfer: ['reset', 'blackhole', 'slow', 'restart', 'lost-reply'],
+  // No `restart`: the emulator keeps 1C's queue and shifts in memory, and a 1C that forgets them is not a fault to survive.
+  'equipment-service': ['reset', 'blackhole', 'slow', 'lost-reply', 'soap-fault', 'unformed', 'refused'],
 };
 
 export interface ScenarioOptions {
@@ -63,6 +74,8 @@ export interface Figures {
   transactions: { written: number; sent: number; lost: number; duplicated: number; outOfOrder: number };
   packages: { count: number; numberGaps: number; splitReceipts: number };
   referenceParts: { published: number; applied: number; lost: number; duplicated: number; outOfOrder: number };
+  /** EquipmentService: the closed shifts Kassir wrote against the SaleReports 1C holds (zeros for the others). */
+  shifts: ShiftFigures;
   /** Files seen under a final name that were not complete (share/server/emulator packages, the till's reference file). */
   tempUnderFinal: number;
   tempUnderFinalSamples: string[];
@@ -85,7 +98,7 @@ export async function makeBackend(kind: TransportKind, ws?: Workspace): Promise<
     if (!ws) throw new Error('the folder backend needs the workspace (its share folder)');
     return folderBackend(ws.share);
   }
-  return kind === 'ftp' ? ftpBackend() : kkmBackend();
+  return kind === 'ftp' ? ftpBackend() : kind === 'kkmtransfer' ? kkmBackend() : esBackend();
 }
 
 /** A workspace whose transport is `backend` (started first, except folder, whose share is in the workspace). */
@@ -112,7 +125,9 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
   const cli = await agentCli();
   const { ws, backend, cleanup } = await makeRig(o.transport, { batch: { maxTransactions: o.maxTransactions ?? 7, flushMs: 0 } });
   try {
-    const kassir = new KassirSim(ws.till);
+    const es = o.transport === 'equipment-service';
+    // 1C takes sales per closed shift: Kassir writes shifts with Z reports; reference parts are goods in 1C's price list.
+    const kassir = new KassirSim(ws.till, es ? { shifts: true, readReference: esReferenceParts } : {});
     const fig = emptyFigures(o);
     const outputs: string[] = [];
     const violations: string[] = [];
@@ -139,6 +154,13 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
       }
     };
 
+    if (es) {
+      // A new till's first synchronisation, undisturbed: sales reach 1C only under the codes its price list gave, so
+      // without it the attacks would hit a download that cannot finish and uploads that wait for it. (The first
+      // full export under SIGKILL is test/e2e/es-download-crash.test.ts.)
+      record(await watch(runAgent({ cli, configFile: ws.configFile, mode: 'once' })));
+      await kassir.load();
+    }
     for (let round = 0; round < o.rounds; round++) {
       await kassir.sell();
       if (round % 3 === 0) {
@@ -154,11 +176,18 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
     // The finish, undisturbed: Kassir takes reference files as they come; run --once until nothing is pending.
     backend.proxy?.setMode('pass');
     backend.emulator?.().clearFaults();
+    backend.clearFaults?.();
+    // Kassir closes the shift it is in, so that every transaction written is in a shift 1C must hold.
+    await kassir.closeShift();
+    const loads = () => kassir.applied.length + kassir.fullLoads;
     for (let i = 0; i < 40 && !fig.finished; i++) {
       await kassir.load();
+      const before = loads();
       const r = await watch(runAgent({ cli, configFile: ws.configFile, mode: 'once' }));
       record(r);
-      fig.finished = r.code === 0;
+      // An EquipmentService pull takes one price-list transfer (1C registers later changes for the next): done when a run brought Kassir nothing new.
+      if (es) await kassir.load();
+      fig.finished = r.code === 0 && (!es || loads() === before);
     }
     await kassir.load();
 
@@ -178,6 +207,14 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
     }
     const published = Array.from({ length: kassir.published }, (_, i) => i + 1);
     fig.referenceParts = { published: kassir.published, applied: kassir.applied.length, ...compareSequences(published, kassir.applied) };
+    fig.referenceParts.lost += kassir.lostInFullLoads.length;
+    const oneC = backend.saleReports?.();
+    if (oneC) {
+      // No transaction numbers reach 1C: the shift figures below are the comparison.
+      fig.transactions = { written: kassir.written.length, sent: 0, lost: 0, duplicated: 0, outOfOrder: 0 };
+      fig.shifts = compareShifts(kassir.expectedShifts(), oneC.shifts, oneC.posted);
+      fig.packages.count = fig.shifts.posts;
+    }
     const torn = [...new Set([...violations, ...kassir.tornReferenceFiles])];
     fig.tempUnderFinal = torn.length;
     fig.tempUnderFinalSamples = torn.slice(0, 5);
@@ -187,6 +224,7 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
     fig.lostReplies = backend.lostReplies();
     if (fig.lostReplies > 0) fig.faults['lost-reply'] = fig.lostReplies;
     delete fig.lostReplies;
+    for (const [k, n] of Object.entries(backend.faultsFired?.() ?? {})) if (n) fig.faults[k as EsFault] = n;
     if (o.plan === 'points') fig.pointsNeverHit = FAILPOINTS.filter((p) => !fig.killsByPoint[p]);
     fig.durationMs = Date.now() - started;
     return fig;
@@ -195,11 +233,15 @@ export async function runScenario(o: ScenarioOptions): Promise<Figures> {
   }
 }
 
+/** The EquipmentService's own fail points first, so that a short run also kills there. */
+const ES_POINTS_FIRST = [...FAILPOINTS.filter((p) => p.startsWith('es.')), ...FAILPOINTS.filter((p) => !p.startsWith('es.'))];
+
 /** One agent run under this round's attack. */
 async function attack(o: ScenarioOptions, round: number, cli: string, ws: Workspace, backend: Backend, fig: Figures & { lostReplies?: number }): Promise<AgentRun> {
   const base = { cli, configFile: ws.configFile };
   if (o.plan === 'points') {
-    const point = FAILPOINTS[round % FAILPOINTS.length]!;
+    const points = o.transport === 'equipment-service' ? ES_POINTS_FIRST : FAILPOINTS;
+    const point = points[round % points.length]!;
     const nth = 1 + (Math.floor(round / FAILPOINTS.length) % 3);
     const r = await runAgent({ ...base, mode: 'once', failpoints: `${point}:${nth}` });
     for (const p of r.fired) fig.killsByPoint[p] = (fig.killsByPoint[p] ?? 0) + 1;
@@ -288,6 +330,12 @@ async function attack(o: ScenarioOptions, round: number, cli: string, ws: Worksp
       // Counted when it fires (backend.lostReplies), not when armed.
       backend.loseNextReply!();
       return runAgent({ ...base, mode: 'once' });
+    case 'soap-fault':
+    case 'unformed':
+    case 'refused':
+      // 1C's own traps, counted when they went off (backend.faultsFired), not when armed.
+      backend.arm!(kind);
+      return runAgent({ ...base, mode: 'once' });
     case 'cut-mid-upload':
       // The control connection dies after the server's 150 to STOR: the data is flowing.
       void proxy!.onClientCommand(/^STOR /, 'reset-after-reply').then(count);
@@ -308,6 +356,7 @@ function emptyFigures(o: ScenarioOptions): Figures & { lostReplies?: number } {
     transactions: { written: 0, sent: 0, lost: 0, duplicated: 0, outOfOrder: 0 },
     packages: { count: 0, numberGaps: 0, splitReceipts: 0 },
     referenceParts: { published: 0, applied: 0, lost: 0, duplicated: 0, outOfOrder: 0 },
+    shifts: emptyShiftFigures(),
     tempUnderFinal: 0,
     tempUnderFinalSamples: [],
     leftovers: [],

@@ -20,12 +20,24 @@ export function assertInvariants(f: Figures): void {
   assert.equal(f.hangs, 0, `${where}: agent runs that hung`);
   assert.deepEqual(f.unexpectedExits, [], `${where}: unexpected exits`);
   assert.ok(f.finished, `${where}: run --once never reached "nothing pending" after the attacks`);
-  assert.equal(f.transactions.written, f.transactions.sent, `${where}: transactions written vs sent`);
-  assert.equal(f.transactions.lost, 0, `${where}: transactions lost`);
-  assert.equal(f.transactions.duplicated, 0, `${where}: transactions duplicated`);
-  assert.equal(f.transactions.outOfOrder, 0, `${where}: transactions out of order`);
-  assert.equal(f.packages.numberGaps, 0, `${where}: package numbers not 1..n`);
-  assert.equal(f.packages.splitReceipts, 0, `${where}: receipts split across packages`);
+  if (f.transport === 'equipment-service') {
+    // 1C holds shifts, not transactions: every closed shift once, in order, with Kassir's counts and sums.
+    const s = f.shifts;
+    assert.ok(s.closed > 0 && f.transactions.written > 0, `${where}: Kassir closed no shift`);
+    assert.equal(s.inOneC, s.closed, `${where}: shifts closed by Kassir vs held by 1C: ${s.samples.join('; ')}`);
+    assert.equal(s.lost, 0, `${where}: shifts lost: ${s.samples.join('; ')}`);
+    assert.equal(s.duplicated, 0, `${where}: shifts duplicated in 1C: ${s.samples.join('; ')}`);
+    assert.equal(s.outOfOrder, 0, `${where}: shifts out of order`);
+    assert.equal(s.wrong, 0, `${where}: shifts with wrong counts or sums in 1C: ${s.samples.join('; ')}`);
+    assert.equal(s.repostsDiffering, 0, `${where}: re-posts that differ from the first post: ${s.samples.join('; ')}`);
+  } else {
+    assert.equal(f.transactions.written, f.transactions.sent, `${where}: transactions written vs sent`);
+    assert.equal(f.transactions.lost, 0, `${where}: transactions lost`);
+    assert.equal(f.transactions.duplicated, 0, `${where}: transactions duplicated`);
+    assert.equal(f.transactions.outOfOrder, 0, `${where}: transactions out of order`);
+    assert.equal(f.packages.numberGaps, 0, `${where}: package numbers not 1..n`);
+    assert.equal(f.packages.splitReceipts, 0, `${where}: receipts split across packages`);
+  }
   assert.equal(f.referenceParts.lost, 0, `${where}: reference parts lost`);
   assert.equal(f.referenceParts.duplicated, 0, `${where}: reference parts applied twice`);
   assert.equal(f.referenceParts.outOfOrder, 0, `${where}: reference parts out of order`);
@@ -43,7 +55,11 @@ export function summary(f: Figures): string {
     `# ${f.transport}/${f.plan}: ${f.rounds} rounds, ${f.runs} runs, ${kills} kills` +
     (f.pointsNeverHit.length ? ` (never hit: ${f.pointsNeverHit.join(', ')})` : '') +
     (faults ? `, faults ${faults}` : '') +
-    `, ${f.transactions.sent}/${f.transactions.written} transactions in ${f.packages.count} packages, ${f.referenceParts.applied}/${f.referenceParts.published} reference parts; ` +
-    `lost ${f.transactions.lost}, duplicated ${f.transactions.duplicated}, out of order ${f.transactions.outOfOrder}, temp under final ${f.tempUnderFinal}; ${(f.durationMs / 1000).toFixed(0)} s`
+    (f.transport === 'equipment-service'
+      ? `, ${f.transactions.written} transactions in ${f.shifts.closed} closed shifts, ${f.shifts.inOneC} in 1C (${f.shifts.posts} SaleReports posted), ${f.referenceParts.applied}/${f.referenceParts.published} reference parts; ` +
+        `shifts lost ${f.shifts.lost}, duplicated ${f.shifts.duplicated}, out of order ${f.shifts.outOfOrder}, wrong ${f.shifts.wrong}, bad posts ${f.tempUnderFinal}`
+      : `, ${f.transactions.sent}/${f.transactions.written} transactions in ${f.packages.count} packages, ${f.referenceParts.applied}/${f.referenceParts.published} reference parts; ` +
+        `lost ${f.transactions.lost}, duplicated ${f.transactions.duplicated}, out of order ${f.transactions.outOfOrder}, temp under final ${f.tempUnderFinal}`) +
+    `; ${(f.durationMs / 1000).toFixed(0)} s`
   );
 }
