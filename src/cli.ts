@@ -392,7 +392,11 @@ async function stopCommand(values: Values): Promise<number> {
 async function configJsonCommand(values: Values): Promise<number> {
   const loaded = await load(values.config);
   if (typeof loaded === 'number') return loaded;
-  process.stdout.write(JSON.stringify(loaded));
+  // A daemon killed while its config child loads closes the pipe: the child then just ends (no EPIPE stack trace).
+  await new Promise<void>((done) => {
+    process.stdout.once('error', () => done());
+    process.stdout.write(JSON.stringify(loaded), () => done());
+  });
   return EXIT.ok;
 }
 
