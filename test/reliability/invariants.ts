@@ -15,6 +15,17 @@ export const CI_ROUNDS = {
   faults: Math.max(1, Math.round(24 * SCALE)),
 };
 
+/**
+ * The CI size of one transport's runs. An EquipmentService round is a whole shift posted to 1C (several
+ * SOAP calls, a price list first) and takes about three times a packet transport's round, so it runs 40 %
+ * of the rounds: still every fail point several times, and the per-test timeout holds on a loaded machine.
+ */
+export function ciRounds(transport: string): typeof CI_ROUNDS {
+  if (transport !== 'equipment-service') return CI_ROUNDS;
+  const part = (n: number) => Math.max(1, Math.round(n * 0.4));
+  return { points: part(CI_ROUNDS.points), random: part(CI_ROUNDS.random), faults: part(CI_ROUNDS.faults) };
+}
+
 export function assertInvariants(f: Figures): void {
   const where = `${f.transport}/${f.plan}`;
   assert.equal(f.hangs, 0, `${where}: agent runs that hung`);

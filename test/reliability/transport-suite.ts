@@ -6,10 +6,11 @@
 import { describe, it } from 'node:test';
 import type { TransportKind } from './backends.js';
 import { runScenario, type Plan } from './harness.js';
-import { CI_ROUNDS, assertInvariants, summary } from './invariants.js';
+import { assertInvariants, ciRounds, summary } from './invariants.js';
 
 export function reliabilitySuite(transport: TransportKind): void {
   describe(`reliability harness, ${transport} transport`, () => {
+    const CI_ROUNDS = ciRounds(transport);
     const plans: [Plan, string][] = [
       ['points', `killed at each named fail point in turn (${CI_ROUNDS.points} runs): nothing lost, duplicated or reordered`],
       ['random', `killed at random moments (${CI_ROUNDS.random} runs): nothing lost, duplicated or reordered`],
