@@ -1,5 +1,5 @@
 /**
- * Safe ZIP reading (yauzl) and deterministic ZIP writing (yazl).
+ * Safe ZIP reading (yauzl) and deterministic ZIP writing (zip-writer.ts).
  *
  * What yauzl leaves to its callers, and this file adds in one place:
  * - entry names: no UTF-8 flag (general purpose bit 11) means the archiver's
@@ -14,13 +14,13 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, isAbsolute } from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import iconv from 'iconv-lite';
 import yauzl from 'yauzl';
-import yazl from 'yazl';
 import { FormatError } from './errors.js';
+import { writeZip } from './zip-writer.js';
 
 export interface ZipLimits {
   /** Cap on the bytes actually inflated, all entries together. Default 1 GiB. */
@@ -101,18 +101,13 @@ export async function extractZipTo(
 
 /**
  * Build a ZIP (deflated, UTF-8 names) that is byte-for-byte the same every
- * time for the same entries: a fixed DOS timestamp (1980-01-01 00:00 in local
- * time, so the time zone cannot change it) and no extended-timestamp field.
- * A SendData package must not change between attempts.
+ * time for the same entries: a fixed DOS timestamp (1980-01-01 00:00) and no
+ * extended-timestamp field; the layout yazl writes (zip-writer.ts). A SendData
+ * package must not change between attempts. Synchronous work; a promise for
+ * the callers that await it.
  */
 export async function makeZip(entries: ZipEntry[]): Promise<Buffer> {
-  const zip = new yazl.ZipFile();
-  const mtime = new Date(1980, 0, 1, 0, 0, 0);
-  for (const e of entries) zip.addBuffer(e.data, e.name, { mtime, mode: 0o100644, forceDosTimestamp: true, compress: true });
-  zip.end();
-  const chunks: Buffer[] = [];
-  await pipeline(zip.outputStream as Readable, collectInto(chunks));
-  return Buffer.concat(chunks);
+  return writeZip(entries);
 }
 
 // ---- internals -------------------------------------------------------------

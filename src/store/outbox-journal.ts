@@ -72,6 +72,8 @@ export class OutboxJournal {
   private length = 0;
   /** An append failed: what it may have written past `length` is cut before the next one. */
   private cut = false;
+  /** Records appended with `sync: false` since the last sync. */
+  private unsynced = false;
 
   constructor(readonly path: string) {}
 
@@ -94,6 +96,15 @@ export class OutboxJournal {
     await syncHandle(this.fh, 'datasync');
     this.length = 0;
     this.cut = false;
+    this.unsynced = false;
+  }
+
+  /** Makes the records appended with `sync: false` durable (nothing to do when there are none). */
+  async sync(): Promise<void> {
+    if (!this.fh || !this.unsynced) return;
+    failpoint('fsync.file');
+    await syncHandle(this.fh, 'datasync');
+    this.unsynced = false;
   }
 
   /**
@@ -115,6 +126,7 @@ export class OutboxJournal {
     }
     this.cut = false;
     this.length += line.length;
+    this.unsynced = opts.sync === false;
   }
 
   async close(): Promise<void> {

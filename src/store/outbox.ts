@@ -15,7 +15,6 @@
  * Every method that changes something runs under the store's lock (store.ts).
  */
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { Logger } from '../util/logger.js';
 import { failpoint } from '../util/failpoints.js';
@@ -311,23 +310,26 @@ export class Outbox {
 
   /**
    * Makes durable in the package files what the journal says, then empties it:
-   * delivered packages move to the archive (bytes, then meta; the metas are
-   * written first and fsynced together, cheaper than one durable write each),
-   * queued packages get their journaled notes in their metas. The exchange
-   * calls it when a push run ends; it also runs at close, before retention
-   * cleanup and resend, and when the journal passes its size limit.
+   * delivered packages move to the archive (archive.ts archivePackageSync: once
+   * the journal's delivery records are durable, each outbox meta becomes its
+   * archive meta; the metas are fsynced together, cheaper than one durable
+   * write each), queued packages get their journaled notes in their metas. The
+   * exchange calls it when a push run ends; it also runs at close, before
+   * retention cleanup and resend, and when the journal passes its size limit.
    */
   async checkpoint(): Promise<void> {
     if (this.unarchived.size + this.notesJournaled.size === 0) return;
     const delivered = [...this.unarchived.values()];
+    // The last delivery records were appended unsynced: from this sync on, the journal's replay
+    // (recovery.ts) finishes any archive move a power cut leaves half done.
+    if (delivered.length > 0) await this.journal.sync();
     // The moves are small metadata operations: done synchronously, a few dozen microseconds each, in
     // slices between which other work runs. The fsyncs go several at a time: fsyncs in flight together
     // share one commit of the file system's journal.
     await inSlices(delivered, (meta) => archivePackageSync(this.l, meta));
     await eachLimited(delivered, CHECKPOINT_PARALLEL, (meta) => fsyncFile(metaFile(this.l.archive, meta.number)));
     await fsyncDir(this.l.archive);
-    // The archive metas are durable: the outbox metas may go (should a power cut bring one back, recovery drops it).
-    await inSlices(delivered, (meta) => rmSync(metaFile(this.l.outbox, meta.number), { force: true }));
+    // The renames out of the outbox are durable with the archive's; the journal is emptied only after.
     await fsyncDir(this.l.outbox);
     const notes = [...this.notesJournaled].map((n) => this.sealed.get(n)).filter((m) => m !== undefined);
     await eachLimited(notes, CHECKPOINT_PARALLEL, (meta) => this.writeMeta(meta));

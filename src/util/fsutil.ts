@@ -16,9 +16,11 @@
  *   are fsynced), so `till/.kassir-agent/taken` and the data folders survive a
  *   power cut with the renames made into them.
  * - store: recovery's `archive -> outbox` (unarchived) fsyncs both folders;
- *   archivePackage (archive.ts) and the checkpoint (outbox.ts) write the
- *   archive meta atomically (fsyncing the archive folder, which makes the
- *   move of the bytes durable) before the outbox copy goes; Inbox.stage
+ *   archivePackage (archive.ts) writes the archive meta atomically (fsyncing
+ *   the archive folder, which makes the move of the bytes durable) before the
+ *   outbox copy goes; the checkpoint (outbox.ts) first syncs the journal's
+ *   delivery records, then moves each outbox meta into the archive and
+ *   fsyncs the metas and both folders before the journal is emptied; Inbox.stage
  *   fsyncs each download before its rename and the inbox folder after; the
  *   open package is fsynced after a cut.
  * - till: taking a report is a rename fsynced in both folders; a taken file is

@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { OutboxJournal, readJournal } from '../../src/store/outbox-journal.js';
 import { Store } from '../../src/store/store.js';
 import { setFailpoints } from '../../src/util/failpoints.js';
+import { tempNameFor } from '../../src/util/fsutil.js';
 import { memoryLogger, type LogRecord } from '../../src/util/logger.js';
 
 let root: string;
@@ -190,5 +191,70 @@ describe('outbox journal', () => {
     const { records: recs, bad } = await readJournal(path);
     assert.deepEqual(bad, []);
     assert.deepEqual(recs, [{ op: 'notes', n: 2, notes: {} }]);
+  });
+  it('a checkpoint makes each outbox meta its archive meta: the delivered meta whole, even when shorter than the queued one', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 2);
+    await s.beginAttempt(1);
+    // A failed attempt leaves a long lastError in the outbox meta; the delivered meta has none, so it is shorter.
+    await s.failAttempt(1, `refused: ${'x'.repeat(400)}`, { outcome: 'failed' });
+    const queued = await fs.stat(join(dir, 'outbox/1.json'));
+    await deliver(s, 1, 2);
+    await s.checkpoint();
+    for (const n of [1, 2]) {
+      const text = await fs.readFile(join(dir, `archive/${n}.json`), 'utf8');
+      const meta = JSON.parse(text);
+      assert.equal(text, JSON.stringify(meta, null, 1) + '\n', `archive/${n}.json holds the delivered meta and nothing after it`);
+      assert.equal(meta.remoteName, `POS1.rep.$${n}`);
+      assert.equal(meta.lastError, undefined);
+    }
+    assert.ok((await fs.stat(join(dir, 'archive/1.json'))).size < queued.size, 'the delivered meta is shorter than the queued one was');
+    assert.deepEqual((await fs.readdir(join(dir, 'outbox'))).filter((n) => n !== 'journal.jsonl' && n !== 'open.rep'), []);
+    assert.deepEqual((await fs.readdir(join(dir, 'archive'))).sort(), ['1.json', '1.rep', '2.json', '2.rep'], 'no temporary left');
+    await s.close();
+  });
+
+  it('a checkpoint syncs the journal\'s delivery records before it moves a file: a failed sync leaves every package where it was', async () => {
+    const dir = join(root, 'data');
+    const s = await withPackages(dir, 2);
+    await deliver(s, 1, 2);
+    // The deliveries were appended unsynced: the checkpoint's first fsync is the journal's.
+    setFailpoints('fsync.file:eio:1');
+    await assert.rejects(s.checkpoint(), /EIO/);
+    setFailpoints(undefined);
+    assert.deepEqual((await fs.readdir(join(dir, 'archive'))).sort(), [], 'nothing moved before the journal was durable');
+    assert.ok((await fs.readdir(join(dir, 'outbox'))).includes('1.json'));
+    await s.checkpoint();
+    assert.deepEqual((await fs.readdir(join(dir, 'archive'))).sort(), ['1.json', '1.rep', '2.json', '2.rep']);
+    await s.close();
+  });
+
+  it('a power cut in the middle of a checkpoint\'s moves: the journal\'s replay archives every package whole, none is queued again', async () => {
+    const copy = await crashedAfter(3, async (s) => {
+      await deliver(s, 1, 2);
+      await s.checkpoint();
+      await deliver(s, 3);
+    });
+    // What a cut could leave of the moves of package 3 in the next checkpoint (its delivery record synced first):
+    // the outbox meta renamed to an archive temporary, or already to its name with a torn rewrite.
+    const variants = [
+      async (dir: string) => fs.rename(join(dir, 'outbox/3.json'), tempNameFor(join(dir, 'archive/3.json'))),
+      async (dir: string) => {
+        const text = await fs.readFile(join(dir, 'outbox/3.json'), 'utf8');
+        await fs.rm(join(dir, 'outbox/3.json'));
+        await fs.writeFile(join(dir, 'archive/3.json'), text.slice(0, 40));
+      },
+    ];
+    for (const [i, cut] of variants.entries()) {
+      const dir = join(root, `cut-${i}`);
+      await fs.cp(copy, dir, { recursive: true });
+      await fs.rename(join(dir, 'outbox/3.rep'), join(dir, 'archive/3.rep'));
+      await cut(dir);
+      const s2 = await open(dir);
+      assert.deepEqual(s2.queued(), [], `variant ${i}: nothing queued again`);
+      assert.deepEqual((await fs.readdir(join(dir, 'archive'))).sort(), ['1.json', '1.rep', '2.json', '2.rep', '3.json', '3.rep'], `variant ${i}: no temporary left`);
+      assert.equal(JSON.parse(await fs.readFile(join(dir, 'archive/3.json'), 'utf8')).remoteName, 'POS1.rep.$3', `variant ${i}`);
+      await s2.close();
+    }
   });
 });
