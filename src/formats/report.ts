@@ -63,10 +63,8 @@
 import { detectEncoding, type TextEncoding } from './encoding.js';
 import { FormatError } from './errors.js';
 import { ENDS_RECEIPT, EXTRA_DATA, IN_RECEIPT, STANDALONE, typeClass } from './transaction-types.js';
-import {
-  AT, CR, DATE_TIME_YY, DATE_TIME_YYYY, HASH, LF, SEMI, fieldEnd, noSemicolonInDateTimeYY, noSemicolonInDateTimeYYYY, showLine, textKey, uintField,
-} from './report/fields.js';
-import { LT, closesTag, tagClosed, tagOpened } from './report/tags.js';
+import { fieldPos, fieldPosEnd, fieldRcpt, fieldRcptEnd, fieldTypeEnd, showLine, textKey, transactionFields } from './report/fields.js';
+import { closesTag, tagClosed, tagOpened } from './report/tags.js';
 import { makeUnit, type BlockHeader, type ParsedUnit, type ReportUnit } from './report/unit.js';
 
 export { unitLinesCrlf, type BlockHeader, type ReportUnit, type UnitKind } from './report/unit.js';
@@ -84,6 +82,20 @@ export interface ParsedReport {
   openTag?: string;
 }
 
+/**
+ * The bytes the hot loop compares with. A const enum, because TypeScript
+ * writes its members as literals, which V8's optimizing compiler folds into
+ * the compare; an imported constant is a load and a type check on every use
+ * in the loop.
+ */
+const enum B {
+  LF = 0x0a,
+  CR = 0x0d,
+  HASH = 0x23,
+  AT = 0x40,
+  LT = 0x3c,
+}
+
 /** Records a unit that ended. Only a receipt with receipt lines that no end line ended may continue in the next file. */
 function finishUnit(unit: ParsedUnit, units: ReportUnit[], openReceipt: boolean): void {
   unit.complete = !openReceipt;
@@ -92,10 +104,11 @@ function finishUnit(unit: ParsedUnit, units: ReportUnit[], openReceipt: boolean)
 
 /*
  * The hot loop. Per line: one Buffer.indexOf for LF (a native memchr, about
- * as fast as `wc -l`), a byte scan of field 1, a check that fields 2-3 have
- * their usual width, and one pass over fields 4-6 that finds their ends and
- * parses them as integers; the rest of the line is never read. Nothing is
- * allocated per line: a unit is one object made when it starts, and it grows
+ * as fast as `wc -l`) and one call that reads fields 1-6 (transactionFields:
+ * field 1 scanned four bytes a read, a check that fields 2-3 have their
+ * usual width, one pass over fields 4-6 that finds their ends and parses them
+ * as integers); the rest of the line is never read. Nothing is allocated per
+ * line: a unit is one object made when it starts, and it grows
  * by moving its end offset. Keys (POS, receipt) are integers; a field that is
  * not a number (rare) is -1 and compared by its text beside it, so the
  * integer comparison stays monomorphic. Tag blocks cost one byte compare per
@@ -135,17 +148,17 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
 
   while (p < n) {
     const ls = p;
-    let end = data.indexOf(LF, ls);
+    let end = data.indexOf(B.LF, ls);
     let crlf: boolean;
     let e: number;
     if (end === -1) {
       end = n;
       p = n;
-      e = end > ls && data[end - 1] === CR ? end - 1 : end;
+      e = end > ls && data[end - 1] === B.CR ? end - 1 : end;
       crlf = false;
     } else {
       p = end + 1;
-      crlf = end > ls && data[end - 1] === CR;
+      crlf = end > ls && data[end - 1] === B.CR;
       e = crlf ? end - 1 : end;
     }
     lineNo++;
@@ -170,19 +183,19 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
       continue;
     }
     const len = e - ls;
-    if (len === 1 && (data[ls] === HASH || data[ls] === AT)) {
+    if (len === 1 && (data[ls] === B.HASH || data[ls] === B.AT)) {
       if (cur !== undefined) {
         finishUnit(cur, units, false); // a new block: the receipt cannot continue
         cur = undefined;
         keyed = false;
       }
       ended = undefined;
-      pendingFlag = data[ls] === HASH ? '#' : '@';
+      pendingFlag = data[ls] === B.HASH ? '#' : '@';
       pendingService = 1;
       headerLine = lineNo;
       continue;
     }
-    if (data[ls] === LT && header !== undefined) {
+    if (data[ls] === B.LT && header !== undefined) {
       const opened = tagOpened(data, ls, e);
       if (opened !== undefined) {
         // A tag block: into the unit of the line before it.
@@ -204,51 +217,10 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
       }
     }
 
-    // Fields 4-6 lie between the 3rd, 4th, 5th and 6th semicolons (or the
-    // line end): find them and read no further. Fields 2-3 are nearly always
-    // `DD.MM.YY;HH:MM:SS;` (or `DD.MM.YYYY;...`), so the 3rd semicolon is
-    // first tried at its usual places (nothing in between may be a semicolon:
-    // checked without a loop); any other layout takes the general scan.
-    // Fields 4-6 are parsed as integers in the same pass that finds their ends.
-    let type = -1;
-    let pos = -1;
-    let rcpt = -1;
-    let s4 = e;
-    let s5 = e;
-    let sixthEnd = e;
-    let i = ls;
-    while (i < e && data[i] !== SEMI) i++;
-    if (i < e) {
-      let f4 = -1;
-      if (i + DATE_TIME_YY < e && data[i + 9] === SEMI && data[i + DATE_TIME_YY] === SEMI && noSemicolonInDateTimeYY(dv, i)) {
-        f4 = i + DATE_TIME_YY + 1;
-      } else if (i + DATE_TIME_YYYY < e && data[i + 11] === SEMI && data[i + DATE_TIME_YYYY] === SEMI && noSemicolonInDateTimeYYYY(dv, i)) {
-        f4 = i + DATE_TIME_YYYY + 1;
-      } else {
-        let semis = 1;
-        for (i++; i < e; i++) {
-          if (data[i] === SEMI && ++semis === 3) {
-            f4 = i + 1;
-            break;
-          }
-        }
-      }
-      if (f4 !== -1) {
-        const t = uintField(data, f4, e);
-        s4 = fieldEnd;
-        if (s4 < e) {
-          const v = uintField(data, s4 + 1, e);
-          s5 = fieldEnd;
-          if (s5 < e) {
-            // At least five semicolons: a transaction if field 4 is a number.
-            type = t;
-            pos = v;
-            rcpt = uintField(data, s5 + 1, e);
-            sixthEnd = fieldEnd;
-          }
-        }
-      }
-    }
+    // Fields 4-6 (type, POS, receipt): one call reads them (report/fields.ts).
+    const type = transactionFields(data, dv, ls, e);
+    const pos = fieldPos;
+    const rcpt = fieldRcpt;
 
     if (header === undefined) {
       if (len === 0) continue;
@@ -271,8 +243,8 @@ export function parseReport(data: Buffer, name: string, opts: { header?: BlockHe
       continue;
     }
     ended = undefined;
-    const posText = pos < 0 ? textKey(data, s4 + 1, s5) : '';
-    const rcptText = rcpt < 0 ? textKey(data, s5 + 1, sixthEnd) : '';
+    const posText = pos < 0 ? textKey(data, fieldTypeEnd + 1, fieldPosEnd) : '';
+    const rcptText = rcpt < 0 ? textKey(data, fieldPosEnd + 1, fieldRcptEnd) : '';
     const cls = typeClass(type);
     if (
       cur !== undefined && keyed &&

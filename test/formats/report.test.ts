@@ -151,3 +151,31 @@ test('wiki: types above 255 are ordinary types with their roles', () => {
   assert.equal(typeClass(4000), 0);
   for (const row of TRANSACTION_TYPES) assert.ok(row.source === 'documented' || row.source === 'practice');
 });
+
+test('parseReport: field 1 of any length and cp1251 bytes around the semicolons (the scan reads four bytes at a time)', () => {
+  // Field 1 from 0 to 9 bytes, so the first `;` falls at every place in a 4-byte read; `:` (one above `;`)
+  // and cp1251 letters after it, and short lines that end inside a read, CRLF, LF and no EOL on the last line.
+  for (const eol of ['\r\n', '\n']) {
+    for (let len = 0; len <= 9; len++) {
+      const f1 = '1:\xc0\xe1::\xff\xc2\xee9'.slice(0, len);
+      const lines = ['#', '\xd1\xeb\xf3\xe6\xe5\xe1\xed\xe0\xff', 'POS1', `${f1};15.03.2024;12:00:00;11;1;${len + 1};\xd2\xee\xe2\xe0\xf0;1`, `${f1};15.03.24;12:00:00;55;1;${len + 1};`, `${f1};x;y;50;1;0`, ';;', 'a;b'];
+      const data = Buffer.from(lines.join(eol), 'latin1'); // the last line has no EOL
+      const r = parseReport(data, 'POS1.rep');
+      assert.deepEqual(
+        view(r.units),
+        [
+          { kind: 'receipt', n: 2, complete: true, lines: lines.slice(3, 5) },
+          { kind: 'standalone', n: 1, complete: true, lines: [lines[5]!] },
+          { kind: 'other', n: 0, complete: true, lines: lines.slice(6) },
+        ],
+        `field 1 of ${len} bytes, ${JSON.stringify(eol)}`,
+      );
+      assert.equal(r.lines, lines.length);
+    }
+  }
+});
+
+test('parseReport: a bad file names the file and the line', () => {
+  const data = Buffer.from('\r\n\r\n1;15.03.2024;12:00:00;11;1;1;\xd2\xee\xe2\xe0\xf0\r\n', 'latin1');
+  assert.throws(() => parseReport(data, 'POS7.rep'), (e: unknown) => e instanceof FormatError && /^POS7\.rep line 3: not a report file/.test(e.message));
+});
