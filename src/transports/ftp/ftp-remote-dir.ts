@@ -10,8 +10,8 @@
  * the error goes to the caller, which reconciles by looking at the target.
  */
 import { keepControlOnDataSocketError } from './data-socket-errors.js';
-import { localDestination, localUpload, released, type LocalUpload } from './local-streams.js';
-import { readFile, open as openFile } from 'node:fs/promises';
+import { localDestination, localSource, released } from './local-streams.js';
+import { readFile, open as openFile, stat } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, FTPError, FileType, type FileInfo } from 'basic-ftp';
 import { TransportError } from '../errors.js';
@@ -108,13 +108,12 @@ export class FtpRemoteDir implements RemoteDir {
   }
 
   async upload(localPath: string, path: string): Promise<void> {
-    let local: LocalUpload;
+    let bytes: number;
     try {
-      local = localUpload(localPath);
+      bytes = (await stat(localPath)).size;
     } catch (e) {
       throw new TransportError('server', `FTP upload '${path}': cannot read local file '${localPath}': ${(e as Error).message}`, { cause: e });
     }
-    const { bytes } = local;
     if (bytes === 0 && this.opts.secure !== false) {
       // A TLS data connection that closes before any data is refused by servers with a TLS alert
       // (basic-ftp, lftp and others alike); said plainly here rather than as an alert. The agent
@@ -124,7 +123,7 @@ export class FtpRemoteDir implements RemoteDir {
     try {
       await this.run('upload', path, true, {}, async (c) => {
         const w = this.wire(path);
-        const source = await local.stream();
+        const source = await localSource(localPath);
         try {
           await this.checkingFolder(c, path, false, () => c.uploadFrom(source, w));
         } finally {
