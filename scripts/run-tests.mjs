@@ -32,7 +32,7 @@ function walk(dir, ext) {
  * test inside it that only means something on Linux skips itself there, saying why.
  */
 const LINUX_ONLY = [
-  ...['transports/ftp-encoding', 'transports/ftp-faults', 'transports/ftp-late-reply', 'transports/remote-dir-ftp', 'transports/operator-messages', 'e2e/ftp'].map((f) => [
+  ...['transports/ftp-encoding', 'transports/ftp-faults', 'transports/ftp-round-trips', 'transports/ftp-late-reply', 'transports/remote-dir-ftp', 'transports/operator-messages', 'e2e/ftp'].map((f) => [
     `test/${f}`,
     'starts ProFTPD, the real FTP server, which has no Windows build (the FTP code a Windows till runs is the same; its error mapping and data-socket patch run here)',
   ]),
