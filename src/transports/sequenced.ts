@@ -322,6 +322,13 @@ export class SequencedFilesTransport implements Transport {
     }
     if (!this.opts.sequenced && notes.final === undefined) await this.assertNoSuffixFree(dir, base, pkg.number);
     if (!uploaded) {
+      // A temporary file noted as whole but found otherwise is uploaded again. Should that upload be cut off on
+      // a server that deletes aborted uploads (ProFTPD's DeleteAbortedStores), its absence must not read as the
+      // rename having happened (see above): the notes go back to "not uploaded" first.
+      if (notes.stage === 'uploaded') {
+        const { stage: _stage, final: _final, ahead: _ahead, ...rest } = notes;
+        await save({ ...rest, temp });
+      }
       if (!this.staleTempsChecked) {
         await this.cleanStaleTemps(dir, base, pkg.number, ctx.log);
         this.staleTempsChecked = true;

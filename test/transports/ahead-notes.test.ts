@@ -160,6 +160,37 @@ async function assertInOrder(share: string, finals: Map<number, string>): Promis
   }
 }
 
+describe('a noted temporary file found incomplete', () => {
+  it('is noted back to "not uploaded" before it is uploaded again: an upload cut off on a server that deletes aborted uploads is redone, not read as renamed', async (t) => {
+    const { store, share: dir } = await queued(t, 1);
+    // An earlier attempt noted package 1 as uploaded, then its temporary file turned out short (a cut-off upload).
+    const temp = 'POS1.rep.kassir-agent-1.tmp';
+    const first = await store.beginAttempt(1);
+    await store.saveNotes(1, { stage: 'uploaded', temp, final: 'POS1.rep.$1' });
+    await fs.writeFile(join(dir, temp), body(1).slice(0, 5));
+    /** A share whose next upload is cut off and deleted by the server, as ProFTPD does with DeleteAbortedStores. */
+    class CutOff extends FolderRemoteDir {
+      override async upload(_local: string, path: string): Promise<void> {
+        await fs.rm(join(dir, path), { force: true });
+        throw new Error('injected: the data connection was cut, the server deleted the partial upload');
+      }
+    }
+    const push = (transport: SequencedFilesTransport, notes: unknown) =>
+      transport.push(store.outgoing(first), { notes: structuredClone(notes) as never, saveNotes: (n, ahead) => store.saveNotes(1, n, ahead), log: nullLogger, signal: new AbortController().signal, upcoming: [] });
+    const cut = new SequencedFilesTransport('folder', new CutOff(dir), { referenceName: 'POS1.spr', reportName: 'POS1.rep', sequenced: true });
+    await cut.open();
+    await assert.rejects(push(cut, { stage: 'uploaded', temp, final: 'POS1.rep.$1' }), /injected/);
+    await cut.close();
+    const again = await store.beginAttempt(1);
+    assert.notEqual((again.notes as { stage?: string }).stage, 'uploaded', 'the notes no longer say the temporary file is whole');
+    const session = await openSession(dir);
+    const r = await push(session.transport, again.notes);
+    await session.transport.close();
+    assert.equal(r.remoteName, 'POS1.rep.$1');
+    assert.equal(await fs.readFile(join(dir, 'POS1.rep.$1'), 'utf8'), body(1), 'the package is on the share, whole');
+  });
+});
+
 describe('notes saved ahead', () => {
   it('go with an earlier package\'s notes for the uploads ahead that are whole; those packages are renamed without a notes write or a look at their temporary file', async (t) => {
     const { store, share: dir } = await queued(t, 10);
