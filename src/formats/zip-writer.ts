@@ -17,7 +17,12 @@
  * its 4 GiB and 65,535-entry limits; larger input is refused).
  */
 import { crc32, deflateRawSync } from 'node:zlib';
-import type { ZipEntry } from './zip.js';
+
+export interface ZipEntry {
+  /** The entry's path inside the archive, `/`-separated, already checked to be relative and without `..`. */
+  name: string;
+  data: Buffer;
+}
 
 const LOCAL_HEADER = 30;
 const CENTRAL_HEADER = 46;

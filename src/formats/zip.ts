@@ -20,7 +20,7 @@ import { crc32 } from 'node:zlib';
 import iconv from 'iconv-lite';
 import yauzl from 'yauzl';
 import { FormatError } from './errors.js';
-import { writeZip } from './zip-writer.js';
+import { writeZip, type ZipEntry } from './zip-writer.js';
 
 export interface ZipLimits {
   /** Cap on the bytes actually inflated, all entries together. Default 1 GiB. */
@@ -31,11 +31,8 @@ export interface ZipLimits {
   maxEntries?: number;
 }
 
-export interface ZipEntry {
-  /** The entry's path inside the archive, `/`-separated, already checked to be relative and without `..`. */
-  name: string;
-  data: Buffer;
-}
+// A ZIP entry is defined where archives are written; readers return the same shape.
+export type { ZipEntry } from './zip-writer.js';
 
 export interface ExtractedEntry {
   name: string;
