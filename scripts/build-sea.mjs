@@ -79,8 +79,6 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
  * unresolved in the bundle.
  */
 const PROBED_BUILTINS = new Set(['node:sqlite']);
-/** Built-in modules that exist only under their `node:` name, which `builtinModules` does not list (node:sea: am I the single executable?). */
-const PREFIX_ONLY_BUILTINS = new Set(['node:sea']);
 const HOST = `${process.platform}-${process.arch}`;
 
 function fail(message) {
@@ -190,7 +188,7 @@ async function bundle(outDir, version) {
 function checkBundleIsSelfContained(metafile, outfile) {
   const output = metafile.outputs[relative(process.cwd(), outfile).split('\\').join('/')] ?? Object.values(metafile.outputs)[0];
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-  const bad = output.imports.filter((i) => i.external && !builtins.has(i.path) && !PROBED_BUILTINS.has(i.path) && !PREFIX_ONLY_BUILTINS.has(i.path));
+  const bad = output.imports.filter((i) => i.external && !builtins.has(i.path) && !PROBED_BUILTINS.has(i.path));
   if (bad.length > 0) {
     fail(`the bundle would load these at run time, which a single executable cannot: ${bad.map((i) => `${i.path} (${i.kind})`).join(', ')}`);
   }

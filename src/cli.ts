@@ -20,8 +20,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { checkOnDisk } from './config/check.js';
-import { CONFIG_JSON_COMMAND, loadInChild } from './config/child-load.js';
-import type { ConfigProblem, LoadedConfig, LoadOptions } from './config/load.js';
+import { ConfigError, loadConfig, type ConfigProblem, type LoadedConfig, type LoadOptions } from './config/load.js';
 import { askStatus, isPermissionError } from './control/ask-status.js';
 import { controlRequest } from './control/client.js';
 import { controlSocketPath } from './control/socket-path.js';
@@ -98,8 +97,6 @@ async function load(file: string | undefined, opts: LoadOptions = {}): Promise<L
     process.stderr.write('--config FILE is required\n');
     return EXIT.usage;
   }
-  // Imported here, not at the top: the daemon gets its config from a child process (config/child-load.ts).
-  const { ConfigError, loadConfig } = await import('./config/load.js');
   try {
     return await loadConfig(file, process.env, opts);
   } catch (e) {
@@ -388,21 +385,8 @@ async function stopCommand(values: Values): Promise<number> {
   return EXIT.ok;
 }
 
-/** The hidden command behind the daemon's config child (config/child-load.ts): the loaded config as JSON on stdout. */
-async function configJsonCommand(values: Values): Promise<number> {
-  const loaded = await load(values.config);
-  if (typeof loaded === 'number') return loaded;
-  // A daemon killed while its config child loads closes the pipe: the child then just ends (no EPIPE stack trace).
-  await new Promise<void>((done) => {
-    process.stdout.once('error', () => done());
-    process.stdout.write(JSON.stringify(loaded), () => done());
-  });
-  return EXIT.ok;
-}
-
 async function runCommand(values: Values): Promise<number> {
-  // The daemon reads its config in a child process, so that the YAML parser and the schema never stay loaded.
-  const loaded = values.once || values.config === undefined ? await load(values.config) : await loadInChild(values.config);
+  const loaded = await load(values.config);
   if (typeof loaded === 'number') return loaded;
   try {
     if (values.once) return (await runOnce(loaded)).ok ? EXIT.ok : EXIT.pending;
@@ -427,7 +411,6 @@ const COMMANDS: Record<string, (values: Values, positionals: string[]) => Promis
   shifts: shiftsCommand,
   stop: stopCommand,
   run: runCommand,
-  [CONFIG_JSON_COMMAND]: configJsonCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import { AllowList } from './metrics/allow-list.js';
 import { prometheusText } from './metrics/list.js';
+import { BasicAuth, loadWebConfig } from './metrics/web-config.js';
 import type { StatusReport } from './status.js';
 import type { Logger } from './util/logger.js';
 import { version } from './version.js';
@@ -69,10 +70,8 @@ export class MetricsServer {
   /** Starts listening; returns the port (useful with port 0). */
   async start(): Promise<number> {
     // Checked by the config loader already; read again here so a file changed since fails loudly now.
-    // Loaded only for a web config: its YAML parser and schema stay out of an agent that has none.
-    const webConfig = this.opts.webConfigFile !== undefined ? await import('./metrics/web-config.js') : undefined;
-    const web = webConfig?.loadWebConfig(this.opts.webConfigFile!);
-    const auth = web?.users ? new webConfig!.BasicAuth(web.users) : undefined;
+    const web = this.opts.webConfigFile !== undefined ? loadWebConfig(this.opts.webConfigFile) : undefined;
+    const auth = web?.users ? new BasicAuth(web.users) : undefined;
     const allow = this.opts.allowFrom ? new AllowList(this.opts.allowFrom) : undefined;
     const handle = (req: IncomingMessage, res: ServerResponse) => {
       if (allow && !allow.allows(req.socket.remoteAddress)) {

@@ -10,7 +10,6 @@
  * (the keys that hold paths are listed in `PATH_KEYS`).
  */
 import { allowEntryProblem } from '../metrics/allow-list.js';
-import { PROGRESS_INTERVAL_MS } from '../exchange/progress.js';
 import { isValidCron } from './cron-syntax.js';
 import { parseInterval } from './interval.js';
 import { z } from 'zod';
@@ -305,6 +304,9 @@ const exchangeShape = {
       .prefault({})
       .describe('Archive and history retention.'),
 };
+
+/** `log.progressIntervalMs`'s default, named for the code that runs without a loaded config (an Exchange built in a test). */
+export const PROGRESS_INTERVAL_MS = 10_000;
 
 /** Keys that concern the whole agent, whatever the number of exchanges. */
 const agentShape = {

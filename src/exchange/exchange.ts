@@ -11,7 +11,7 @@
  * retried is the retry policy's (retry-policy.ts). Pull and push share the
  * transport and never run at the same time (transport-session.ts).
  */
-import type { ExchangeConfig } from '../config/schema.js';
+import { PROGRESS_INTERVAL_MS, type ExchangeConfig } from '../config/schema.js';
 import { statusOf, type StatusReport } from '../status.js';
 import type { HeldFile } from '../till/collect.js';
 import type { Store } from '../store/store.js';
@@ -27,7 +27,7 @@ import { STOP_TIMINGS, stopStep, within } from '../util/stop-step.js';
 import { FlowHealth, LocalErrors } from './flow-health.js';
 import type { ExchangeLive } from './live.js';
 import type { OnceResult } from './once.js';
-import { PROGRESS_INTERVAL_MS, ProgressBoard } from './progress.js';
+import { ProgressBoard } from './progress.js';
 import { PullFlow } from './pull-flow.js';
 import { PushFlow } from './push-flow.js';
 import type { Random } from './retry-policy.js';

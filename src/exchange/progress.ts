@@ -13,9 +13,6 @@
  */
 import type { Logger } from '../util/logger.js';
 
-/** `log.progressIntervalMs`'s default (the schema's), here so the daemon's modules need not load the config schema, and named for the code that runs without a loaded config (an Exchange built in a test). */
-export const PROGRESS_INTERVAL_MS = 10_000;
-
 export type ProgressActivity = 'reference-download' | 'backlog-drain';
 export type ProgressUnit = 'bytes' | 'packages';
 
