@@ -172,14 +172,7 @@ export class Outbox {
 
   /** A queued package as a transport sees it. */
   outgoing(meta: PackageMeta): OutgoingPackage {
-    return {
-      number: meta.number,
-      path: this.packagePath(meta.number),
-      bytes: meta.bytes,
-      transactions: meta.transactions,
-      ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
-      ...(Object.keys(meta.notes).length > 0 ? { noted: true } : {}),
-    };
+    return { number: meta.number, path: this.packagePath(meta.number), bytes: meta.bytes, transactions: meta.transactions, ...(meta.uid !== undefined ? { uid: meta.uid } : {}) };
   }
 
   // -------------------------------------------------------------------- push

@@ -21,8 +21,6 @@ interface Session {
 export class AheadUploads {
   private sessions: Session[] = [];
   private readonly started = new Map<number, Promise<boolean>>();
-  /** Early uploads that have succeeded and not been taken yet (see uploaded). */
-  private readonly done = new Set<number>();
 
   /** `count` sessions at most, forked from `remote` when first needed. */
   constructor(
@@ -40,7 +38,6 @@ export class AheadUploads {
         try {
           await session.dir.upload(pkg.path, tempOf(pkg.number));
           failpoint('push.after-upload');
-          if (this.started.get(pkg.number) === uploaded) this.done.add(pkg.number);
           return true;
         } catch (e) {
           log.debug('push.ahead.failed', { package: pkg.number, error: (e as Error).message, note: 'uploaded again by its own attempt' });
@@ -60,19 +57,12 @@ export class AheadUploads {
   async take(number: number): Promise<boolean> {
     const uploaded = this.started.get(number);
     for (const n of this.started.keys()) if (n <= number) this.started.delete(n);
-    for (const n of this.done) if (n <= number) this.done.delete(n);
     return uploaded ? await uploaded : false;
-  }
-
-  /** Whether the early upload of `number` has already succeeded (it is whole and size-checked under its temporary name). */
-  uploaded(number: number): boolean {
-    return this.done.has(number);
   }
 
   /** Forgets every early upload and closes the sessions, once their uploads in flight are over. */
   async close(): Promise<void> {
     this.started.clear();
-    this.done.clear();
     const sessions = this.sessions;
     this.sessions = [];
     for (const s of sessions) if (s.dir !== this.remote) await s.dir.close();

@@ -22,18 +22,14 @@
  * name in the target folder (`NAME.kassir-agent-<package>.tmp`, which never
  * matches `NAME.$n`), its size verified, then renamed to the first free number
  * above every existing one (`NAME.$k`), never replacing a file. While a backlog
- * drains, the next packages are uploaded to their temporary names on two more
- * sessions while this one is renamed (only the renames must happen in order,
+ * drains, the next package is uploaded to its temporary name on a second
+ * session while this one is renamed (only the renames must happen in order,
  * and a temporary name is invisible to the back office). The temporary
  * and final names are noted durably before the rename (the one step a crash
  * must not repeat blindly), so a crash, a dropped connection or a lost rename
  * reply is reconciled by looking: the temporary file still there means the
  * rename did not happen; gone means it did (only this agent removes it). An
  * upload cut short needs no note: it is redone under the same temporary name.
- * The notes of the next packages whose uploads ahead are already whole go
- * with this package's (one sync for several packages), each with the final
- * name it will get if every rename before it takes the next number; one that
- * is no longer the next number when its turn comes is chosen and noted again.
  * With `sequenced: false` the package is uploaded and renamed to `NAME` itself
  * only once the back office has taken the previous one (the name is free).
  */
@@ -47,7 +43,7 @@ import type { Logger } from '../util/logger.js';
 import { TransportError } from './errors.js';
 import { AheadUploads } from './ahead-uploads.js';
 import type { RemoteDir, RemoteEntry } from './remote-dir.js';
-import type { AheadNotes, OutgoingPackage, PullContext, PullResult, PushContext, PushResult, RemoteNotes, Transport } from './transport.js';
+import type { OutgoingPackage, PullContext, PullResult, PushContext, PushResult, RemoteNotes, Transport } from './transport.js';
 
 export interface SequencedOptions {
   /** Remote reference name, e.g. `Files/POS1.spr`. */
@@ -79,8 +75,6 @@ interface PushNotes extends RemoteNotes {
   stage?: 'uploaded';
   temp?: string;
   final?: string;
-  /** Noted with an earlier package's notes: `final` was predicted before the renames before it (see finalStillNext). */
-  ahead?: true;
 }
 
 /** Splits `Files/POS1.rep` into the folder (`Files`) and the bare name (`POS1.rep`). */
@@ -104,16 +98,6 @@ function tempPackageNumber(name: string, base: string): number | undefined {
 
 /** Sessions uploading the next packages early (beside the main one, which renames). */
 const AHEAD_SESSIONS = 2;
-/**
- * Upcoming packages uploaded early, queued on those sessions: more than one each, so that when a
- * package's notes are written the uploads of several after it are whole and their notes go along.
- */
-const AHEAD_UPLOADS = 4;
-
-/** The same push notes (as saved, read back from the store). */
-function sameNotes(a: PushNotes, b: PushNotes): boolean {
-  return a.stage === b.stage && a.temp === b.temp && a.final === b.final && a.ahead === b.ahead;
-}
 
 /** Report suffix numbers present in a listing (`POS1.rep.$7` -> 7). */
 export function reportNumbers(entries: RemoteEntry[], base: string): number[] {
@@ -173,8 +157,6 @@ export class SequencedFilesTransport implements Transport {
   private staleTempsChecked = false;
   /** The next packages' uploads to their temporary names, beside this one's rename. */
   private readonly ahead: AheadUploads;
-  /** Notes saved ahead in this session, by package: a push that finds them as it left them skips the look at its temporary file. */
-  private readonly notedAhead = new Map<number, PushNotes>();
 
   constructor(
     readonly type: string,
@@ -187,14 +169,12 @@ export class SequencedFilesTransport implements Transport {
   async open(): Promise<void> {
     this.lastNumber = undefined;
     this.staleTempsChecked = false;
-    this.notedAhead.clear();
     await this.remote.open();
   }
 
   async close(): Promise<void> {
     this.lastNumber = undefined;
     this.staleTempsChecked = false;
-    this.notedAhead.clear();
     await this.ahead.close();
     await this.remote.close();
   }
@@ -293,24 +273,19 @@ export class SequencedFilesTransport implements Transport {
     // The temporary name follows from the package number alone, so an upload
     // interrupted before anything was noted is simply redone under the same name.
     const temp = notes.temp ?? tempName(dir, base, pkg.number);
+    const save = async (n: PushNotes) => {
+      notes = n;
+      await ctx.saveNotes(n);
+    };
 
     // This package's early upload (started while an earlier one was renamed) must be over before its temporary file is touched.
     const early = await this.ahead.take(pkg.number);
-    const savedAhead = this.notedAhead.get(pkg.number);
-    for (const n of this.notedAhead.keys()) if (n <= pkg.number) this.notedAhead.delete(n);
-    // Uploads ahead, of packages without notes (a noted one is settled from its notes by its own push:
-    // uploading it again could leave its temporary file missing, which would read as renamed).
-    const upcoming = (ctx.upcoming ?? []).slice(0, AHEAD_UPLOADS);
-    if (this.opts.sequenced) this.ahead.start(upcoming.filter((u) => !u.noted), (n) => tempName(dir, base, n), ctx.log);
+    // Uploads ahead: as many packages as there are sessions for them.
+    const upcoming = (ctx.upcoming ?? []).slice(0, AHEAD_SESSIONS);
+    if (this.opts.sequenced) this.ahead.start(upcoming, (n) => tempName(dir, base, n), ctx.log);
     if (upcoming.length === 0) await this.ahead.close(); // the queue ran dry: no idle sessions left open
-    const save = async (n: PushNotes) => {
-      notes = n;
-      await ctx.saveNotes(n, this.notesAhead(upcoming, n.final, dir, base));
-    };
-    // Noted ahead in this session right after its upload ahead, and untouched since: its temporary file is whole.
-    const wholeAhead = early && savedAhead !== undefined && sameNotes(savedAhead, notes);
-    let uploaded = (notes.stage === undefined && early) || wholeAhead;
-    if (notes.stage === 'uploaded' && !wholeAhead) {
+    let uploaded = notes.stage === undefined && early;
+    if (notes.stage === 'uploaded') {
       const size = await this.remote.size(temp);
       if (size === undefined) {
         // Only this agent removes its temporary file, and only by renaming it: the rename happened.
@@ -326,7 +301,7 @@ export class SequencedFilesTransport implements Transport {
       // a server that deletes aborted uploads (ProFTPD's DeleteAbortedStores), its absence must not read as the
       // rename having happened (see above): the notes go back to "not uploaded" first.
       if (notes.stage === 'uploaded') {
-        const { stage: _stage, final: _final, ahead: _ahead, ...rest } = notes;
+        const { stage: _stage, final: _final, ...rest } = notes;
         await save({ ...rest, temp });
       }
       if (!this.staleTempsChecked) {
@@ -345,7 +320,6 @@ export class SequencedFilesTransport implements Transport {
     // both names on one file, which renameNoReplace completes instead of
     // linking the file under a second number.
     let final = notes.stage === 'uploaded' ? notes.final : undefined;
-    if (final !== undefined && notes.ahead === true && !(await this.finalStillNext(final, dir, base))) final = undefined;
     for (let tries = 0; tries < 5; tries++) {
       let noteFinal: (() => Promise<void>) | undefined;
       if (final === undefined || notes.stage !== 'uploaded' || notes.final !== final) {
@@ -388,38 +362,6 @@ export class SequencedFilesTransport implements Transport {
   private async nextNumber(dir: string, base: string): Promise<number> {
     if (this.lastNumber !== undefined) return this.lastNumber + 1;
     return Math.max(0, ...reportNumbers(await this.remote.list(dir), base)) + 1;
-  }
-
-  /**
-   * A final name noted ahead was predicted as the next number after the packages before it;
-   * it is used only while it still is: right after the number renamed to last in this session,
-   * or, at the start of a session, above every report in the folder. Otherwise (a rename before
-   * it had to take another number) the push chooses and notes a new one, so a package never
-   * lands below one renamed before it.
-   */
-  private async finalStillNext(final: string, dir: string, base: string): Promise<boolean> {
-    const n = reportNumbers([{ name: splitRemote(final).name, size: 0 }], base)[0];
-    if (n === undefined) return false;
-    if (this.lastNumber !== undefined) return n === this.lastNumber + 1;
-    return reportNumbers(await this.remote.list(dir), base).every((k) => k <= n);
-  }
-
-  /**
-   * Notes for the upcoming packages whose uploads ahead are already whole, saved with the
-   * current package's notes (`final`): each with the number it gets if every rename before it
-   * takes the next one. Remembered, so that their pushes skip the look at the temporary file.
-   */
-  private notesAhead(upcoming: readonly OutgoingPackage[], final: string | undefined, dir: string, base: string): AheadNotes[] {
-    const from = final === undefined || !this.opts.sequenced ? undefined : reportNumbers([{ name: splitRemote(final).name, size: 0 }], base)[0];
-    if (from === undefined) return [];
-    const out: AheadNotes[] = [];
-    upcoming.forEach((u, i) => {
-      if (u.noted || !this.ahead.uploaded(u.number)) return;
-      const notes: PushNotes = { stage: 'uploaded', temp: tempName(dir, base, u.number), final: joinRemote(dir, `${base}.$${from + i + 1}`), ahead: true };
-      this.notedAhead.set(u.number, notes);
-      out.push({ number: u.number, notes });
-    });
-    return out;
   }
 
   private rememberFinal(final: string | undefined, base: string): void {

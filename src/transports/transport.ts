@@ -73,11 +73,6 @@ export interface OutgoingPackage {
   transactions: number;
   /** Set when the package answers a KKMTransfer flr request. */
   uid?: string;
-  /**
-   * Set when the package has notes from an earlier attempt, or saved ahead (PushContext.saveNotes):
-   * a transport must not start sending it early, as its own push settles it from those notes.
-   */
-  noted?: boolean;
 }
 
 /** Per-package durable notes a transport keeps across attempts and crashes. */
