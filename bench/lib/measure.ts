@@ -15,8 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collectGarbage } from '../../src/util/startup-garbage.js';
 
 export const MB = 1 << 20;
 
@@ -46,15 +45,6 @@ function stats(runs: number[]): Stats {
   return { runs, median, best: sorted[0]! };
 }
 
-let gc: (() => void) | undefined;
-/** V8's gc(), made available on first use without starting node with --expose-gc. */
-function fullGc(): void {
-  if (gc === undefined) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
-  gc();
-}
 
 /**
  * Wall time of every entry over `runs` rounds after one warm-up round (not
@@ -67,7 +57,7 @@ export async function interleaved<K extends string>(runs: number, entries: Recor
   for (let round = -1; round < runs; round++) {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[(Math.max(round, 0) + i) % keys.length]!;
-      fullGc();
+      collectGarbage();
       const t0 = performance.now();
       await entries[k]();
       const dt = performance.now() - t0;
