@@ -53,6 +53,8 @@ export class Exchange {
   private readonly pushHealth: FlowHealth;
   private lastTillWaiting = 0;
   private lastHeld = 0;
+  /** Why the last collect pass failed, until one succeeds: what it left undone is unknown, so `run --once` may not say "done". */
+  private lastCollectError: string | undefined;
   /** Long work in flight (reference downloads, backlog drains): for status, the log and run --once's bar. */
   readonly progress: ProgressBoard;
 
@@ -223,13 +225,15 @@ export class Exchange {
   /** One full cycle: collect, pull, deliver, seal, push everything pending. */
   async runOnce(): Promise<OnceResult> {
     const result: OnceResult = { queued: 0, openTransactions: 0, inbox: 0, tillWaiting: 0, held: 0 };
-    // Wait for report files Kassir is still writing, but not forever.
+    // Wait for report files Kassir is still writing, and try a failed pass again (a file Windows reports
+    // busy for a moment), but not forever: what is still waiting or failing then makes the result pending.
     const deadline = Date.now() + this.config.till.settleMs + 1_000;
     for (;;) {
       await this.collectFlight.trigger();
-      if (this.lastTillWaiting === 0 || Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, Math.min(200, this.config.till.settleMs)));
+      if ((this.lastTillWaiting === 0 && this.lastCollectError === undefined) || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(this.config.till.settleMs, 50))));
     }
+    if (this.lastCollectError !== undefined) result.collectError = this.lastCollectError;
     await this.pullNow();
     if (this.pullHealth.failing) result.pullError = this.pullHealth.lastError;
     await this.deliverFlight.trigger();
@@ -247,13 +251,17 @@ export class Exchange {
     try {
       await this.deliverer.noticeTakenRequests();
       const r = await this.collector.collect();
+      this.lastCollectError = undefined;
       this.lastTillWaiting = r.waiting;
       this.lastHeld = r.held;
       if (r.dueAt !== undefined) this.scheduler.collectAt(r.dueAt);
       if (r.transactions > 0 || r.sealed.length > 0) void this.push.trigger();
     } catch (e) {
+      // The same failure again (the next scan, or run --once trying again) is one event: logged at error once.
+      const again = this.lastCollectError === (e as Error).message;
+      this.lastCollectError = (e as Error).message;
       this.localErrors.note(e);
-      this.log.error('till.collect.failed', { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, note: 'the report files stay in the till folder; retried at the next scan' });
+      this.log[again ? 'debug' : 'error']('till.collect.failed', { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, ...(again ? { again } : {}), note: 'the report files stay in the till folder; retried at the next scan' });
     }
   }
 

@@ -15,6 +15,11 @@ export interface OnceResult {
   tillWaiting: number;
   /** Report files held in the till folder: they end inside an open receipt (see status). */
   held: number;
+  /**
+   * Why the cycle's last collect pass failed (reading the till folder, taking a file over, or putting a taken
+   * file's transactions into packages): report files may be left untaken, or taken and not yet in packages.
+   */
+  collectError?: string;
   pullError?: string;
   pushError?: string;
 }
@@ -33,9 +38,9 @@ export function failedOnce(pos: number, error: string): ExchangeOnceResult {
 /**
  * True when something is still to do after the cycle: anything queued, open,
  * staged for the till or left in the till folder (held for its open receipt,
- * or not finished), or a failure.
+ * or not finished), or a failure (of a flow, or of the whole cycle).
  */
 export function pending(r: OnceResult & { error?: string }): boolean {
   const waiting = r.queued + r.openTransactions + r.inbox + r.tillWaiting + r.held;
-  return waiting > 0 || r.error !== undefined || r.pullError !== undefined || r.pushError !== undefined;
+  return waiting > 0 || r.error !== undefined || r.collectError !== undefined || r.pullError !== undefined || r.pushError !== undefined;
 }

@@ -167,6 +167,13 @@ export async function scanHeldFiles(opts: Pick<CollectorOptions, 'tillDir' | 're
   return out;
 }
 
+/** The error `e` with what it happened to in front of its message (its code kept): a read error names no file. */
+function naming(e: unknown, what: string): Error {
+  const error = e instanceof Error ? e : new Error(String(e));
+  const code = (error as NodeJS.ErrnoException).code;
+  return Object.assign(new Error(`${what}: ${error.message}`, { cause: error }), code !== undefined ? { code } : {});
+}
+
 export class ReportCollector {
   readonly takenDir: string;
   private readonly pattern: RegExp;
@@ -196,7 +203,9 @@ export class ReportCollector {
     const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting, held: this.held.size, ...(dueAt !== undefined ? { dueAt } : {}) };
     const taken = (await fs.readdir(this.takenDir)).filter(isTakenName).sort();
     for (const name of taken) {
-      const r = await this.ingest(name);
+      const r = await this.ingest(name).catch((e: unknown) => {
+        throw naming(e, `${originalName(name)} (taken over as ${join(this.takenDir, name)}, kept there for the next pass)`);
+      });
       result.transactions += r.transactions;
       result.sealed.push(...r.sealed);
       if (r.released) result.files++;

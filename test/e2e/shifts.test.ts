@@ -67,9 +67,10 @@ async function shiftsJson(configFile: string, extra: string[] = []): Promise<Shi
   return doc.shifts;
 }
 
-async function checkShare(w: ShiftWriter, share: string): Promise<void> {
+/** `agentOutput`: what the run that was to deliver them said, shown should a transaction be missing. */
+async function checkShare(w: ShiftWriter, share: string, agentOutput = ''): Promise<void> {
   const pkgs = await sharePackages(share);
-  assert.deepEqual(pkgs.flatMap((p) => transactionNumbers(p.data)), w.written, 'every transaction on the share once, in order');
+  assert.deepEqual(pkgs.flatMap((p) => transactionNumbers(p.data)), w.written, `every transaction on the share once, in order${agentOutput ? `; the agent said:\n${agentOutput}` : ''}`);
   assert.deepEqual(pkgs.filter((p) => zNotLast(p.data)).map((p) => p.name), [], 'no package holds transactions of two shifts');
 }
 
@@ -80,7 +81,7 @@ describe('shifts end to end', () => {
     await writeShifts(w, ws.till);
     const r = await runCli(['run', '--once', '--config', ws.configFile]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    await checkShare(w, ws.share);
+    await checkShare(w, ws.share, r.stdout + r.stderr);
 
     const shifts = await shiftsJson(ws.configFile);
     assert.deepEqual(shifts.map(comparable), w.expected({ withOpen: true }));
@@ -146,8 +147,8 @@ describe('shifts end to end', () => {
     } finally {
       agent.child.kill('SIGKILL');
     }
-    await runCli(['run', '--once', '--config', ws.configFile]);
-    await checkShare(w, ws.share);
+    const once = await runCli(['run', '--once', '--config', ws.configFile]);
+    await checkShare(w, ws.share, once.stdout + once.stderr);
   });
 
   it('bad Z reports and amounts: the lines travel unchanged, the shifts are marked and the log says why', { timeout: 120_000 }, async () => {
