@@ -1,6 +1,8 @@
 /**
- * `run --once` must not say "done" (exit 0) while a report file it took over has not gone into
- * packages. A collect pass that fails part-way (here on a taken file that cannot be read; on a
+ * `run --once` never says "done" (exit 0) while a report file dropped before it started has not
+ * gone into packages: it delivers the file, or exits 3 (pending) saying why.
+ *
+ * A collect pass that fails part-way (here on a taken file that cannot be read; on a
  * Windows till, e.g. a virus scanner or backup holding it without sharing) used to be logged and
  * forgotten: the cycle went on, found nothing queued and exited 0 with the file's transactions
  * neither on the share nor counted anywhere. Now the pass is tried again until the cycle's
@@ -8,6 +10,7 @@
  * delivered by the next run once it can be read.
  */
 import assert from 'node:assert/strict';
+import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
@@ -20,7 +23,7 @@ afterEach(async () => {
   ws = undefined;
 });
 
-describe('run --once and a collect pass that fails', () => {
+describe('run --once and a report file it cannot take at once', () => {
   it('a taken report file that cannot be read: exit 3 naming it, the rest delivered; the next run delivers it once, in order', { timeout: 120_000 }, async () => {
     ws = await makeWorkspace();
     const first = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
@@ -47,5 +50,41 @@ describe('run --once and a collect pass that fails', () => {
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.deepEqual(await delivered(), [...first.txs, ...last.txs], 'every transaction once, in order');
     assert.deepEqual(await fs.readdir(join(ws.till, TAKEN_DIR)), [], 'the taken file released once in packages');
+  });
+
+  it('a file Kassir holds without sharing (Windows): exit 3 with the file untouched, delivered by the next run once let go', {
+    timeout: 120_000,
+    skip: process.platform !== 'win32' ? 'the exclusive open is Windows\'s: on Linux an open handle stops neither the read nor the rename' : false,
+  }, async () => {
+    ws = await makeWorkspace();
+    const held = reportFile([{ receipt: 1 }], 1);
+    await dropReport(ws.till, 'held.rep', held.data);
+    // Kassir's open: no sharing (libuv's exclusive-open flag; Windows Node does not export UV_FS_O_EXLOCK).
+    const exclusive = (fsConstants as unknown as Record<string, number | undefined>).UV_FS_O_EXLOCK ?? 0x10000000;
+    const kassir = await fs.open(join(ws.till, 'held.rep'), fsConstants.O_RDWR | exclusive);
+    let r;
+    try {
+      r = await runCli(['run', '--once', '--config', ws.configFile]);
+    } finally {
+      await kassir.close();
+    }
+    assert.equal(r.code, 3, `pending, not done: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /agent\.once\.done .*tillWaiting=1 .*outcome=pending/, r.stdout);
+    assert.equal(await fs.readFile(join(ws.till, 'held.rep'), 'latin1'), held.data, 'left whole where Kassir writes it');
+    assert.deepEqual(await sharePackages(ws.share), []);
+    const again = await runCli(['run', '--once', '--config', ws.configFile]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.deepEqual((await sharePackages(ws.share)).flatMap((p) => transactionNumbers(p.data)), held.txs);
+  });
+
+  it('a file whose mtime is ahead of the agent\'s clock (another machine\'s, a coarse file system) is waited for and delivered, not skipped', { timeout: 120_000 }, async () => {
+    ws = await makeWorkspace({ till: { dir: 'till', referenceFile: 'POS1.spr', reportFiles: '*.rep', settleMs: 300, rescanMs: 100, openReceiptMs: 0 } });
+    const first = reportFile([{ receipt: 1 }, { receipt: 2 }], 1);
+    await dropReport(ws.till, 'a.rep', first.data);
+    const ahead = new Date(Date.now() + 3_600_000);
+    await fs.utimes(join(ws.till, 'a.rep'), ahead, ahead);
+    const r = await runCli(['run', '--once', '--config', ws.configFile]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual((await sharePackages(ws.share)).flatMap((p) => transactionNumbers(p.data)), first.txs);
   });
 });
