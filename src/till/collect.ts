@@ -399,6 +399,8 @@ export class ReportCollector {
     }
     const shifts = this.opts.shifts;
     const sealAtZ = shifts?.sealOnShiftClose === true;
+    /** The last take was refused and there was nothing to seal (see below). */
+    let refusedWithNothingToSeal = false;
     while (i < units.length) {
       // A closed shift leaves in packages of its own (also when a crash came between its Z and the seal).
       if (sealAtZ && this.store.openHoldsClosedShift()) await this.sealFor('shift-closed', sealed);
@@ -407,9 +409,16 @@ export class ReportCollector {
       if (taken === undefined) {
         // The open package cannot take the next unit (full, or in another encoding): seal, then take again on an empty package.
         const why = planAppend(this.store.state.open.pkg, units[i]!, this.opts.maxTransactions).sealReason ?? 'full';
-        if (!(await this.sealFor(why, sealed))) throw new Error(`${originalName(takenName)}: a unit does not fit an empty package`); // planAppend never refuses an empty package
+        if (!(await this.sealFor(why, sealed))) {
+          // Nothing to seal: the push flow sealed the open package between the refusal and this seal (its flush,
+          // once nothing older is queued), so the next take finds it empty. Refused again with nothing to seal
+          // would be a bug: planAppend never refuses an empty package.
+          if (refusedWithNothingToSeal) throw new Error(`${originalName(takenName)}: a unit does not fit an empty package`);
+          refusedWithNothingToSeal = true;
+        }
         continue;
       }
+      refusedWithNothingToSeal = false;
       i = taken.upTo;
       transactions += taken.transactions;
       if (taken.full) await this.sealFor('full', sealed);
