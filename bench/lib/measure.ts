@@ -12,9 +12,13 @@
  * Before every timed run a full garbage collection (not timed) clears what
  * the previous entry left, so no entry pays for another's garbage (a 100 MB
  * buffer dropped by one entry would otherwise be collected in the next).
+ * Baseline commands are spawned by a small runner process, never by the
+ * bench process, so no entry pays for a fork of the bench (see `command`).
  */
-import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { collectGarbage } from '../../src/util/startup-garbage.js';
 
 export const MB = 1 << 20;
@@ -48,38 +52,86 @@ function stats(runs: number[]): Stats {
 
 /**
  * Wall time of every entry over `runs` rounds after one warm-up round (not
- * counted); round r runs the entries starting from the r-th, so none always
- * runs right after the same neighbour. See the method at the top.
+ * counted); round r runs the entries starting from the r-th, forwards in even
+ * rounds and backwards in odd ones, so no entry always runs right after the
+ * same neighbour (a plain rotation keeps every entry's neighbours). An entry
+ * that returns a SelfTimed (a baseline command) is counted by its own time.
+ * See the method at the top.
  */
 export async function interleaved<K extends string>(runs: number, entries: Record<K, () => unknown>): Promise<Record<K, Stats>> {
   const keys = Object.keys(entries) as K[];
   const times = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as unknown as Record<K, number[]>;
   for (let round = -1; round < runs; round++) {
     for (let i = 0; i < keys.length; i++) {
-      const k = keys[(Math.max(round, 0) + i) % keys.length]!;
+      const r = Math.max(round, 0);
+      const n = keys.length;
+      const k = keys[r % 2 === 0 ? (r + i) % n : (((r - i) % n) + n) % n]!;
       collectGarbage();
-      const t0 = performance.now();
-      await entries[k]();
-      const dt = performance.now() - t0;
+      const dt = await timeOf(entries[k]);
       if (round >= 0) times[k].push(dt);
     }
   }
   return Object.fromEntries(keys.map((k) => [k, stats(times[k])])) as unknown as Record<K, Stats>;
 }
 
-/** A function that runs a command to completion, its stdout to `stdoutPath` (default /dev/null, truncated first like a shell `>`). */
-export function command(cmd: string, args: string[], stdoutPath = '/dev/null'): () => void {
-  return () => {
-    const fd = openSync(stdoutPath, 'w');
+/**
+ * How long one run of `entry` took: its wall time, or the time it gave (SelfTimed).
+ * Its result is dropped here, before the next full GC: an entry's result kept
+ * alive into the next entry (e.g. a parsed report) would be work for that
+ * entry's collections, and would keep V8 state alive that the agent loses
+ * between two files.
+ */
+async function timeOf(entry: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  const result = await entry();
+  const t1 = performance.now();
+  return result instanceof SelfTimed ? result.ms : t1 - t0;
+}
+
+/** What an entry returns when it timed itself (a baseline command, timed in its runner process): `interleaved` takes its `ms`. */
+export class SelfTimed {
+  constructor(readonly ms: number) {}
+}
+
+/** The process that runs the baseline commands (baseline-child.mjs), started on first use; it never keeps the bench alive. */
+let runner: { child: ChildProcessByStdio<Writable, Readable, null>; lines: AsyncIterator<string> } | undefined;
+
+function baselineRunner(): NonNullable<typeof runner> {
+  if (runner === undefined) {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./baseline-child.mjs', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child.unref();
+    (child.stdout as Readable & { unref(): void }).unref();
+    (child.stdin as Writable & { unref(): void }).unref();
+    runner = { child, lines: createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
+  }
+  return runner;
+}
+
+/**
+ * A function that runs a command to completion, its stdout to `stdoutPath`
+ * (default /dev/null, truncated first like a shell `>`), and gives its time.
+ * The command is spawned, and timed, by a small runner process, not by the
+ * bench process: a fork of the big bench process would leave every page of
+ * it copy-on-write, and the entry timed next would pay a page fault for each
+ * page it writes (baseline-child.mjs). The agent never spawns anything.
+ */
+export function command(cmd: string, args: string[], stdoutPath = '/dev/null'): () => Promise<SelfTimed> {
+  return async () => {
+    const { child, lines } = baselineRunner();
+    const out = child.stdout as Readable & { ref(): void; unref(): void };
+    out.ref(); // wait for the reply
     try {
-      const r = spawnSync(cmd, args, { stdio: ['ignore', fd, 'inherit'] });
-      if (r.status !== 0) throw new Error(`${cmd} exited with ${r.status}`);
+      child.stdin.write(`${JSON.stringify({ cmd, args, stdoutPath })}\n`);
+      const next = await lines.next();
+      if (next.done) throw new Error(`the baseline runner ended before running ${cmd}`);
+      const reply = JSON.parse(next.value) as { ms?: number; error?: string };
+      if (reply.error !== undefined) throw new Error(reply.error);
+      return new SelfTimed(reply.ms!);
     } finally {
-      closeSync(fd);
+      out.unref();
     }
   };
 }
-
 
 /** Runs `node --import tsx script args` and returns its last stdout line parsed as JSON. */
 export function runChild<T>(script: string, args: string[]): T {

@@ -4,11 +4,13 @@
  * dropped once ingested.
  *
  * Why not fs.readFile: it allocates a fresh buffer of the whole file each
- * time, and a large fresh buffer is external memory that makes V8 run a full
- * collection of everything else alive (a till's backlog of parsed units): on
- * a 32 MB report with another file's units alive, 150 ms for readFile against
- * 3 ms for the same read into a reused buffer (BENCHMARKS.md, Formats). It
- * also reads in 512 KiB steps; here one read asks for the whole file.
+ * time. The kernel then faults in every page of it on first write (8,200
+ * faults for a 32 MB report, most of the read's time on this VM), and a
+ * large fresh buffer is external memory that makes V8 run a full collection
+ * of everything else alive (a till's backlog of parsed units): on a 32 MB
+ * report with another file's units alive, 150 ms for readFile against 3 ms
+ * for the same read into a reused buffer (BENCHMARKS.md, Formats). It also
+ * reads in 512 KiB steps; here one read asks for the whole file.
  *
  * The contract: `release()` hands the buffer back, and nothing may use
  * `data` (or anything made from it without a copy, e.g. parsed units) after
