@@ -2,8 +2,8 @@
  * Delivers staged incoming parts to Kassir's folder.
  *
  * Reference parts (spr): merged in order (formats/spr) and written to
- * `till.referenceFile` atomically (a temporary file in the same folder, fsync,
- * rename), and only when Kassir has taken the previous file: it is gone, or its
+ * `till.referenceFile` atomically (the merged file moved to a temporary name in
+ * the same folder, fsync, rename), and only when Kassir has taken the previous file: it is gone, or its
  * line 2 is `@`. Until then newer parts simply wait in the inbox, and are merged
  * into the same delivery when it happens. A merge that yields several files
  * (commands that cannot be expressed as one) delivers them one after another.
@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { mergeSprParts, type SprOutputEncoding } from '../formats/spr.js';
 import type { Store } from '../store/store.js';
 import type { InboxItem } from '../store/state.js';
-import { fsyncDir, fsyncFile, statOrUndefined } from '../util/fsutil.js';
+import { fsyncDir, fsyncFile, renameOrCopy, statOrUndefined } from '../util/fsutil.js';
 import { failpoint } from '../util/failpoints.js';
 import type { Logger } from '../util/logger.js';
 import { TillRequests } from './requests.js';
@@ -109,7 +109,8 @@ export class TillDeliverer {
         return true;
       }
       const ids = first.parts.map((name) => byFile.get(name)!.id);
-      await this.place(first.path, this.opts.referenceFile, ids, 'spr');
+      // The merged file is the merge's own: moved into the till folder, not copied once more.
+      await this.place(first.path, this.opts.referenceFile, ids, 'spr', undefined, 'move');
       this.log.info('till.reference.delivered', {
         file: this.opts.referenceFile,
         parts: first.parts.map((n) => byFile.get(n)?.remoteName ?? n),
@@ -132,11 +133,16 @@ export class TillDeliverer {
     return true;
   }
 
-  /** Copies `source` to a temporary file beside the till file `name`, records the intent, renames, retires the parts. */
-  private async place(source: string, name: string, inboxIds: number[], kind: 'spr' | 'flr', uid?: string): Promise<void> {
+  /**
+   * Copies `source` to a temporary file beside the till file `name`, records the intent, renames, retires the parts.
+   * `move`: `source` is a file of ours nothing else needs (a merge's output): renamed there instead, copied only
+   * when it lies on another volume. Either way the temporary file is fsynced before the intent is recorded.
+   */
+  private async place(source: string, name: string, inboxIds: number[], kind: 'spr' | 'flr', uid?: string, how: 'copy' | 'move' = 'copy'): Promise<void> {
     const target = join(this.opts.tillDir, name);
     const tmp = join(this.opts.tillDir, `.${name}.kassir-agent.tmp`);
-    await fs.copyFile(source, tmp);
+    if (how === 'move') await renameOrCopy(source, tmp);
+    else await fs.copyFile(source, tmp);
     await fsyncFile(tmp);
     await this.store.startDelivery({ tmp, target, inboxIds, kind, ...(uid !== undefined ? { uid } : {}) });
     failpoint('till.deliver.before-rename');

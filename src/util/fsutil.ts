@@ -25,8 +25,8 @@
  *   open package is fsynced after a cut.
  * - till: taking a report is a rename fsynced in both folders; a taken file is
  *   deleted only after its transactions are committed to the fsynced open
- *   package; delivery copies to a temporary file, fsyncs it, renames, fsyncs
- *   the till folder, then retires the inbox parts.
+ *   package; delivery copies (a merged reference file: moves) to a temporary
+ *   file, fsyncs it, renames, fsyncs the till folder, then retires the inbox parts.
  * - transports: the folder share fsyncs uploads before renaming them and
  *   fsyncs the folders after (best effort: SMB may refuse); FTP downloads are
  *   fsynced before the store renames them; KKMTransfer downloads are fsynced
@@ -125,6 +125,20 @@ export async function copyFileAtomic(src: string, target: string): Promise<void>
     throw e;
   }
   await fsyncDir(dirname(target));
+}
+
+/**
+ * Renames `src` to `target`, or copies it there when the two lie on different
+ * volumes (EXDEV; `src` then stays). Syncs nothing: the caller fsyncs what it
+ * depends on.
+ */
+export async function renameOrCopy(src: string, target: string): Promise<void> {
+  try {
+    await fs.rename(src, target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    await fs.copyFile(src, target);
+  }
 }
 
 export async function fsyncFile(path: string): Promise<void> {

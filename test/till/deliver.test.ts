@@ -100,3 +100,20 @@ it('a delivery cut by a crash: before the rename it is made again, after it the 
   assert.deepEqual(await deliverer.deliver(), { delivered: 0, waiting: false });
   assert.equal(await tillFile('POS1.spr'), '##@@&&\r\n#\r\n$$$ADD\r\n2;b\r\n');
 });
+
+// The merged file is renamed into the till folder; across volumes a rename fails (EXDEV) and it is copied instead.
+const shm = '/dev/shm';
+const otherVolume = process.platform !== 'linux' ? 'needs /dev/shm, a tmpfs on another volume than the temp folder (Linux)' : false;
+it('reference parts: delivered into a till folder on another volume than the store (the merged file is copied, not renamed)', { skip: otherVolume }, async (t) => {
+  const { store, stage, log } = await setup(t);
+  if ((await fs.stat(shm)).dev === (await fs.stat(store.tmpDir)).dev) return t.skip('/dev/shm is on the same volume as the temp folder here');
+  const till = await fs.mkdtemp(join(shm, 'kassir-deliver-'));
+  t.after(() => fs.rm(till, { recursive: true, force: true }));
+  const deliverer = new TillDeliverer({ tillDir: till, referenceFile: 'POS1.spr', requestFile: 'POS1.flr', encoding: 'auto' }, store, log);
+  await stage({ kind: 'spr', text: '##@@&&\r\n#\r\n1;a\r\n' }, { kind: 'spr', text: '##@@&&\r\n#\r\n2;b\r\n' });
+  assert.deepEqual(await deliverer.deliver(), { delivered: 1, waiting: false });
+  assert.equal(await fs.readFile(join(till, 'POS1.spr'), 'latin1'), '##@@&&\r\n#\r\n1;a\r\n2;b\r\n');
+  assert.deepEqual(await fs.readdir(till), ['POS1.spr'], 'no temporary file left');
+  assert.deepEqual(store.state.inbox, []);
+  assert.deepEqual((await fs.readdir(store.tmpDir)).filter((n) => n.startsWith('merge-')), [], 'the merge folder is removed');
+});

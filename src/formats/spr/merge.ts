@@ -80,7 +80,7 @@ export async function mergeSprParts(parts: SprMergePart[], outDir: string, opts:
       for (const p of parts) {
         // A given scan is copied (this merge may drop its skips below) and takes the part's path and name.
         const copy = p.scan ? first?.stop() : first?.part();
-        const s = p.scan ? { ...p.scan, path: p.path, name: p.name } : await scanSprPart(p.path, p.name, { buffer: buffers.read, spare: buffers.spare, behind: buffers.behind, ...(copy ? { onChunk: copy.onChunk } : {}) });
+        const s = p.scan ? { ...p.scan, path: p.path, name: p.name } : await scanSprPart(p.path, p.name, { buffer: buffers.read, spare: buffers.spare, behind: buffers.behind, ...(copy ? { sink: copy } : {}) });
         await copy?.done(s);
         const located = s.skips.length / 3;
         if (located > budget) {

@@ -58,6 +58,12 @@ export const SKIP_COMMAND = 1;
 export const MAX_SKIPPED_LINES = 4096;
 
 const MAGIC = Buffer.from('##@@&&', 'latin1');
+/**
+ * Called as `indexOf.call(chunk, ...)` in the line loop: V8's optimised loop
+ * looked `chunk.indexOf` up through a generic property load on every line
+ * (about 4 % of a merge's CPU time); the function itself it calls directly.
+ */
+const indexOf = Buffer.prototype.indexOf;
 const DOLLAR = 0x24;
 
 /** Shows up to 40 characters of a bad line, quoted, so control bytes are visible. */
@@ -77,8 +83,13 @@ export interface SprScanSoFar {
   skips: number[];
 }
 
+/** Takes each chunk pass 1 has scanned (spr/speculate.ts). */
+export interface SprChunkSink {
+  onChunk(chunk: Buffer, offset: number, soFar: SprScanSoFar): void | Promise<void>;
+}
+
 export interface SprScanOptions {
-  /** Read buffers reused across parts (see line-chunks.ts); `behind` only with `onChunk`. */
+  /** Read buffers reused across parts (see line-chunks.ts); `behind` only with `sink`. */
   buffer?: Buffer;
   spare?: Buffer;
   behind?: Buffer;
@@ -89,59 +100,107 @@ export interface SprScanOptions {
    * once it resolves. The merge copies the part's data from there, reading
    * it once (spr/speculate.ts).
    */
-  onChunk?: (chunk: Buffer, offset: number, soFar: SprScanSoFar) => void | Promise<void>;
+  sink?: SprChunkSink;
 }
 
 export async function scanSprPart(path: string, name: string, opts: SprScanOptions = {}): Promise<SprPartScan> {
-  const { buffer, spare, behind, onChunk } = opts;
-  let encoding: TextEncoding = 'cp1251';
-  let lineNo = 0;
-  let fileOffset = 0;
-  let loaded = false;
-  let line1: Buffer = Buffer.alloc(0);
-  let dataOffset = 0;
-  let dataLines = 0;
-  const tableLines = new Array<number>(TABLE_COUNT).fill(0);
-  const summary = emptyCommandSummary();
-  let clean = true;
-  let rangeCopy = true;
-  const skips: number[] = [];
-  let tailEol: '' | '\n' | '\r\n' = '';
+  const { buffer, spare, behind, sink } = opts;
+  const s = new PartScanner(name, sink);
+  const bytes = await readLineChunks(path, name, 0, (chunk) => s.chunk(chunk), {
+    ...(buffer ? { buffer } : {}),
+    ...(spare ? { spare } : {}),
+    ...(sink ? { overlap: true, ...(behind ? { behind } : {}) } : {}),
+  });
+  if (s.lineNo === 0) throw new FormatError(name, 1, 'expected ##@@&&, found an empty file');
+  if (s.lineNo === 1) throw new FormatError(name, 2, 'expected # (waiting) or @ (loaded), found end of file');
+  const { encoding, loaded, dataLines, summary, tableLines, line1, dataOffset, clean, rangeCopy, skips, tailEol } = s;
+  return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset, clean, rangeCopy, skips, tailEol };
+}
 
-  const bytes = await readLineChunks(path, name, 0, (chunk) => {
+/**
+ * The scan's state across the chunks of one part. A class, not closures made
+ * per part: the line loop then stays optimised from one part to the next (as
+ * closures, a call to one made for an earlier part deoptimised the loop's
+ * function at the end of every chunk).
+ */
+class PartScanner {
+  encoding: TextEncoding = 'cp1251';
+  /** Header lines read so far (0 to 2). */
+  lineNo = 0;
+  fileOffset = 0;
+  loaded = false;
+  line1: Buffer = Buffer.alloc(0);
+  dataOffset = 0;
+  readonly tableLines = new Array<number>(TABLE_COUNT).fill(0);
+  readonly summary = emptyCommandSummary();
+  clean = true;
+  rangeCopy = true;
+  readonly skips: number[] = [];
+  tailEol: '' | '\n' | '\r\n' = '';
+
+  constructor(
+    private readonly name: string,
+    private readonly sink: SprChunkSink | undefined,
+  ) {}
+
+  chunk(chunk: Buffer): void | Promise<void> {
+    const name = this.name;
     let p = 0;
-    if (fileOffset === 0) {
-      encoding = detectEncoding(chunk);
-      if (encoding === 'utf8bom') p = 3;
+    if (this.fileOffset === 0) {
+      this.encoding = detectEncoding(chunk);
+      if (this.encoding === 'utf8bom') p = 3;
     }
+    const encoding = this.encoding;
     const n = chunk.length;
     // Lines 1 and 2: the header.
-    while (p < n && lineNo < 2) {
+    while (p < n && this.lineNo < 2) {
       let end = chunk.indexOf(LF, p);
       const next = end === -1 ? n : end + 1;
       if (end === -1) end = n;
       const e = end > p && chunk[end - 1] === CR ? end - 1 : end;
-      lineNo++;
-      if (lineNo === 1) {
+      this.lineNo++;
+      if (this.lineNo === 1) {
         const line = chunk.subarray(p, e);
         if (line.length < MAGIC.length || !line.subarray(0, MAGIC.length).equals(MAGIC)) {
           throw new FormatError(name, 1, `expected ##@@&&, found ${preview(line, encoding)}`);
         }
-        line1 = Buffer.from(line);
-        addCommands(decodeText(line.subarray(MAGIC.length), encoding), summary);
+        this.line1 = Buffer.from(line);
+        addCommands(decodeText(line.subarray(MAGIC.length), encoding), this.summary);
       } else {
         const flag = decodeText(chunk.subarray(p, e), encoding).trim();
         if (flag !== '#' && flag !== '@') throw new FormatError(name, 2, `expected # (waiting) or @ (loaded), found ${preview(chunk.subarray(p, e), encoding)}`);
-        loaded = flag === '@';
-        dataOffset = fileOffset + next;
+        this.loaded = flag === '@';
+        this.dataOffset = this.fileOffset + next;
       }
       p = next;
     }
-    // Data and command lines: one indexOf per line, then only the first
-    // bytes are looked at.
+    const fileOffset = this.fileOffset;
+    if (p < n) this.lines(chunk, p, fileOffset);
+    this.fileOffset = fileOffset + n;
+    const { loaded, dataOffset, summary, rangeCopy, skips } = this;
+    return this.sink?.onChunk(chunk, fileOffset, { encoding, loaded, dataOffset, dataLines: this.dataLines, summary, rangeCopy, skips });
+  }
+
+  /** Data lines: the sum of the lines per table. */
+  get dataLines(): number {
+    let n = 0;
+    for (const k of this.tableLines) n += k;
+    return n;
+  }
+
+  /**
+   * Data and command lines from `p` to the end of the chunk: one indexOf per
+   * line, then only the first bytes are looked at. Nothing follows the loop:
+   * V8 compiles it on its first long run (on-stack replacement), and code
+   * after it would have had no type feedback yet and deoptimised it at the
+   * end of every chunk.
+   */
+  private lines(chunk: Buffer, p: number, fileOffset: number): void {
+    const n = chunk.length;
+    const tableLines = this.tableLines;
     while (p < n) {
       const ls = p;
-      let end = chunk.indexOf(LF, ls);
+      let end = indexOf.call(chunk, LF, ls);
       let e: number;
       let tail: '' | '\n' | '\r\n' = '';
       if (end === -1) {
@@ -149,51 +208,44 @@ export async function scanSprPart(path: string, name: string, opts: SprScanOptio
         end = n;
         p = n;
         e = end > ls && chunk[end - 1] === CR ? end - 1 : end;
-        clean = false;
+        this.clean = false;
         tail = e === end ? '\r\n' : '\n';
       } else {
         p = end + 1;
         e = end > ls && chunk[end - 1] === CR ? end - 1 : end;
         if (e === end) {
           // A bare LF: pass 2 must add the CR, line by line.
-          clean = false;
-          noRangeCopy();
+          this.clean = false;
+          this.noRangeCopy();
         }
       }
-      lineNo++;
       if (e === ls) {
-        clean = false;
-        skipLine(fileOffset + ls, fileOffset + p, SKIP_EMPTY);
+        this.clean = false;
+        this.skipLine(fileOffset + ls, fileOffset + p, SKIP_EMPTY);
         continue;
       }
       // An empty last line is never copied: only a line with content needs its EOL completed.
-      if (tail !== '') tailEol = tail;
+      if (tail !== '') this.tailEol = tail;
       const c = chunk[ls]!;
       if (c === DOLLAR && chunk[ls + 1] === DOLLAR && chunk[ls + 2] === DOLLAR) {
-        addCommands(decodeText(chunk.subarray(ls, e), encoding), summary);
-        clean = false;
-        skipLine(fileOffset + ls, fileOffset + p, SKIP_COMMAND);
+        addCommands(decodeText(chunk.subarray(ls, e), this.encoding), this.summary);
+        this.clean = false;
+        this.skipLine(fileOffset + ls, fileOffset + p, SKIP_COMMAND);
         continue;
       }
-      dataLines++;
       tableLines[tableOfLine(chunk, ls)]!++;
     }
-    const offset = fileOffset;
-    fileOffset += n;
-    return onChunk?.(chunk, offset, { encoding, loaded, dataOffset, dataLines, summary, rangeCopy, skips });
-  }, { ...(buffer ? { buffer } : {}), ...(spare ? { spare } : {}), ...(onChunk ? { overlap: true, ...(behind ? { behind } : {}) } : {}) });
-  if (lineNo === 0) throw new FormatError(name, 1, 'expected ##@@&&, found an empty file');
-  if (lineNo === 1) throw new FormatError(name, 2, 'expected # (waiting) or @ (loaded), found end of file');
-  return { name, path, encoding, loaded, dataLines, commands: summary.commands, bytes, summary, tableLines, line1, dataOffset, clean, rangeCopy, skips, tailEol };
-
-  function skipLine(start: number, end: number, kind: number): void {
-    if (!rangeCopy) return;
-    if (skips.length >= 3 * MAX_SKIPPED_LINES) noRangeCopy();
-    else skips.push(start, end, kind);
   }
-  function noRangeCopy(): void {
-    rangeCopy = false;
-    skips.length = 0;
+
+  private skipLine(start: number, end: number, kind: number): void {
+    if (!this.rangeCopy) return;
+    if (this.skips.length >= 3 * MAX_SKIPPED_LINES) this.noRangeCopy();
+    else this.skips.push(start, end, kind);
+  }
+
+  private noRangeCopy(): void {
+    this.rangeCopy = false;
+    this.skips.length = 0;
   }
 }
 

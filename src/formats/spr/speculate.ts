@@ -18,15 +18,8 @@ import { rm } from 'node:fs/promises';
 import type { TextEncoding } from '../encoding.js';
 import type { SprMode } from './commands.js';
 import { remainingLines, type GroupPlan } from './plan.js';
-import type { SprPartScan, SprScanSoFar } from './scan.js';
+import type { SprChunkSink, SprPartScan, SprScanSoFar } from './scan.js';
 import { dropsNothing, mergedHeader, OutputFile, RangeCopy, type PartlyWritten } from './write.js';
-
-/** What pass 1 needs to copy one part while scanning it. */
-export interface PartCopy {
-  onChunk(chunk: Buffer, offset: number, soFar: SprScanSoFar): Promise<void> | undefined;
-  /** After the part's scan: completes its copy and records where it lies. */
-  done(scan: SprPartScan): Promise<void>;
-}
 
 export class SpeculativeOutput implements PartlyWritten {
   private file: OutputFile | undefined;
@@ -63,33 +56,20 @@ export class SpeculativeOutput implements PartlyWritten {
 
   /** The copy of the next part, or undefined once the bet has stopped. */
   part(): PartCopy | undefined {
-    if (!this.active) return undefined;
-    let copy: RangeCopy | undefined;
-    let from = 0;
-    return {
-      onChunk: (chunk, offset, so) => {
-        // Header not read yet, or a part the till already loaded (nothing of it is delivered).
-        if (!this.active || so.dataOffset === 0 || so.loaded) return undefined;
-        if (!so.rangeCopy || so.summary.unknown.length > 0) return this.stop();
-        if (!copy) {
-          // No data line yet: nothing to copy, and a part without any (only commands) is no guide to the header.
-          if (so.dataLines === 0) return undefined;
-          if (!this.fits(so)) return this.stop();
-          copy = new RangeCopy(this.out, so.dataOffset, so.skips, false);
-          from = this.out.pos;
-        }
-        return copy.chunk(chunk, offset);
-      },
-      done: async (scan) => {
-        if (!this.active || !copy) return;
-        await copy.finish(scan);
-        this.written.set(scan, { from, to: this.out.pos });
-      },
-    };
+    return this.active ? new PartCopy(this) : undefined;
+  }
+
+  get betting(): boolean {
+    return this.active;
+  }
+
+  /** Where a part's copy lies in the output, once it is complete. */
+  copied(scan: SprPartScan, from: number): void {
+    this.written.set(scan, { from, to: this.out.pos });
   }
 
   /** Does a part whose first chunk with data was just scanned still fit the bet? The first one sets it. */
-  private fits(so: SprScanSoFar): boolean {
+  fits(so: SprScanSoFar): boolean {
     const clear = so.summary.clear;
     if (this.encoding === undefined) {
       if (this.wanted !== 'auto' && this.wanted !== so.encoding) return false;
@@ -134,5 +114,38 @@ export class SpeculativeOutput implements PartlyWritten {
     const had = this.file !== undefined;
     await this.close();
     if (had) await rm(this.path, { force: true });
+  }
+}
+
+/**
+ * What pass 1 needs to copy one part while scanning it: the scan's sink. A
+ * class, so the scan's call to `onChunk` has one target for every part.
+ */
+export class PartCopy implements SprChunkSink {
+  private copy: RangeCopy | undefined;
+  private from = 0;
+
+  constructor(private readonly output: SpeculativeOutput) {}
+
+  onChunk(chunk: Buffer, offset: number, so: SprScanSoFar): Promise<void> | undefined {
+    const output = this.output;
+    // Header not read yet, or a part the till already loaded (nothing of it is delivered).
+    if (!output.betting || so.dataOffset === 0 || so.loaded) return undefined;
+    if (!so.rangeCopy || so.summary.unknown.length > 0) return output.stop();
+    if (!this.copy) {
+      // No data line yet: nothing to copy, and a part without any (only commands) is no guide to the header.
+      if (so.dataLines === 0) return undefined;
+      if (!output.fits(so)) return output.stop();
+      this.copy = new RangeCopy(output.out, so.dataOffset, so.skips, false);
+      this.from = output.out.pos;
+    }
+    return this.copy.chunk(chunk, offset);
+  }
+
+  /** After the part's scan: completes its copy and records where it lies. */
+  async done(scan: SprPartScan): Promise<void> {
+    if (!this.output.betting || !this.copy) return;
+    await this.copy.finish(scan);
+    this.output.copied(scan, this.from);
   }
 }
