@@ -11,7 +11,6 @@
  * in metrics/list.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import { AllowList } from './metrics/allow-list.js';
 import { prometheusText } from './metrics/list.js';
 import { BasicAuth, loadWebConfig } from './metrics/web-config.js';
@@ -91,7 +90,8 @@ export class MetricsServer {
         },
       );
     };
-    const server: Server = web?.tls ? createHttpsServer(web.tls, handle) : createServer(handle);
+    // node:https (and with it node:tls) is loaded only for a TLS endpoint: an agent without one never pays for it.
+    const server: Server = web?.tls ? process.getBuiltinModule('node:https').createServer(web.tls, handle) : createServer(handle);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.opts.port, this.opts.host, () => resolve());

@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import type { SecureContextOptions } from 'node:tls';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -106,7 +106,8 @@ export function loadWebConfig(file: string): WebConfig {
         rejectUnauthorized: verify,
       };
       try {
-        createSecureContext(tls); // the key matches the certificate, both are PEM
+        // node:tls is loaded only when a web config asks for TLS (metrics.ts likewise for node:https).
+        process.getBuiltinModule('node:tls').createSecureContext(tls); // the key matches the certificate, both are PEM
         out.tls = tls;
       } catch (e) {
         problems.push(`tls_server_config: cert_file/key_file unusable: ${(e as Error).message}`);

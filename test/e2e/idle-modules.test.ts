@@ -3,7 +3,8 @@
  * other transports or options use (undici for KKMTransfer, basic-ftp for FTP,
  * saxes for the EquipmentService XML, bcryptjs for basic auth on the control
  * API), nor node-cron, which only a cron schedule needs (the default pull
- * schedule is an interval): each costs memory for as long as the agent runs. The daemon delivers one
+ * schedule is an interval), nor Node's TLS modules, which only a metrics endpoint over TLS needs:
+ * each costs memory for as long as the agent runs. The daemon delivers one
  * receipt and is stopped; it runs with a module hook (NODE_OPTIONS --import) that writes down every module file it
  * loads; chokidar, which it does use, shows that the hook sees packages.
  */
@@ -16,8 +17,9 @@ import { dropReport, makeWorkspace, reportFile, startAgent, stopDaemon } from '.
 import { waitFor } from '../helpers/wait.js';
 
 const NOT_AT_IDLE = ['undici', 'basic-ftp', 'saxes', 'bcryptjs', 'node-cron'];
+const BUILTINS_NOT_AT_IDLE = ['node:tls', 'node:https'];
 
-it('an idle folder-transport agent has loaded none of undici, basic-ftp, saxes, bcryptjs, node-cron', async () => {
+it('an idle folder-transport agent has loaded none of undici, basic-ftp, saxes, bcryptjs, node-cron, node:tls, node:https', async () => {
   const ws = await makeWorkspace({ schedule: { pull: '30s' } });
   try {
     const list = join(ws.root, 'loaded.txt');
@@ -34,6 +36,9 @@ it('an idle folder-transport agent has loaded none of undici, basic-ftp, saxes, 
     assert.ok(loaded.some((u) => u.includes('/node_modules/chokidar/')), 'the hook sees the packages the agent loads');
     const packages = NOT_AT_IDLE.filter((p) => loaded.some((u) => u.includes(`/node_modules/${p}/`)));
     assert.deepEqual(packages, [], `loaded at idle: ${packages.join(', ')}`);
+    assert.ok(loaded.includes('node:http'), 'the hook sees the built-in modules the agent imports (node:http, for the control socket)');
+    const builtins = BUILTINS_NOT_AT_IDLE.filter((b) => loaded.includes(b));
+    assert.deepEqual(builtins, [], `loaded at idle: ${builtins.join(', ')}`);
   } finally {
     await ws.cleanup();
   }
