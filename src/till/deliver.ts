@@ -15,6 +15,8 @@
  * (`delivering`); after a crash, a temporary file still present means the
  * rename did not happen (it is redone from the inbox), a missing one means it
  * did (the parts are retired). So a part with `$$$ADD` is never loaded twice.
+ * Undoing an interrupted delivery forgets the intent durably before it removes
+ * the temporary file, so "intent without its file" always means "renamed".
  */
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -60,8 +62,11 @@ export class TillDeliverer {
     const d = this.store.state.delivering;
     if (!d) return;
     if ((await statOrUndefined(d.tmp)) !== undefined) {
-      await fs.rm(d.tmp, { force: true });
+      // The intent goes first: were the temporary file removed first and the agent cut before the undo, the
+      // next start would find the intent without its file, read that as "renamed", and retire parts never delivered.
       await this.store.undoDelivery();
+      failpoint('till.recover.after-undo');
+      await fs.rm(d.tmp, { force: true });
       this.log.info('till.recover.redeliver', { file: d.target, note: 'delivery interrupted before the rename; it is made again' });
     } else {
       await this.retire(d.inboxIds, d.kind, d.uid);

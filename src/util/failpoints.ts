@@ -53,6 +53,7 @@ export const FAILPOINTS = [
   'till.taken.after-rename',
   'till.deliver.before-rename',
   'till.deliver.after-rename',
+  'till.recover.after-undo',
   'push.after-upload',
   'push.after-rename',
   'push.after-answer',

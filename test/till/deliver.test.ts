@@ -11,6 +11,7 @@ import { it, type TestContext } from 'node:test';
 import { TillDeliverer } from '../../src/till/deliver.js';
 import type { IncomingPart } from '../../src/transports/transport.js';
 import { openTempStore } from '../helpers/temp-store.js';
+import { setFailpoints } from '../../src/util/failpoints.js';
 
 let seq = 0;
 
@@ -99,6 +100,28 @@ it('a delivery cut by a crash: before the rename it is made again, after it the 
   assert.equal(store.state.counters.referenceFilesDelivered, 2);
   assert.deepEqual(await deliverer.deliver(), { delivered: 0, waiting: false });
   assert.equal(await tillFile('POS1.spr'), '##@@&&\r\n#\r\n$$$ADD\r\n2;b\r\n');
+});
+
+it('a crash while an interrupted delivery is undone: the part is still delivered, once', async (t) => {
+  const { store, stage, till, tillFile, log } = await setup(t);
+  const [a] = await stage({ kind: 'spr', text: '##@@&&\r\n#\r\n$$$ADD\r\n1;a\r\n' });
+  const tmp = join(till, '.POS1.spr.kassir-agent.tmp');
+  // Cut before the rename: the intent is recorded, the temporary file is there.
+  await fs.writeFile(tmp, '##@@&&\r\n#\r\n$$$ADD\r\n1;a\r\n', 'latin1');
+  await store.startDelivery({ tmp, target: join(till, 'POS1.spr'), inboxIds: [a!.id], kind: 'spr' });
+  // The next start is cut in turn, half-way through undoing it.
+  setFailpoints('till.recover.after-undo:eio');
+  t.after(() => setFailpoints(undefined));
+  const first = new TillDeliverer({ tillDir: till, referenceFile: 'POS1.spr', requestFile: 'POS1.flr', encoding: 'auto' }, store, log);
+  await assert.rejects(first.recover(), /injected at failpoint till.recover.after-undo/);
+  setFailpoints(undefined);
+  // The start after that must not read what is left as "renamed": the part was never in the till folder.
+  const second = new TillDeliverer({ tillDir: till, referenceFile: 'POS1.spr', requestFile: 'POS1.flr', encoding: 'auto' }, store, log);
+  assert.deepEqual(await second.deliver(), { delivered: 1, waiting: false });
+  assert.match(await tillFile('POS1.spr'), /\$\$\$ADD\r\n1;a\r\n$/, 'the part reached the till');
+  assert.deepEqual(store.state.inbox, []);
+  assert.equal(store.state.counters.referenceFilesDelivered, 1, 'delivered once');
+  assert.deepEqual(await fs.readdir(till), ['POS1.spr'], 'no temporary file left');
 });
 
 // The merged file is renamed into the till folder; across volumes a rename fails (EXDEV) and it is copied instead.
