@@ -75,6 +75,11 @@ export function packageNumber(name: string): number | undefined {
 
 /** An incoming part's name in the inbox: its id, zero-padded so that names sort in order. */
 export const inboxFileName = (id: number, kind: InboxItem['kind']): string => `${String(id).padStart(8, '0')}.${kind}`;
+/** The id in an inbox file's name (inboxFileName), or Infinity for a name it did not make. */
+export function inboxFileId(name: string): number {
+  const m = /^(\d{8,})\.[a-z]+$/.exec(name);
+  return m ? Number(m[1]) : Infinity;
+}
 
 /** One history file per day (UTC, from the entry's ISO time). */
 export const historyFile = (historyDir: string, day: string): string => join(historyDir, `${day}.jsonl`);

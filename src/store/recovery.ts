@@ -37,7 +37,7 @@ import { failpoint } from '../util/failpoints.js';
 import { archivePackage } from './archive.js';
 import type { CommittedState } from './committed-state.js';
 import { fsyncDir, fsyncFile, statOrUndefined, writeJsonAtomic } from '../util/fsutil.js';
-import { isAtomicTemp, metaFile, metaNumber, packageFile, type DataLayout } from './layout.js';
+import { inboxFileId, isAtomicTemp, metaFile, metaNumber, packageFile, type DataLayout } from './layout.js';
 import type { Outbox } from './outbox.js';
 import { readJournal, type JournalRecord } from './outbox-journal.js';
 import { readMetas, scanPackages } from './packages.js';
@@ -262,7 +262,9 @@ async function recoverInbox(d: RecoveryDeps, draft: AgentState, lost: boolean): 
       await d.quarantine.move(join(l.inbox, name), name, 'staged part found without a readable state; order unknown');
     } else {
       await fs.rm(join(l.inbox, name), { force: true });
-      log.info('store.recover.unstaged', { file: name, note: 'staging was interrupted before it was committed; the part is fetched again' });
+      // Ids are given at staging and committed with it: an id below the next one was staged, then retired.
+      if (inboxFileId(name) < draft.nextInboxId) log.info('store.recover.retired', { file: name, note: 'a part already delivered (or skipped); its staged file was left by a stop before its removal' });
+      else log.info('store.recover.unstaged', { file: name, note: 'staging was interrupted before it was committed; the part is fetched again' });
     }
   }
   const present = new Set(await fs.readdir(l.inbox));

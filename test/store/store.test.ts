@@ -164,6 +164,21 @@ describe('store recovery', () => {
     await s2.close();
   });
 
+  it('a retired part whose file a stop left behind is removed and logged as retired, not as an interrupted staging', async () => {
+    const s = await open();
+    await fs.writeFile(join(s.tmpDir, 'incoming'), '##@@&&\r\n#\r\nP1;;part;;1;\r\n');
+    const [item] = await s.stage([{ localPath: join(s.tmpDir, 'incoming'), remoteName: 'part 1', kind: 'spr' }], {});
+    const kept = await fs.readFile(join(dir, 'inbox', item!.file));
+    await s.retireParts([item!.id], 'spr');
+    await s.close();
+    await fs.writeFile(join(dir, 'inbox', item!.file), kept); // the stop came between the commit and the removal
+    const s2 = await open();
+    assert.deepEqual(await fs.readdir(join(dir, 'inbox')), []);
+    assert.ok(events().includes('store.recover.retired'));
+    assert.ok(!events().includes('store.recover.unstaged'));
+    await s2.close();
+  });
+
   it('a failed state write (disk full) changes nothing in memory', async () => {
     const s = await open();
     await withOpenPackage(s, 'A\r\n', 1);
