@@ -6,6 +6,9 @@
  *   (libuv's UV_FS_O_EXLOCK open flag, 0x10000000) for the life of the process. The OS lets go of it when
  *   the process ends in any way (exit, crash, kill, power cut), so a file left
  *   behind means nothing; a second agent's open fails (EBUSY) and it is refused.
+ *   Any other handle refuses that open too, a reader's as well (a virus scanner,
+ *   a backup, someone looking at the file): the open is tried again for 2 s
+ *   before the folder is taken as another agent's.
  * - Elsewhere (Linux): `agent.lock` records the owner's pid beside what makes
  *   that pid unique: the kernel's boot id (`/proc/sys/kernel/random/boot_id`,
  *   new at every boot) and the pid's start time (`/proc/<pid>/stat`). The lock
@@ -160,19 +163,30 @@ export async function lockDataDir(dataDir: string, log: Logger): Promise<DataDir
   throw new Error(`${file}: could not take the lock`);
 }
 
+/** Windows: how long a refused exclusive open is tried again before the folder is taken as another agent's, and how often. */
+const LOCK_BUSY_WAIT_MS = 2000;
+const LOCK_BUSY_STEP_MS = 100;
+
 /** Windows: the open handle is the lock; the file's content only says who holds it. */
 async function lockExclusive(dataDir: string, file: string, log: Logger): Promise<DataDirLock> {
   const existed = await fs.stat(file).then(
     () => true,
     () => false,
   );
-  let fh: fs.FileHandle;
-  try {
-    fh = await fs.open(file, fsConstants.O_RDWR | fsConstants.O_CREAT | EXLOCK!, FILE_MODE);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EBUSY' || code === 'EPERM' || code === 'EACCES') throw new DataDirLockedError(dataDir, undefined);
-    throw e;
+  let fh: fs.FileHandle | undefined;
+  for (let waited = 0; !fh; ) {
+    try {
+      fh = await fs.open(file, fsConstants.O_RDWR | fsConstants.O_CREAT | EXLOCK!, FILE_MODE);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EBUSY' && code !== 'EPERM' && code !== 'EACCES') throw e;
+      // Any open handle refuses an exclusive open, a reader's too (a virus scanner, a backup, someone
+      // looking at the file): those let go within moments, an agent holds it for its life.
+      if (waited >= LOCK_BUSY_WAIT_MS) throw new DataDirLockedError(dataDir, undefined);
+      if (waited === 0) log.info('store.lock.busy', { dataDir, waitMs: LOCK_BUSY_WAIT_MS, note: 'agent.lock is open elsewhere; waiting in case it is a reader, not another agent' });
+      await new Promise((r) => setTimeout(r, LOCK_BUSY_STEP_MS));
+      waited += LOCK_BUSY_STEP_MS;
+    }
   }
   if (existed) log.info('store.lock.stale', { dataDir, reason: 'no process holds it open', note: 'lock file left by an agent that is gone; taking it over' });
   await fh.truncate(0);

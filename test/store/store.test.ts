@@ -10,6 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DataDirLockedError, ownRecord, processStart } from '../../src/store/lock.js';
+import { waitFor } from '../helpers/wait.js';
 import { Store } from '../../src/store/store.js';
 import { setFailpoints } from '../../src/util/failpoints.js';
 import { CLI_NODE_ARGS } from '../helpers/kassir.js';
@@ -216,7 +217,7 @@ describe('data folder lock', () => {
   it('refuses a second agent on the same data folder: a real process holding the lock', async () => {
     await fs.mkdir(dir, { recursive: true });
     const code = `import { lockDataDir } from ${JSON.stringify(LOCK_MODULE)};
-      await lockDataDir(${JSON.stringify(dir)}, { warn() {} });
+      await lockDataDir(${JSON.stringify(dir)}, { warn() {}, info() {} });
       process.stdout.write('locked\\n');
       setTimeout(() => {}, 60000);`;
     const child = spawn(process.execPath, [...CLI_NODE_ARGS, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -256,6 +257,21 @@ describe('data folder lock', () => {
       // Released with the handle: the folder can be taken again at once.
       await (await open()).close();
     }));
+
+  it('Windows: agent.lock open in another program for a moment (a virus scanner, a backup) is waited for, not taken as another agent', { skip: process.platform !== 'win32' ? 'the exclusive-handle lock is Windows\'s' : false }, async () => {
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(join(dir, 'agent.lock'), '');
+    const reader = await fs.open(join(dir, 'agent.lock'), 'r');
+    const opening = open();
+    try {
+      await waitFor(() => records.some((r) => r.event === 'store.lock.busy'), 'the store to find agent.lock busy (store.lock.busy)', 30_000);
+    } finally {
+      await reader.close();
+    }
+    const s = await opening;
+    await assert.rejects(open(), DataDirLockedError, 'an agent holding it is still refused');
+    await s.close();
+  });
 
   it('a lock naming a live, unrelated process, written before the last boot, is taken over (power cut)', { skip: PID_FILE_RULE }, () =>
     withUnrelated(async (pid) => {
