@@ -199,7 +199,7 @@ export class ReportCollector {
   /** One pass: take over finished report files, then ingest every taken file in the order it was taken. */
   async collect(): Promise<CollectResult> {
     await ensureDir(this.takenDir);
-    const { waiting, dueAt } = await this.takeFinished();
+    const { waiting, dueAt, scanError } = await this.takeFinished();
     const result: CollectResult = { files: 0, transactions: 0, sealed: [], waiting, held: this.held.size, ...(dueAt !== undefined ? { dueAt } : {}) };
     const taken = (await fs.readdir(this.takenDir)).filter(isTakenName).sort();
     for (const name of taken) {
@@ -212,19 +212,22 @@ export class ReportCollector {
     }
     // Records of taken files that are gone (released before a crash) are dropped.
     await this.store.releaseTaken(Object.keys(this.store.state.sources).filter((n) => !taken.includes(n)));
+    // What was taken before is in packages now; what waits in the till folder is unknown: the pass failed.
+    if (scanError) throw naming(scanError, `the till folder ${this.opts.tillDir} cannot be listed (its report files wait there; check till.dir and that the folder is reachable)`);
     return result;
   }
 
-  private async takeFinished(): Promise<{ waiting: number; dueAt: number | undefined }> {
+  private async takeFinished(): Promise<{ waiting: number; dueAt: number | undefined; scanError?: unknown }> {
     let waiting = 0;
     let dueAt: number | undefined;
     const due = (at: number) => void (dueAt = dueAt === undefined ? at : Math.min(dueAt, at));
     let entries: import('node:fs').Dirent[];
     try {
+      failpoint('till.scan.list');
       entries = await fs.readdir(this.opts.tillDir, { withFileTypes: true });
     } catch (e) {
-      this.log.error('till.scan.failed', { dir: this.opts.tillDir, error: (e as Error).message });
-      return { waiting: 0, dueAt };
+      // The files taken before are still ingested (collect); the failure is the pass's (till.collect.failed).
+      return { waiting: 0, dueAt, scanError: e };
     }
     const now = this.now();
     const candidates: { name: string; mtimeMs: number; size: number }[] = [];

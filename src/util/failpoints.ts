@@ -50,6 +50,7 @@ export const FAILPOINTS = [
   'store.recover.after-quarantine',
   'store.delivered.after-journal',
   'store.checkpoint.before-reset',
+  'till.scan.list',
   'till.taken.after-rename',
   'till.deliver.before-rename',
   'till.deliver.after-rename',

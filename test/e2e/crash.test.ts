@@ -14,6 +14,7 @@ import { after, describe, it } from 'node:test';
 import { makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { KassirSim } from '../helpers/kassir-sim.js';
 import { runAndKill } from '../helpers/kill-at.js';
+import { assertEveryPartAppliedOnce } from '../helpers/reference-trail.js';
 import { comparable, zNotLast } from '../helpers/shift-writer.js';
 import type { ShiftRecord } from '../../src/shifts/record.js';
 
@@ -28,7 +29,6 @@ describe('SIGKILL at random moments (folder transport)', () => {
     ws = await makeWorkspace({ batch: { maxTransactions: 7, flushMs: 0 } });
     const kassir = new KassirSim(ws.till, { shifts: true });
     const all = kassir.written;
-    const partsApplied = kassir.applied;
     let kills = 0;
     let working = 0;
     for (let round = 0; round < KILLS; round++) {
@@ -81,7 +81,7 @@ describe('SIGKILL at random moments (folder transport)', () => {
     assert.deepEqual(shifts.flatMap((s) => s.packages), pkgs.map((p) => p.n), 'every package belongs to exactly one shift');
     const leftovers = (await fs.readdir(ws.share)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
     assert.deepEqual(leftovers, [], 'no temporary file left on the share, no part left unfetched');
-    assert.deepEqual(partsApplied, Array.from({ length: kassir.published }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
+    await assertEveryPartAppliedOnce(kassir, ws);
     console.log(`# crash test: ${kills} kills (${deliveredDuringKills} packages delivered during them), ${all.length} transactions in ${pkgs.length} packages, ${kassir.published} reference parts: 0 lost, 0 duplicated`);
   });
 });

@@ -18,6 +18,7 @@ import { after, describe, it } from 'node:test';
 import { makeWorkspace, receiptsOf, runCli, sharePackages, transactionNumbers, type Workspace } from '../helpers/kassir.js';
 import { KassirSim } from '../helpers/kassir-sim.js';
 import { runAndKill } from '../helpers/kill-at.js';
+import { assertEveryPartAppliedOnce } from '../helpers/reference-trail.js';
 import { startProftpd, type ProftpdServer } from '../helpers/proftpd.js';
 import { ftpTransportConfig } from '../helpers/ftp-config.js';
 
@@ -83,7 +84,7 @@ describe('SIGKILL at random moments (FTP transport, real ProFTPD)', () => {
     }
     const leftovers = (await fs.readdir(files)).filter((n) => !/^POS1\.rep\.\$\d+$/.test(n));
     assert.deepEqual(leftovers, [], 'no temporary file left on the server, no part left unfetched');
-    assert.deepEqual(kassir.applied, Array.from({ length: kassir.published }, (_, i) => i + 1), 'every reference part reached Kassir exactly once, in order');
+    await assertEveryPartAppliedOnce(kassir, ws);
     console.log(`# ftp crash test: ${kills} kills, ${all.length} transactions in ${pkgs.length} packages, ${kassir.published} reference parts: 0 lost, 0 duplicated`);
   });
 });

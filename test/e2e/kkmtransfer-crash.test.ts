@@ -13,6 +13,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { runCli, type Workspace } from '../helpers/kassir.js';
 import { KassirSim } from '../helpers/kassir-sim.js';
 import { runAndKill } from '../helpers/kill-at.js';
+import { assertEveryPartAppliedOnce } from '../helpers/reference-trail.js';
 import { emulatorFor } from '../helpers/kkm-emulator.js';
 import { kkmWorkspace, oneToN, sendRequests, storedPackages } from '../helpers/kkm-agent.js';
 import type { FaultSpec } from '../../scripts/kkm-emulator/faults.js';
@@ -94,7 +95,7 @@ async function crashRun(t: TestContext, faults: FaultSpec[]): Promise<{ summary:
       owner.set(rc, p.number);
     }
   }
-  assert.deepEqual(kassir.applied, Array.from({ length: kassir.published }, (_, i) => i + 1), 'every reference package reached Kassir exactly once, in order');
+  await assertEveryPartAppliedOnce(kassir, ws);
   const faulted = emu.requests.filter((q) => q.fault !== undefined);
   const lostReplies = faulted.filter((q) => q.fault === 'lost-reply').length;
   const duplicates = sendRequests(emu).filter((q) => q.errcode === 1).length;

@@ -52,6 +52,31 @@ describe('run --once and a report file it cannot take at once', () => {
     assert.deepEqual(await fs.readdir(join(ws.till, TAKEN_DIR)), [], 'the taken file released once in packages');
   });
 
+  it('a till folder that cannot be listed (a network drive gone, a permission): exit 3 naming it, what was taken before delivered; the next run delivers the rest', { timeout: 120_000 }, async () => {
+    ws = await makeWorkspace();
+    const before = reportFile([{ receipt: 1 }], 1);
+    const waiting = reportFile([{ receipt: 2, lines: 2 }], before.nextTx);
+    // One file the agent took over in an earlier run and did not ingest yet; one still in the till folder.
+    const taken = join(ws.till, TAKEN_DIR, takenName(1, 1, 'a.rep'));
+    await fs.mkdir(join(ws.till, TAKEN_DIR), { recursive: true });
+    await fs.writeFile(taken, before.data, 'latin1');
+    await dropReport(ws.till, 'b.rep', waiting.data);
+
+    // Listing the till folder fails with EIO every time (fault injection: as root, no permission can stop it).
+    const r = await runCli(['run', '--once', '--config', ws.configFile], { env: { KASSIR_FAILPOINTS: 'till.scan.list:eio' } });
+    const out = r.stdout + r.stderr;
+    assert.equal(r.code, 3, `pending, not done: ${out}`);
+    assert.match(out, /agent\.once\.done .*collectError=.*cannot be listed.*outcome=pending/, out);
+    assert.equal(out.split('\n').filter((l) => / error +till\.collect\.failed /.test(l)).length, 1, `one error line for one failure, however often it is tried: ${out}`);
+    const delivered = async () => (await sharePackages(ws!.share)).flatMap((p) => transactionNumbers(p.data));
+    assert.deepEqual(await delivered(), before.txs, 'the file taken before went out all the same');
+    assert.deepEqual((await fs.readdir(ws.till)).filter((n) => n.endsWith('.rep')), ['b.rep'], 'the till folder untouched');
+
+    const again = await runCli(['run', '--once', '--config', ws.configFile]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.deepEqual(await delivered(), [...before.txs, ...waiting.txs], 'every transaction once, in order');
+  });
+
   it('a file Kassir holds without sharing (Windows): exit 3 with the file untouched, delivered by the next run once let go', {
     timeout: 120_000,
     skip: process.platform !== 'win32' ? 'the exclusive open is Windows\'s: on Linux an open handle stops neither the read nor the rename' : false,
