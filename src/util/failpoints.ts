@@ -50,11 +50,11 @@ export const FAILPOINTS = [
   'store.recover.after-quarantine',
   'store.delivered.after-journal',
   'store.checkpoint.before-reset',
-  'till.scan.list',
   'till.taken.after-rename',
   'till.deliver.before-rename',
-  'till.deliver.after-rename',
+  // Right after the point that leaves a delivery to undo: the harness arms it for the next start, whose recovery hits it.
   'till.recover.after-undo',
+  'till.deliver.after-rename',
   'push.after-upload',
   'push.after-rename',
   'push.after-answer',
@@ -62,6 +62,7 @@ export const FAILPOINTS = [
   'pull.before-ack',
   'es.upload.after-post',
   'es.upload.after-notes',
+  'till.scan.list',
 ] as const;
 export type FailpointName = (typeof FAILPOINTS)[number];
 
