@@ -175,16 +175,37 @@ export interface RunResult {
 }
 
 /** Runs the CLI in a child process (through tsx on the sources, or compiled) and waits for it. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runCliOnce(args, opts);
+    } catch (e) {
+      // Wine (the Windows job) now and then fails CreateProcess itself ("spawn UNKNOWN", seen once in a full run):
+      // the process never started, so nothing ran; it is started again. Any other error, or a third one, is the test's.
+      if (!(e instanceof NeverStarted) || attempt === 3) throw e instanceof NeverStarted ? e.cause : e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** A child that failed to start (its 'error' came before 'spawn') with an error Wine gives for a failed CreateProcess. */
+class NeverStarted extends Error {}
+
+function runCliOnce(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI_NODE_ARGS, CLI, ...args], { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let spawned = false;
+    child.once('spawn', () => (spawned = true));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     // A guard against a hung command only: under Wine (the Windows job) a loaded machine starts a process in tens of seconds.
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? (COMPILED ? 300_000 : 60_000));
-    child.on('error', reject);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(!spawned && process.platform === 'win32' && e.code === 'UNKNOWN' ? new NeverStarted(e.message, { cause: e }) : e);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
